@@ -1,0 +1,3 @@
+//! smolsock: TCP/UDP sockets and message framing on a `no_std` smoltcp stack.
+#![no_std]
+#![warn(missing_docs)]
