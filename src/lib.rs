@@ -27,6 +27,7 @@
 //! | [`tcp`] | listener pool (backlog), client, ephemeral ports, TIME-WAIT |
 //! | [`udp`] | datagrams with boundaries and no silent truncation |
 //! | [`service`] | the lesson's servers as small state machines |
+//! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
 //! | [`error`] | the typed errors |
 //!
@@ -55,6 +56,7 @@ pub mod digest;
 pub mod error;
 pub mod event_loop;
 pub mod service;
+pub mod sim;
 pub mod stack;
 pub mod storage;
 pub mod tcp;

@@ -92,6 +92,14 @@ impl<'w, const MTU: usize, const N: usize> WireEnd<'w, MTU, N> {
     }
 }
 
+impl<const MTU: usize, const N: usize> WireEnd<'_, MTU, N> {
+    /// `true` while the queue towards the other end has room for another frame (a frame
+    /// transmitted when it has none is dropped and counted).
+    pub fn can_transmit(&self) -> bool {
+        !self.outbound().borrow().is_full()
+    }
+}
+
 impl<const MTU: usize, const N: usize> Pending for WireEnd<'_, MTU, N> {
     fn pending(&self) -> bool {
         !self.inbound().borrow().is_empty()
