@@ -22,6 +22,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
 use crate::storage::{TcpStorage, UdpStorage};
+use crate::tcp::demux::{AtRisk, Guarded};
 use crate::Error;
 
 /// How an interface is addressed.
@@ -195,9 +196,36 @@ impl<'a> Stack<'a> {
     ///
     /// Returns `true` when a socket's state may have changed (new data, a connection opened or
     /// closed), i.e. when the services have work.
+    ///
+    /// Like smoltcp's `Interface::poll`, but received frames are handed over one at a time, each
+    /// behind a guard that keeps a late SYN of an existing connection away from the listeners
+    /// (see [`crate::tcp`], "A late SYN and the pool").
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
-        use smoltcp::iface::PollResult;
-        self.iface.poll(now, device, &mut self.sockets) == PollResult::SocketStateChanged
+        use smoltcp::iface::{PollIngressSingleResult, PollResult};
+        let mut changed = false;
+        self.iface.poll_maintenance(now);
+        loop {
+            let at_risk = AtRisk::of(&self.sockets);
+            let result = if at_risk.is_empty() {
+                self.iface
+                    .poll_ingress_single(now, device, &mut self.sockets)
+            } else {
+                let mut guarded = Guarded::new(device, &at_risk);
+                self.iface
+                    .poll_ingress_single(now, &mut guarded, &mut self.sockets)
+            };
+            match result {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => changed = true,
+            }
+        }
+        while self.iface.poll_egress(now, device, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {
+            changed = true;
+        }
+        changed
     }
 
     /// How long until a socket timer fires (retransmission, delayed ACK, TIME-WAIT, ...);

@@ -14,10 +14,24 @@ const SHOWN: usize = 64;
 /// Sends `payload` to an upper-case echo server and checks every byte of the reply against
 /// `payload` upper-cased, as it streams in (nothing is buffered beyond one read). Closes once
 /// the whole reply arrived, then reports the outcome.
+///
+/// ## Keep the echo's buffers from filling: [`EchoClient::with_window`]
+///
+/// An echo is a loop: the server can only read what it can write back. A client that sends
+/// faster than it reads fills the server's send buffer, then its receive buffer, and the server
+/// advertises a zero window. On a lossy link smoltcp 0.14 can then livelock: its fast
+/// retransmit sends a full segment even past the peer's window, which moves the sender's
+/// `SND.NXT` beyond the receiver's window; the receiver, its window at zero, drops every later
+/// segment of the sender *without reading its ACK* (RFC 9293 asks to process valid ACKs even
+/// then), so its send buffer never empties and its window never reopens. Only the sender's
+/// retransmission timer (backed off to up to 60 s) breaks the loop, once per timeout. The
+/// network simulator (`tests/sim.rs`) found this. A client that keeps at most the server's
+/// send-buffer size in flight never lets the server's receive window close, and never meets it.
 #[derive(Debug)]
 pub struct EchoClient<'d> {
     client: TcpClient,
     payload: &'d [u8],
+    window: usize,
     sent: usize,
     received: usize,
     closing: bool,
@@ -39,12 +53,20 @@ impl<'d> EchoClient<'d> {
         Ok(EchoClient {
             client,
             payload,
+            window: usize::MAX,
             sent: 0,
             received: 0,
             closing: false,
             shown: Vec::new(),
             outcome: None,
         })
+    }
+
+    /// Keep at most `bytes` sent but not yet echoed back (at least 1): an application-level
+    /// window. Size it to the server's send buffer (see the type's docs).
+    pub fn with_window(mut self, bytes: usize) -> Self {
+        self.window = bytes.max(1);
+        self
     }
 
     /// `None` while running; then `Ok(())` if the whole reply was correct and the connection
@@ -114,8 +136,12 @@ impl Service for EchoClient<'_> {
             ClientState::Connected => {}
         }
         let mut progress = false;
-        if self.sent < self.payload.len() {
-            if let Ok(n) = self.client.send(stack, &self.payload[self.sent..]) {
+        let limit = self
+            .received
+            .saturating_add(self.window)
+            .min(self.payload.len());
+        if self.sent < limit {
+            if let Ok(n) = self.client.send(stack, &self.payload[self.sent..limit]) {
                 self.sent += n;
                 progress |= n > 0;
             }

@@ -14,18 +14,52 @@ use crate::device::{Pending, WireEnd};
 use crate::Stack;
 
 /// One host of a simulated network.
+///
+/// Besides its stack, a host has a clock reading ([`Host::now`], the instant of the current
+/// round) and an application timer ([`Host::wake_at`]): an application that wants to act at a
+/// given time (send the next datagram in 10 ms, retry a refused connection in 1 s) asks to be
+/// woken then, and the run loop will not jump past it, exactly as it does not jump past a
+/// socket timer.
 pub struct Host<'a, 'w, const MTU: usize, const Q: usize> {
     /// Its stack: add services and clients here.
     pub stack: Stack<'a>,
     /// Its network port (the near end of its cable).
     pub port: WireEnd<'w, MTU, Q>,
     index: usize,
+    now: Instant,
+    timer: Option<Instant>,
 }
 
 impl<'a, 'w, const MTU: usize, const Q: usize> Host<'a, 'w, MTU, Q> {
     /// A host made of `stack` on `port`, known as number `index`.
     pub fn new(stack: Stack<'a>, port: WireEnd<'w, MTU, Q>, index: usize) -> Self {
-        Host { stack, port, index }
+        Host {
+            stack,
+            port,
+            index,
+            now: Instant::ZERO,
+            timer: None,
+        }
+    }
+
+    /// The virtual time of the current round (when the stack was last polled).
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Ask the run loop to poll again no later than `at` (the earliest request wins; it is
+    /// forgotten once that time has come).
+    pub fn wake_at(&mut self, at: Instant) {
+        self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
+    }
+
+    /// The pending application timer; one that is due at `now` is consumed and reported as due.
+    pub(crate) fn take_timer(&mut self, now: Instant) -> Option<Instant> {
+        let at = self.timer?;
+        if at <= now {
+            self.timer = None;
+        }
+        Some(at)
     }
 
     /// The host's number (its port on the network).
@@ -35,6 +69,7 @@ impl<'a, 'w, const MTU: usize, const Q: usize> Host<'a, 'w, MTU, Q> {
 
     /// Poll the stack on its port at `now` (see [`Stack::poll`]).
     pub fn poll(&mut self, now: Instant) -> bool {
+        self.now = now;
         self.stack.poll(now, &mut self.port)
     }
 

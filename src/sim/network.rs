@@ -24,8 +24,9 @@
 //! 3. run the application (`work`), which polls the services and clients on the stacks;
 //! 4. take every frame the hosts sent and put it on its link (judged by the fault model);
 //! 5. if anything moved, or any NIC or link holds a frame due now, go round again at the same
-//!    instant; otherwise jump the clock straight to the earliest of every host's `poll_at` and
-//!    every link's next delivery. Nothing can happen in between, so nothing is skipped.
+//!    instant; otherwise jump the clock straight to the earliest of every host's `poll_at`,
+//!    every application timer ([`Host::wake_at`]) and every link's next delivery. Nothing can
+//!    happen in between, so nothing is skipped.
 //!
 //! Idle virtual time costs nothing: a 10 s TIME-WAIT or a 60 s outage is one jump. Hosts, links
 //! and frames are visited in a fixed order and every random decision comes from per-link
@@ -167,6 +168,11 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
     /// The observer.
     pub fn observer(&mut self) -> &mut O {
         &mut self.observer
+    }
+
+    /// Stop observing: the observer back (e.g. to finish its files).
+    pub fn into_observer(self) -> O {
+        self.observer
     }
 
     /// The seed of this run.
@@ -342,17 +348,20 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
             }
             progress |= self.collect(now);
 
-            let busy = progress
-                || hosts.iter().any(|h| h.pending())
-                || self.next_delivery().is_some_and(|t| t <= now);
+            // Application timers: a due one means "go round again now".
+            let mut next = self.next_delivery();
+            for host in hosts.iter_mut() {
+                next = earliest(next, host.take_timer(now));
+            }
+            let busy =
+                progress || next.is_some_and(|t| t <= now) || hosts.iter().any(|h| h.pending());
             let next = if busy {
                 None
             } else {
                 hosts
                     .iter_mut()
                     .filter_map(|h| h.stack.poll_at(now))
-                    .chain(self.next_delivery())
-                    .min()
+                    .fold(next, |a, b| earliest(a, Some(b)))
             };
             match next {
                 Some(at) if at > now => {
@@ -516,6 +525,14 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
                 .position(|c| c.mac.get() == Some(dst))
                 .map_or(Dest::Flood, Dest::Port),
         )
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
 

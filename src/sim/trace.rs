@@ -85,6 +85,15 @@ impl Observer for () {
     fn frame(&mut self, _: usize, _: Instant, _: FrameEvent, _: &[u8]) {}
 }
 
+/// An optional observer (e.g. captures only when asked for).
+impl<O: Observer> Observer for Option<O> {
+    fn frame(&mut self, port: usize, at: Instant, event: FrameEvent, frame: &[u8]) {
+        if let Some(observer) = self {
+            observer.frame(port, at, event, frame)
+        }
+    }
+}
+
 impl<O: Observer + ?Sized> Observer for &mut O {
     fn frame(&mut self, port: usize, at: Instant, event: FrameEvent, frame: &[u8]) {
         (**self).frame(port, at, event, frame)

@@ -12,10 +12,14 @@
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
+use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
 use super::EphemeralPorts;
 use crate::{Error, Stack};
+
+/// Keep-alive interval a [`TcpClient`] sets on its socket unless one is set already.
+pub const CLIENT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// Where a [`TcpClient`]'s connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,15 @@ impl TcpClient {
         // whole range before it comes back to it, so the old 4-tuple is not reused early.
         let port = ports.allocate(stack.sockets())?;
         stack.connect(self.handle, (remote.addr, remote.port), port)?;
+        // A lost FIN must be retransmitted. smoltcp 0.14 stops the retransmission timer when
+        // three duplicate ACKs trigger a fast retransmit while only our FIN is unacknowledged
+        // (there is no data to resend), and then never resends the FIN: the connection sits in
+        // FIN-WAIT-1 for ever. A keep-alive probe carries a byte, which restarts the timer, and
+        // its timeout rewinds and resends the FIN. (Found by the network simulator.)
+        let socket = stack.tcp(self.handle);
+        if socket.keep_alive().is_none() {
+            socket.set_keep_alive(Some(CLIENT_KEEP_ALIVE));
+        }
         self.state = ClientState::Connecting;
         self.local_port = port;
         self.peer_finished = false;

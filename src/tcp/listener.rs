@@ -43,19 +43,27 @@ pub struct PoolConfig {
     pub backlog: usize,
     /// Abort a connection whose peer does not acknowledge for this long (a client that
     /// vanished). `None` waits forever.
+    ///
+    /// Keep it well above smoltcp's largest retransmission timeout (60 s): on a lossy link the
+    /// timeout backs off 1, 2, 4, ... 60 s, and a shorter user timeout aborts a live connection
+    /// before it even retransmits again ([`DEFAULT_TIMEOUT`] leaves room for two).
     pub timeout: Option<Duration>,
     /// Send keep-alive probes on idle connections at this interval, so a peer that vanished
     /// while idle is noticed (by `timeout`). `None` disables them.
     pub keep_alive: Option<Duration>,
 }
 
+/// The default [`PoolConfig::timeout`]: 120 s, twice smoltcp's largest retransmission timeout
+/// (RFC 1122 asks for at least 100 s before giving up on an established connection).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
 impl PoolConfig {
-    /// Listen on `port` with `backlog` sockets, 30 s timeout, keep-alive every 10 s.
+    /// Listen on `port` with `backlog` sockets, [`DEFAULT_TIMEOUT`], keep-alive every 10 s.
     pub const fn new(port: u16, backlog: usize) -> Self {
         PoolConfig {
             port,
             backlog,
-            timeout: Some(Duration::from_secs(30)),
+            timeout: Some(DEFAULT_TIMEOUT),
             keep_alive: Some(Duration::from_secs(10)),
         }
     }

@@ -19,11 +19,21 @@
 //! guarantee is the one that still holds the old connection, and re-listening resets it. Client
 //! ports are the other side of the story: [`EphemeralPorts`] skips ports held in TIME-WAIT, so a
 //! new connection never reuses a 4-tuple that may still have segments in flight.
+//!
+//! ## A late SYN and the pool
+//!
+//! smoltcp gives a segment to the first socket that accepts it, and a listener accepts any SYN:
+//! a duplicated or retransmitted SYN of a connection that is already being served can land on
+//! a listener that comes earlier in the socket set, which then resets the real connection.
+//! [`Stack::poll`](crate::Stack::poll) guards against it (see `demux.rs`).
 
 mod client;
+pub(crate) mod demux;
 mod listener;
 mod ports;
 
-pub use client::{ClientState, TcpClient};
-pub use listener::{Connection, ListenerPool, PoolConfig, PoolStats, SlotEvent, UNKNOWN_PEER};
+pub use client::{ClientState, TcpClient, CLIENT_KEEP_ALIVE};
+pub use listener::{
+    Connection, ListenerPool, PoolConfig, PoolStats, SlotEvent, DEFAULT_TIMEOUT, UNKNOWN_PEER,
+};
 pub use ports::EphemeralPorts;

@@ -1,0 +1,1024 @@
+//! The reliability suite: the lesson's services on a simulated network that misbehaves.
+//!
+//! Every scenario runs in virtual time on [`smolsock::sim`]. The randomised ones run once per
+//! seed (200 by default; `SIM_SEEDS=N` for more); a failure names its seed and the command that
+//! replays it alone (`SIM_SEED=S cargo test --test sim NAME -- --exact`), and `SIM_PCAP=DIR`
+//! writes captures of the replayed run for Wireshark.
+//!
+//! | test | what it proves |
+//! |---|---|
+//! | `tcp_bulk_256k_under_all_faults` | 256 KiB through the echo, every byte checked, 10% loss + 5% dup + 5% reorder + 1% corruption + jitter, within 600 s |
+//! | `udp_under_all_faults` | no corrupted or invented datagram reaches an application; counts |
+//! | `connection_churn_10000_cycles` | 10,000 sequential connect/echo/close cycles, then the whole pool is reusable |
+//! | `connection_churn_under_all_faults` | the same under the hostile network |
+//! | `overload_refuses_extras_then_serves_latecomers` | the backlog story on a network |
+//! | `outage_of_10s_mid_transfer_resumes` / `outage_longer_than_timeout_fails_clearly` | link down, then up |
+//! | `same_seed_same_trace_other_seed_other_trace` | determinism |
+//! | `size_limit_*`, `bandwidth_*`, `corruption_*`, `pcap_*` | single faults and the captures |
+
+use std::time::Instant as WallClock;
+
+use smolsock::event_loop::Work;
+use smolsock::service::{ports, EchoClient, Service, UdpEcho, UdpSink, UpperEcho};
+use smolsock::sim::seeds::{for_each_seed, pcap_dir};
+use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate};
+use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
+use smolsock::smoltcp::socket::tcp::State;
+use smolsock::smoltcp::time::{Duration, Instant};
+use smolsock::smoltcp::wire::IpEndpoint;
+use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::tcp::{EphemeralPorts, PoolConfig};
+use smolsock::udp::UdpClient;
+use smolsock::Error;
+
+/// Seeds per randomised scenario in CI (`SIM_SEEDS` overrides).
+const SEEDS: u64 = 200;
+
+/// Virtual time within which a hostile-network bulk transfer must complete.
+const BULK_BOUND: Duration = Duration::from_secs(900);
+
+const MTU: usize = 1514;
+const NIC: usize = 32;
+type Net<'w> = Network<'w, MTU, NIC, 64>;
+type SimHost<'a, 'w> = Host<'a, 'w, MTU, NIC>;
+
+fn init_log() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0; len];
+    Prng::new(seed).fill(&mut bytes);
+    bytes
+}
+
+fn cables(n: usize) -> Vec<Cable> {
+    (0..n).map(|_| Cable::new()).collect()
+}
+
+fn sockets(n: usize) -> Vec<[SocketStorage<'static>; 16]> {
+    (0..n).map(|_| [SocketStorage::EMPTY; 16]).collect()
+}
+
+fn tcp_pool<const RX: usize, const TX: usize>(n: usize) -> Vec<TcpStorage<RX, TX>> {
+    (0..n).map(|_| TcpStorage::new()).collect()
+}
+
+fn echo_endpoint() -> IpEndpoint {
+    IpEndpoint::new(ip(0).into(), ports::TCP_ECHO)
+}
+
+/// Write captures of a replayed run when `SIM_PCAP` is set.
+fn maybe_pcap(test: &str, seed: u64, ports: usize) -> Option<PcapFiles> {
+    let dir = pcap_dir(test, seed)?;
+    match PcapFiles::create(&dir, ports) {
+        Ok(files) => {
+            eprintln!("{test}: seed {seed}: capturing to {}", dir.display());
+            Some(files)
+        }
+        Err(e) => {
+            eprintln!("{test}: cannot capture to {}: {e}", dir.display());
+            None
+        }
+    }
+}
+
+/// What one run of a scenario measured.
+#[derive(Debug, Clone, Copy)]
+struct Report {
+    /// Virtual time at the end.
+    at: Instant,
+    /// Frames sent on all links.
+    frames: u64,
+    /// Frames dropped on all links.
+    dropped: u64,
+    /// Trace digest.
+    digest: u64,
+}
+
+impl Report {
+    fn of<O: smolsock::sim::Observer>(net: &Network<'_, MTU, NIC, 64, O>, at: Instant) -> Self {
+        let totals = net.totals();
+        Report {
+            at,
+            frames: totals.sent,
+            dropped: totals.dropped(),
+            digest: net.trace().digest(),
+        }
+    }
+}
+
+fn summarise(name: &str, reports: &[(u64, Report)], wall: std::time::Duration) -> Instant {
+    let n = reports.len().max(1) as i64;
+    let max_at = reports
+        .iter()
+        .map(|(_, r)| r.at)
+        .max()
+        .unwrap_or(Instant::ZERO);
+    let mean_ms = reports
+        .iter()
+        .map(|(_, r)| r.at.total_millis())
+        .sum::<i64>()
+        / n;
+    let frames: u64 = reports.iter().map(|(_, r)| r.frames).sum();
+    let dropped: u64 = reports.iter().map(|(_, r)| r.dropped).sum();
+    eprintln!(
+        "{name}: {} seeds in {wall:.2?} wall; virtual time mean {mean_ms} ms, max {max_at}; \
+         {frames} frames, {dropped} dropped",
+        reports.len(),
+    );
+    max_at
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP: one client, the upper-case echo on the other host.
+
+/// How [`echo_transfer`] runs.
+struct Transfer {
+    bytes: usize,
+    faults: FaultModel,
+    /// Extra faults on the client's cable only (outages).
+    client_cable: Option<FaultModel>,
+    /// The client socket's own timeout.
+    client_timeout: Option<Duration>,
+    /// The server pool's timeout.
+    server_timeout: Option<Duration>,
+    budget: Duration,
+}
+
+impl Transfer {
+    /// Under every fault at once. Neither side gives up: at 10% loss in each direction
+    /// smoltcp's retransmission timeout often backs off to its 60 s cap (it only comes down
+    /// again after a clean round-trip sample), and a user timeout of a couple of minutes then
+    /// aborts a connection after two or three unlucky retransmissions of one segment.
+    fn hostile(bytes: usize) -> Self {
+        Transfer {
+            bytes,
+            faults: FaultModel::hostile(),
+            client_cable: None,
+            client_timeout: None,
+            server_timeout: None,
+            budget: BULK_BOUND,
+        }
+    }
+}
+
+/// A client sends `bytes` random bytes to the upper-case echo on the other host and checks
+/// every byte of the reply. Returns the report and the client's outcome.
+fn echo_transfer(
+    test: &str,
+    seed: u64,
+    t: &Transfer,
+) -> Result<(Report, Result<(), Error>), String> {
+    const BUF: usize = 16384;
+    let cables = cables(2);
+    let mut net: Net = Network::new(&cables, seed);
+    net.set_all_faults(&t.faults);
+    if let Some(faults) = &t.client_cable {
+        net.set_faults(1, faults.clone());
+    }
+    let mut net = net.with_observer(maybe_pcap(test, seed, 2));
+    let mut socks = sockets(2);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut pool = tcp_pool::<BUF, BUF>(2);
+    let mut server = UpperEcho::<2>::new(
+        &mut hosts[0].stack,
+        pool.iter_mut(),
+        PoolConfig {
+            timeout: t.server_timeout,
+            ..PoolConfig::new(ports::TCP_ECHO, 2)
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let data = payload(t.bytes, seed);
+    let mut buffers = TcpStorage::<BUF, BUF>::new();
+    let handle = hosts[1].stack.add_tcp(&mut buffers).unwrap();
+    hosts[1].stack.tcp(handle).set_timeout(t.client_timeout);
+    let mut client = EchoClient::connect(
+        &mut hosts[1].stack,
+        handle,
+        echo_endpoint(),
+        &mut EphemeralPorts::new(seed),
+        &data,
+    )
+    .map_err(|e| e.to_string())?
+    .with_window(BUF);
+    let run = net.run(&mut hosts, t.budget, |hosts| {
+        let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
+        if client.outcome().is_some() {
+            Work::Done
+        } else {
+            progress.into()
+        }
+    });
+    if let Some(files) = net.observer().take() {
+        files.finish().map_err(|e| e.to_string())?;
+    }
+    let at = run.map_err(|e| {
+        format!(
+            "{e}; client received {} of {} bytes\n{}",
+            client.received(),
+            t.bytes,
+            net.link_table()
+        )
+    })?;
+    let outcome = client.outcome().unwrap_or(Err(Error::Reset));
+    Ok((Report::of(&net, at), outcome))
+}
+
+#[test]
+fn tcp_bulk_256k_under_all_faults() {
+    init_log();
+    let test = "tcp_bulk_256k_under_all_faults";
+    let wall = WallClock::now();
+    let bound = BULK_BOUND;
+    let reports = for_each_seed(test, SEEDS, |seed| {
+        let (report, outcome) = echo_transfer(test, seed, &Transfer::hostile(256 * 1024))?;
+        outcome.map_err(|e| format!("client: {e} at {}", report.at))?;
+        if report.at > Instant::ZERO + bound {
+            return Err(format!("took {} (bound {bound})", report.at));
+        }
+        Ok(report)
+    });
+    summarise("tcp bulk 256 KiB echo", &reports, wall.elapsed());
+}
+
+#[test]
+fn same_seed_same_trace_other_seed_other_trace() {
+    init_log();
+    let run = |seed| {
+        echo_transfer("determinism", seed, &Transfer::hostile(64 * 1024))
+            .unwrap()
+            .0
+    };
+    let (a, b, c) = (run(11), run(11), run(12));
+    assert_eq!(a.digest, b.digest);
+    assert_eq!((a.at, a.frames, a.dropped), (b.at, b.frames, b.dropped));
+    assert_ne!(a.digest, c.digest);
+}
+
+#[test]
+fn outage_of_10s_mid_transfer_resumes() {
+    init_log();
+    let down_at = Instant::from_millis(300);
+    let t = Transfer {
+        bytes: 1 << 20,
+        faults: FaultModel::perfect()
+            .with_delay(millis(1), Duration::ZERO)
+            .with_bandwidth(10_000_000),
+        client_cable: Some(
+            FaultModel::perfect()
+                .with_delay(millis(1), Duration::ZERO)
+                .with_bandwidth(10_000_000)
+                .with_outage(Outage::new(down_at, secs(10))),
+        ),
+        client_timeout: Some(secs(60)),
+        server_timeout: Some(secs(60)),
+        budget: secs(120),
+    };
+    let (report, outcome) = echo_transfer("outage_of_10s_mid_transfer_resumes", 1, &t).unwrap();
+    assert_eq!(outcome, Ok(()), "the transfer resumes after the outage");
+    assert!(
+        report.at > down_at + secs(10),
+        "finished at {}: before the link came back?",
+        report.at
+    );
+    assert!(report.dropped > 0);
+    eprintln!(
+        "1 MiB echo with a 10 s outage at {down_at}: done at {}",
+        report.at
+    );
+}
+
+#[test]
+fn outage_longer_than_timeout_fails_clearly() {
+    init_log();
+    let down_at = Instant::from_millis(300);
+    let timeout = secs(20);
+    let faults = FaultModel::perfect()
+        .with_delay(millis(1), Duration::ZERO)
+        .with_bandwidth(10_000_000);
+    let t = Transfer {
+        bytes: 1 << 20,
+        faults: faults.clone(),
+        client_cable: Some(faults.with_outage(Outage::new(down_at, secs(60)))),
+        client_timeout: Some(timeout),
+        server_timeout: Some(secs(120)),
+        budget: secs(120),
+    };
+    let (report, outcome) =
+        echo_transfer("outage_longer_than_timeout_fails_clearly", 1, &t).unwrap();
+    assert_eq!(outcome, Err(Error::Reset));
+    // The client gave up `timeout` after the last segment it heard (just before the outage),
+    // well before the link came back: it was the timeout, not a reset from the server.
+    assert!(
+        report.at + secs(1) > down_at + timeout && report.at < down_at + timeout + secs(2),
+        "gave up at {}",
+        report.at
+    );
+    eprintln!(
+        "60 s outage at {down_at}, client timeout {timeout}: client gave up at {}: {}",
+        report.at,
+        Error::Reset
+    );
+}
+
+#[test]
+fn size_limit_drops_big_frames_and_tcp_cannot_get_through() {
+    init_log();
+    let t = Transfer {
+        bytes: 10_000,
+        faults: FaultModel::perfect().with_max_frame(600),
+        client_cable: None,
+        client_timeout: Some(secs(10)),
+        server_timeout: Some(secs(10)),
+        budget: secs(60),
+    };
+    let (report, outcome) = echo_transfer("size_limit", 1, &t).unwrap();
+    // SYN, SYN-ACK and ACK are small; the first full segment is not, and TCP cannot shrink it
+    // (no path-MTU discovery): the client times out. Frames are dropped, never truncated.
+    assert_eq!(outcome, Err(Error::Reset));
+    assert!(report.dropped > 0);
+}
+
+#[test]
+fn bandwidth_limit_paces_the_transfer() {
+    init_log();
+    let bps = 8_000_000; // 1 byte per µs
+    let t = Transfer {
+        bytes: 256 * 1024,
+        faults: FaultModel::perfect().with_bandwidth(bps),
+        client_cable: None,
+        client_timeout: None,
+        server_timeout: None,
+        budget: secs(60),
+    };
+    let (report, outcome) = echo_transfer("bandwidth", 1, &t).unwrap();
+    assert_eq!(outcome, Ok(()));
+    // Each direction carries the 256 KiB plus headers at 1 byte/µs.
+    let floor = Instant::from_micros(256 * 1024);
+    assert!(report.at > floor, "{} is faster than the link", report.at);
+    assert!(report.at < floor + secs(2), "{} is too slow", report.at);
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP: numbered datagrams from several clients, to the echo and to the sink.
+
+/// Datagrams each UDP client sends.
+const DATAGRAMS: u32 = 200;
+
+/// The datagram `seq` of `client`: a header of ASCII digits (upper-casing leaves them alone),
+/// then bytes derived from `(seed, client, seq)`, 12..=1200 bytes in all.
+fn datagram(seed: u64, client: usize, seq: u32) -> Vec<u8> {
+    let mut rng = Prng::new(seed ^ ((client as u64) << 40) ^ u64::from(seq));
+    let len = 12 + rng.below(1189) as usize;
+    let mut bytes = format!("{client:02}{seq:010}").into_bytes();
+    bytes.resize(len, 0);
+    rng.fill(&mut bytes[12..]);
+    bytes
+}
+
+/// A UDP client: sends one datagram every 5 ms, even ones to the echo and odd ones to the
+/// sink, and checks every echo reply against what it sent.
+struct Pinger {
+    seed: u64,
+    index: usize,
+    udp: UdpClient,
+    next_seq: u32,
+    next_at: Instant,
+    replies: Vec<u8>,
+    duplicates: u32,
+    failure: Option<String>,
+}
+
+impl Pinger {
+    fn finished_sending(&self) -> bool {
+        self.next_seq == DATAGRAMS
+    }
+
+    fn poll(&mut self, host: &mut SimHost<'_, '_>) -> bool {
+        let now = host.now();
+        let mut progress = false;
+        if self.next_seq < DATAGRAMS && now >= self.next_at {
+            let seq = self.next_seq;
+            let port = if seq % 2 == 0 {
+                ports::UDP_ECHO
+            } else {
+                ports::UDP_SINK
+            };
+            let to = IpEndpoint::new(ip(0).into(), port);
+            let data = datagram(self.seed, self.index, seq);
+            // A full send buffer (the server's address not resolved yet): try again later.
+            if self.udp.send_to(&mut host.stack, &data, to).is_ok() {
+                self.next_seq += 1;
+                progress = true;
+            }
+            self.next_at = now + millis(5);
+        }
+        if self.next_seq < DATAGRAMS {
+            host.wake_at(self.next_at);
+        }
+        let mut buf = [0u8; 1500];
+        loop {
+            let (n, from) = match self.udp.recv_from(&mut host.stack, &mut buf) {
+                Ok(Some(got)) => got,
+                Ok(None) => break,
+                Err(e) => {
+                    self.failure.get_or_insert(format!("recv: {e}"));
+                    break;
+                }
+            };
+            progress = true;
+            if let Err(e) = self.check(&buf[..n], from) {
+                self.failure.get_or_insert(e);
+            }
+        }
+        progress
+    }
+
+    fn check(&mut self, reply: &[u8], from: IpEndpoint) -> Result<(), String> {
+        if from != IpEndpoint::new(ip(0).into(), ports::UDP_ECHO) {
+            return Err(format!("reply from {from}"));
+        }
+        let header = reply
+            .get(..12)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .ok_or("reply without a header")?;
+        let client: usize = header[..2].parse().map_err(|_| "bad client")?;
+        let seq: u32 = header[2..].parse().map_err(|_| "bad seq")?;
+        if client != self.index || seq >= self.next_seq || seq % 2 != 0 {
+            return Err(format!(
+                "reply to datagram {client}/{seq}, which was never sent to the echo"
+            ));
+        }
+        let mut expected = datagram(self.seed, client, seq);
+        expected.make_ascii_uppercase();
+        if reply != expected {
+            return Err(format!("reply to {client}/{seq} corrupted"));
+        }
+        let count = &mut self.replies[seq as usize];
+        if *count > 0 {
+            self.duplicates += 1;
+        }
+        *count = count.saturating_add(1);
+        Ok(())
+    }
+}
+
+/// Counts of one UDP run.
+#[derive(Debug, Default, Clone, Copy)]
+struct UdpCounts {
+    sent: u64,
+    echoed_unique: u64,
+    echo_duplicates: u64,
+    sink_datagrams: u64,
+    corrupted_frames: u64,
+    report_at: i64,
+}
+
+fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, String> {
+    const CLIENTS: usize = 3;
+    let cables = cables(1 + CLIENTS);
+    let mut net: Net = Network::new(&cables, seed);
+    net.set_all_faults(faults);
+    let mut net = net.with_observer(maybe_pcap(test, seed, 1 + CLIENTS));
+    let mut socks = sockets(1 + CLIENTS);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut echo_buf = UdpStorage::<32, 32768>::new();
+    let mut sink_buf = UdpStorage::<32, 32768>::new();
+    let mut echo =
+        UdpEcho::<1472>::new(&mut hosts[0].stack, &mut echo_buf, ports::UDP_ECHO).unwrap();
+    let mut sink = UdpSink::new(&mut hosts[0].stack, &mut sink_buf, ports::UDP_SINK).unwrap();
+    let mut client_bufs: Vec<UdpStorage<32, 32768>> =
+        (0..CLIENTS).map(|_| UdpStorage::new()).collect();
+    let mut pingers: Vec<Pinger> = client_bufs
+        .iter_mut()
+        .enumerate()
+        .map(|(i, buf)| {
+            let host = &mut hosts[i + 1];
+            let handle = host.stack.add_udp(buf).unwrap();
+            let udp =
+                UdpClient::bind_ephemeral(&mut host.stack, handle, &mut EphemeralPorts::new(seed))
+                    .unwrap();
+            Pinger {
+                seed,
+                index: i + 1,
+                udp,
+                next_seq: 0,
+                next_at: Instant::ZERO,
+                replies: vec![0; DATAGRAMS as usize],
+                duplicates: 0,
+                failure: None,
+            }
+        })
+        .collect();
+    let mut quiet_from: Option<Instant> = None;
+    let run = net.run(&mut hosts, secs(120), |hosts| {
+        let (server, clients) = hosts.split_at_mut(1);
+        let mut progress = echo.poll(&mut server[0].stack) | sink.poll(&mut server[0].stack);
+        for (pinger, host) in pingers.iter_mut().zip(clients.iter_mut()) {
+            progress |= pinger.poll(host);
+        }
+        if pingers.iter().any(|p| p.failure.is_some()) {
+            return Work::Done;
+        }
+        // After the last datagram, give stragglers (ARP, jitter, reordering) 2 s.
+        if pingers.iter().all(Pinger::finished_sending) {
+            let now = server[0].now();
+            let from = *quiet_from.get_or_insert(now);
+            if now >= from + secs(2) {
+                return Work::Done;
+            }
+            server[0].wake_at(from + secs(2));
+        }
+        progress.into()
+    });
+    if let Some(files) = net.observer().take() {
+        files.finish().map_err(|e| e.to_string())?;
+    }
+    let at = run.map_err(|e| format!("{e}\n{}", net.link_table()))?;
+    if let Some(failure) = pingers.iter().find_map(|p| p.failure.clone()) {
+        return Err(format!("{failure}\n{}", net.link_table()));
+    }
+    let sent = u64::from(DATAGRAMS) * CLIENTS as u64;
+    let sink_datagrams = sink.stats().datagrams;
+    // Every datagram the sink got was sent (at most twice: one duplicating link on the way).
+    if sink_datagrams > 2 * sent / 2 {
+        return Err(format!("sink got {sink_datagrams} of {} sent", sent / 2));
+    }
+    if echo.stats().too_large > 0 {
+        return Err("the echo saw an oversize datagram".into());
+    }
+    Ok(UdpCounts {
+        sent,
+        echoed_unique: pingers
+            .iter()
+            .map(|p| p.replies.iter().filter(|&&n| n > 0).count() as u64)
+            .sum(),
+        echo_duplicates: pingers.iter().map(|p| u64::from(p.duplicates)).sum(),
+        sink_datagrams,
+        corrupted_frames: net.totals().corrupted,
+        report_at: at.total_millis(),
+    })
+}
+
+#[test]
+fn udp_under_all_faults() {
+    init_log();
+    let test = "udp_under_all_faults";
+    let wall = WallClock::now();
+    let results = for_each_seed(test, SEEDS, |seed| {
+        udp_run(test, seed, &FaultModel::hostile())
+    });
+    let mut total = UdpCounts::default();
+    for (_, c) in &results {
+        total.sent += c.sent;
+        total.echoed_unique += c.echoed_unique;
+        total.echo_duplicates += c.echo_duplicates;
+        total.sink_datagrams += c.sink_datagrams;
+        total.corrupted_frames += c.corrupted_frames;
+        total.report_at = total.report_at.max(c.report_at);
+    }
+    eprintln!(
+        "udp: {} seeds in {:.2?}: {} datagrams sent ({} to the echo), {} echoed back \
+         (a round trip crosses two lossy links), {} duplicate replies seen, {} at the sink; \
+         {} frames corrupted in flight, none delivered to an application",
+        results.len(),
+        wall.elapsed(),
+        total.sent,
+        total.sent / 2,
+        total.echoed_unique,
+        total.echo_duplicates,
+        total.sink_datagrams,
+        total.corrupted_frames,
+    );
+    assert!(
+        total.corrupted_frames > 0,
+        "the corruption fault never fired"
+    );
+    assert!(
+        total.echo_duplicates > 0,
+        "the duplication fault never fired"
+    );
+}
+
+#[test]
+fn corruption_never_reaches_an_application() {
+    init_log();
+    // A fifth of all frames has a bit flipped: the checksums must catch every one.
+    let faults = FaultModel::perfect().with_corrupt(Rate::percent(20));
+    let counts = udp_run("corruption", 3, &faults).unwrap();
+    assert!(counts.corrupted_frames > 100);
+    assert!(counts.echoed_unique > 0);
+}
+
+#[test]
+fn size_limit_drops_big_datagrams_and_passes_small_ones() {
+    init_log();
+    let faults = FaultModel::perfect().with_max_frame(600);
+    let counts = udp_run("size_limit_udp", 4, &faults).unwrap();
+    assert!(counts.echoed_unique > 0 && counts.echoed_unique < counts.sent / 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection churn and overload.
+
+/// Connect/echo/close `cycles` times, one connection at a time, the client hosts taking turns;
+/// then check that every socket is reusable by filling the whole pool at once.
+fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Report, String> {
+    const CLIENT_HOSTS: usize = 4;
+    const POOL: usize = 4;
+    let cables = cables(1 + CLIENT_HOSTS);
+    let mut net: Net = Network::new(&cables, seed);
+    net.set_all_faults(faults);
+    let mut net = net.with_observer(maybe_pcap(test, seed, 1 + CLIENT_HOSTS));
+    let mut socks = sockets(1 + CLIENT_HOSTS);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut pool = tcp_pool::<2048, 2048>(POOL);
+    let mut server = UpperEcho::<POOL>::new(
+        &mut hosts[0].stack,
+        pool.iter_mut(),
+        PoolConfig::new(ports::TCP_ECHO, POOL),
+    )
+    .unwrap();
+    let mut client_bufs = tcp_pool::<2048, 2048>(CLIENT_HOSTS);
+    let handles: Vec<SocketHandle> = client_bufs
+        .iter_mut()
+        .zip(hosts[1..].iter_mut())
+        .map(|(buf, host)| host.stack.add_tcp(buf).unwrap())
+        .collect();
+    let mut port_alloc: Vec<EphemeralPorts> = (0..CLIENT_HOSTS)
+        .map(|i| EphemeralPorts::new(seed.wrapping_add(i as u64 * 7919)))
+        .collect();
+    let payloads: Vec<Vec<u8>> = (0..16)
+        .map(|i| payload(16 + i * 37, seed + i as u64))
+        .collect();
+
+    // Phase 1: sequential cycles. On a lossy network closed connections may linger in LAST-ACK
+    // (the final ACK was lost) long enough to use up the pool: then the client is refused, as
+    // by a full backlog, and tries again a second later.
+    let mut done = 0u32;
+    let mut refused = 0u32;
+    let mut retry_at: Option<Instant> = None;
+    let mut current: Option<(usize, EchoClient<'_>)> = None;
+    let mut failure: Option<String> = None;
+    let run = net.run(&mut hosts, secs(100_000), |hosts| {
+        let (server_host, clients) = hosts.split_at_mut(1);
+        let mut progress = server.poll(&mut server_host[0].stack);
+        let now = server_host[0].now();
+        if let Some(at) = retry_at {
+            if now < at {
+                server_host[0].wake_at(at);
+                return progress.into();
+            }
+            retry_at = None;
+        }
+        if current.is_none() && done < cycles {
+            let i = done as usize % CLIENT_HOSTS;
+            let data = &payloads[done as usize % payloads.len()];
+            match EchoClient::connect(
+                &mut clients[i].stack,
+                handles[i],
+                echo_endpoint(),
+                &mut port_alloc[i],
+                data,
+            ) {
+                Ok(client) => current = Some((i, client)),
+                Err(e) => failure = Some(format!("cycle {done}: connect: {e}")),
+            }
+            progress = true;
+        }
+        if let Some((i, client)) = &mut current {
+            progress |= client.poll(&mut clients[*i].stack);
+            match client.outcome() {
+                None => {}
+                Some(Ok(())) => {
+                    done += 1;
+                    current = None;
+                }
+                Some(Err(Error::Refused)) => {
+                    refused += 1;
+                    current = None;
+                    retry_at = Some(now + secs(1));
+                    server_host[0].wake_at(now + secs(1));
+                }
+                Some(Err(e)) => failure = Some(format!("cycle {done} on host {}: {e}", *i + 1)),
+            }
+        }
+        if failure.is_some() || done == cycles {
+            Work::Done
+        } else {
+            progress.into()
+        }
+    });
+    let churn_end = run.map_err(|e| format!("{e} after {done} cycles"))?;
+    if let Some(f) = failure {
+        return Err(format!("{f}\n{}", net.link_table()));
+    }
+
+    // Let the last closes finish: a lost final ACK leaves the server in LAST-ACK,
+    // retransmitting its FIN with backed-off timeouts until the client answers (ACK, or RST
+    // once its TIME-WAIT is over).
+    net.run(&mut hosts, secs(600), |hosts| {
+        let progress = server.poll(&mut hosts[0].stack);
+        if hosts.iter().all(|h| h.summary().tcp_busy() == 0) {
+            Work::Done
+        } else {
+            progress.into()
+        }
+    })
+    .map_err(|e| format!("closing after churn: {e}"))?;
+    let stats = server.pool().stats();
+    let summary = hosts[0].summary();
+    if stats.accepted != u64::from(cycles) || stats.closed != u64::from(cycles) {
+        return Err(format!("pool after churn: {stats:?}"));
+    }
+    if summary.tcp_busy() != 0 || summary.tcp_in(State::Listen) as usize != POOL {
+        return Err(format!("server sockets after churn: {summary}"));
+    }
+    for host in &hosts[1..] {
+        let s = host.summary();
+        if s.tcp_busy() != 0 {
+            return Err(format!("client host {} after churn: {s}", host.index()));
+        }
+    }
+
+    // Phase 2: every pool socket serves a client at once.
+    let mut clients: Vec<(usize, EchoClient<'_>)> = (0..CLIENT_HOSTS)
+        .map(|i| {
+            let client = EchoClient::connect(
+                &mut hosts[1 + i].stack,
+                handles[i],
+                echo_endpoint(),
+                &mut port_alloc[i],
+                &payloads[i],
+            )
+            .unwrap();
+            (i, client)
+        })
+        .collect();
+    let end = net
+        .run(&mut hosts, secs(600), |hosts| {
+            let mut progress = server.poll(&mut hosts[0].stack);
+            for (i, c) in clients.iter_mut() {
+                progress |= c.poll(&mut hosts[1 + *i].stack);
+            }
+            if clients.iter().all(|(_, c)| c.outcome().is_some()) {
+                Work::Done
+            } else {
+                progress.into()
+            }
+        })
+        .map_err(|e| format!("after churn: {e}"))?;
+    for (i, c) in &clients {
+        if c.outcome() != Some(Ok(())) {
+            return Err(format!("after churn, client {i}: {:?}", c.outcome()));
+        }
+    }
+    if let Some(files) = net.observer().take() {
+        files.finish().map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "{test} seed {seed}: {cycles} cycles by {churn_end} ({refused} refused while the pool \
+         was busy closing), pool {:?}, all {POOL} sockets served again by {end}",
+        server.pool().stats()
+    );
+    Ok(Report::of(&net, end))
+}
+
+#[test]
+fn connection_churn_10000_cycles() {
+    init_log();
+    let wall = WallClock::now();
+    let faults = FaultModel::perfect().with_delay(Duration::from_micros(200), Duration::ZERO);
+    churn("connection_churn_10000_cycles", 1, &faults, 10_000).unwrap();
+    eprintln!("churn: 10000 cycles in {:.2?} wall", wall.elapsed());
+}
+
+#[test]
+fn connection_churn_under_all_faults() {
+    init_log();
+    let test = "connection_churn_under_all_faults";
+    let wall = WallClock::now();
+    let reports = for_each_seed(test, SEEDS, |seed| {
+        churn(test, seed, &FaultModel::hostile(), 100)
+    });
+    summarise(
+        "churn under all faults, 100 cycles",
+        &reports,
+        wall.elapsed(),
+    );
+}
+
+#[test]
+fn overload_refuses_extras_then_serves_latecomers() {
+    init_log();
+    const POOL: usize = 4;
+    const CLIENT_HOSTS: usize = 4;
+    const PER_HOST: usize = 2;
+    let cables = cables(1 + CLIENT_HOSTS);
+    let mut net: Net = Network::new(&cables, 5);
+    net.set_all_faults(
+        &FaultModel::perfect()
+            .with_delay(millis(1), Duration::ZERO)
+            .with_bandwidth(10_000_000),
+    );
+    let mut socks = sockets(1 + CLIENT_HOSTS);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut pool = tcp_pool::<4096, 4096>(POOL);
+    let mut server = UpperEcho::<POOL>::new(
+        &mut hosts[0].stack,
+        pool.iter_mut(),
+        PoolConfig::new(ports::TCP_ECHO, POOL),
+    )
+    .unwrap();
+    let data: Vec<Vec<u8>> = (0..CLIENT_HOSTS * PER_HOST)
+        .map(|i| payload(48 * 1024, 100 + i as u64))
+        .collect();
+    let mut bufs = tcp_pool::<4096, 4096>(CLIENT_HOSTS * PER_HOST);
+    let mut bufs_iter = bufs.iter_mut();
+    // (host, handle, ports, client, refusals, retry at)
+    struct Slot<'d> {
+        host: usize,
+        handle: SocketHandle,
+        ports: EphemeralPorts,
+        client: Option<EchoClient<'d>>,
+        refusals: u32,
+        retry_at: Option<Instant>,
+        first_try_refused: bool,
+    }
+    let mut slots: Vec<Slot> = (0..CLIENT_HOSTS * PER_HOST)
+        .map(|i| {
+            let host = 1 + i % CLIENT_HOSTS;
+            let handle = hosts[host]
+                .stack
+                .add_tcp(bufs_iter.next().unwrap())
+                .unwrap();
+            Slot {
+                host,
+                handle,
+                ports: EphemeralPorts::new(i as u64 * 1000),
+                client: None,
+                refusals: 0,
+                retry_at: Some(Instant::ZERO),
+                first_try_refused: false,
+            }
+        })
+        .collect();
+    let end = net
+        .run(&mut hosts, secs(300), |hosts| {
+            let mut progress = server.poll(&mut hosts[0].stack);
+            for (i, slot) in slots.iter_mut().enumerate() {
+                let host = &mut hosts[slot.host];
+                let now = host.now();
+                if slot.retry_at.is_some_and(|at| now >= at) {
+                    slot.retry_at = None;
+                    let client = EchoClient::connect(
+                        &mut host.stack,
+                        slot.handle,
+                        echo_endpoint(),
+                        &mut slot.ports,
+                        &data[i],
+                    )
+                    .unwrap();
+                    slot.client = Some(client);
+                    progress = true;
+                }
+                if let Some(client) = &mut slot.client {
+                    progress |= client.poll(&mut host.stack);
+                    if client.outcome() == Some(Err(Error::Refused)) {
+                        slot.first_try_refused |= slot.refusals == 0;
+                        slot.refusals += 1;
+                        slot.client = None;
+                        slot.retry_at = Some(now + millis(250));
+                    }
+                }
+                if let Some(at) = slot.retry_at {
+                    host.wake_at(at);
+                }
+            }
+            let finished = slots
+                .iter()
+                .all(|s| s.client.as_ref().is_some_and(|c| c.outcome().is_some()));
+            if finished {
+                Work::Done
+            } else {
+                progress.into()
+            }
+        })
+        .unwrap();
+    let refused_at_first = slots.iter().filter(|s| s.first_try_refused).count();
+    let refusals: u32 = slots.iter().map(|s| s.refusals).sum();
+    for (i, slot) in slots.iter().enumerate() {
+        let outcome = slot.client.as_ref().and_then(|c| c.outcome());
+        assert_eq!(
+            outcome,
+            Some(Ok(())),
+            "client {i} (refused {} times)",
+            slot.refusals
+        );
+    }
+    let stats = server.pool().stats();
+    eprintln!(
+        "overload: {} clients on a pool of {POOL}: {refused_at_first} refused at first \
+         ({refusals} refusals in all), all served intact by {end}; pool {stats:?}",
+        slots.len()
+    );
+    assert_eq!(refused_at_first, CLIENT_HOSTS * PER_HOST - POOL);
+    assert_eq!(stats.accepted, (CLIENT_HOSTS * PER_HOST) as u64);
+    assert!(stats.exhausted >= 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Captures.
+
+#[test]
+fn pcap_files_hold_every_frame_each_port_saw() {
+    init_log();
+    let dir = std::env::temp_dir().join(format!("smolsock-sim-pcap-{}", std::process::id()));
+    let cables = cables(2);
+    let files = PcapFiles::create(&dir, 2).unwrap();
+    let paths = files.paths().to_vec();
+    let mut net = Network::<MTU, NIC, 64>::new(&cables, 9).with_observer(files);
+    net.set_all_faults(&FaultModel::hostile());
+    let mut socks = sockets(2);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut pool = tcp_pool::<4096, 4096>(1);
+    let mut server = UpperEcho::<1>::new(
+        &mut hosts[0].stack,
+        pool.iter_mut(),
+        PoolConfig::new(ports::TCP_ECHO, 1),
+    )
+    .unwrap();
+    let data = payload(20_000, 9);
+    let mut buf = TcpStorage::<4096, 4096>::new();
+    let h = hosts[1].stack.add_tcp(&mut buf).unwrap();
+    let mut client = EchoClient::connect(
+        &mut hosts[1].stack,
+        h,
+        echo_endpoint(),
+        &mut EphemeralPorts::new(9),
+        &data,
+    )
+    .unwrap()
+    .with_window(4096);
+    net.run(&mut hosts, secs(600), |hosts| {
+        let p = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
+        if client.outcome().is_some() {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+    .unwrap();
+    assert_eq!(client.outcome(), Some(Ok(())));
+    let expected: Vec<u64> = (0..2)
+        .map(|i| {
+            let c = net.counters(i);
+            c.sent + c.received
+        })
+        .collect();
+    net.into_observer().finish().unwrap();
+    for (path, expected) in paths.iter().zip(expected) {
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(bytes[..4], 0xa1b2c3d4u32.to_ne_bytes(), "pcap magic");
+        let mut records = 0;
+        let mut off = 24;
+        while off + 16 <= bytes.len() {
+            let len = u32::from_ne_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+            off += 16 + len;
+            records += 1;
+        }
+        assert_eq!(off, bytes.len());
+        assert_eq!(records, expected, "{}", path.display());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
