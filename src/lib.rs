@@ -29,6 +29,7 @@
 //! | [`service`] | the lesson's servers as small state machines |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
 //! | [`error`] | the typed errors |
+//! | `tap` | Linux TAP device, host event loop, pcap file, the services assembled (feature `tap`) |
 //!
 //! The loopback demo, the Linux TAP server, the simulator and the firmware all run these same
 //! services; they differ only in the [`smoltcp::phy::Device`] and the clock.
@@ -39,6 +40,7 @@
 //! |---|---|---|
 //! | `std` | yes | host conveniences: [`clock::StdClock`] |
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
+//! | `tap` | no | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
 //!
@@ -57,6 +59,8 @@ pub mod event_loop;
 pub mod service;
 pub mod stack;
 pub mod storage;
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub mod tap;
 pub mod tcp;
 pub mod udp;
 
