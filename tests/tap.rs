@@ -754,3 +754,39 @@ fn cli_clients_talk_to_kernel_servers() {
         "an empty line is refused with a message: {out}"
     );
 }
+
+#[test]
+fn setup_script_then_python_client_as_in_the_readme() {
+    if skip("script") {
+        return;
+    }
+    let name = format!("smolsock-{}-script", std::process::id());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tap-netns.sh");
+    let status = Command::new(script).args(["up", &name]).status().unwrap();
+    assert!(status.success(), "tap-netns.sh up");
+    // Deleted on drop even if the test fails; `down` below normally does it first.
+    let ns = Netns::adopt(name.clone());
+    let server = spawn_in(&ns, &["serve"], Stdio::null());
+    wait_until_serving(&ns, 8000);
+    let python = "import socket; s=socket.create_connection(('192.168.69.1',8000)); \
+                  s.sendall(b'hello world'); print(s.recv(1024).decode())";
+    match ns.command("python3").args(["-c", python]).output() {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO WORLD");
+        }
+        Err(e) => eprintln!("python3 not available ({e}); the script was checked without it"),
+    }
+    server.interrupt();
+    let (ok, _out, err) = server.wait_output();
+    assert!(ok, "{err}");
+    let status = Command::new(script).args(["down", &name]).status().unwrap();
+    assert!(status.success(), "tap-netns.sh down");
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(&name));
+    std::mem::forget(ns); // already deleted
+}

@@ -98,6 +98,12 @@ impl Netns {
         Ok(ns)
     }
 
+    /// Take charge of a namespace made elsewhere (by `scripts/tap-netns.sh`): it is deleted
+    /// on drop like the others.
+    pub fn adopt(name: String) -> Netns {
+        Netns { name }
+    }
+
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
