@@ -1,68 +1,32 @@
 //! Framing: the codec against real smoltcp TCP sockets, and property tests.
 //!
-//! The socket tests run a client and a server socket on one smoltcp interface over a tiny
-//! in-memory loopback device, with a virtual clock, so they are deterministic and fast.
+//! The codec-level socket tests run a client and a server socket on one bare smoltcp interface
+//! over the library's loopback device, one millisecond per poll. The end-to-end tests run the
+//! framed echo service on a [`Stack`] in virtual time. Everything is deterministic.
 
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
+use smolsock::clock::{Clock, VirtualClock};
+use smolsock::device::Loopback;
+use smolsock::event_loop::{run_until, Work};
 use smolsock::frame::{
     encode_into, send_frame, send_frame_fill, send_frame_with, Accept, FrameDecoder, FrameError,
     SendFrameError, HEADER_LEN,
 };
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
-use smoltcp::socket::tcp;
-use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smolsock::service::{ports, FramedEcho, Service};
+use smolsock::smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smolsock::smoltcp::socket::tcp;
+use smolsock::smoltcp::time::{Duration, Instant};
+use smolsock::smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
+use smolsock::storage::TcpStorage;
+use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::{Stack, StackConfig};
 
 // ---------------------------------------------------------------------------------------------
-// A minimal loopback network (test-only).
+// A bare smoltcp interface on the library's loopback, for the codec-level tests.
 
-/// Every packet sent comes back as received.
-#[derive(Default)]
-struct Loopback {
-    queue: VecDeque<Vec<u8>>,
-}
-
-struct RxToken(Vec<u8>);
-struct TxToken<'a>(&'a mut VecDeque<Vec<u8>>);
-
-impl phy::RxToken for RxToken {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for TxToken<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut packet = vec![0; len];
-        let r = f(&mut packet);
-        self.0.push_back(packet);
-        r
-    }
-}
-
-impl Device for Loopback {
-    type RxToken<'a> = RxToken;
-    type TxToken<'a> = TxToken<'a>;
-
-    fn receive(&mut self, _: Instant) -> Option<(RxToken, TxToken<'_>)> {
-        let packet = self.queue.pop_front()?;
-        Some((RxToken(packet), TxToken(&mut self.queue)))
-    }
-
-    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
-        Some(TxToken(&mut self.queue))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ip;
-        caps.max_transmission_unit = 1500;
-        caps
-    }
-}
+type Dev = Loopback<1500, 64>;
 
 fn buffer(len: usize) -> tcp::SocketBuffer<'static> {
     tcp::SocketBuffer::new(&mut vec![0u8; len].leak()[..])
@@ -73,7 +37,7 @@ const CLIENT_PORT: u16 = 49152;
 
 /// One interface, a server socket and a client socket connected to it.
 struct Net {
-    device: Loopback,
+    device: Dev,
     iface: Interface,
     sockets: SocketSet<'static>,
     now: Instant,
@@ -84,7 +48,7 @@ struct Net {
 impl Net {
     /// Connect a client to a server whose rings have the given sizes.
     fn connected(server_rx: usize, server_tx: usize, client_rx: usize, client_tx: usize) -> Net {
-        let mut device = Loopback::default();
+        let mut device = Dev::new();
         let now = Instant::ZERO;
         let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
         iface.update_ip_addrs(|addrs| {
@@ -601,4 +565,295 @@ proptest! {
             prop_assert!(decoder.buffered() <= 64);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end: the framed echo service on the loopback stack.
+
+const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
+fn loopback(n_sockets: usize) -> (Stack<'static>, Dev, VirtualClock) {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let clock = VirtualClock::default();
+    let mut dev = Dev::new();
+    let storage: &'static mut [SocketStorage<'static>] = (0..n_sockets)
+        .map(|_| SocketStorage::EMPTY)
+        .collect::<Vec<_>>()
+        .leak();
+    let stack = Stack::new(
+        StackConfig::ip(IpCidr::new(LOCALHOST, 8)),
+        &mut dev,
+        storage,
+        clock.now(),
+    );
+    (stack, dev, clock)
+}
+
+fn framed_echo(stack: &mut Stack<'static>, n: usize) -> FramedEcho<2, 1024> {
+    let storage = (0..n)
+        .map(|_| TcpStorage::<2048, 2048>::new())
+        .collect::<Vec<_>>()
+        .leak();
+    FramedEcho::new(stack, storage, PoolConfig::new(ports::FRAMED_ECHO, n)).unwrap()
+}
+
+/// A client that sends frames and collects the framed replies, then closes.
+struct FramedClient {
+    client: TcpClient,
+    decoder: FrameDecoder<1024>,
+    to_send: VecDeque<Vec<u8>>,
+    got: Vec<Vec<u8>>,
+    close_after: usize,
+    closed: bool,
+}
+
+impl FramedClient {
+    fn connect(
+        stack: &mut Stack<'static>,
+        ports: &mut EphemeralPorts,
+        frames: Vec<Vec<u8>>,
+    ) -> Self {
+        let handle = stack
+            .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+            .unwrap();
+        let mut client = TcpClient::new(handle);
+        client
+            .connect(stack, IpEndpoint::new(LOCALHOST, ports::FRAMED_ECHO), ports)
+            .unwrap();
+        FramedClient {
+            client,
+            decoder: FrameDecoder::new(),
+            close_after: frames.len(),
+            to_send: frames.into(),
+            got: Vec::new(),
+            closed: false,
+        }
+    }
+
+    fn state(&mut self, stack: &mut Stack<'_>) -> ClientState {
+        self.client.state(stack)
+    }
+}
+
+impl Service for FramedClient {
+    fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
+        if self.client.state(stack) != ClientState::Connected {
+            return false;
+        }
+        let socket = self.client.socket(stack);
+        let mut progress = false;
+        while let Some(frame) = self.to_send.front() {
+            match send_frame(socket, frame) {
+                Ok(_) => {
+                    self.to_send.pop_front();
+                    progress = true;
+                }
+                Err(SendFrameError::WouldBlock { .. }) => break,
+                Err(e) => panic!("client send: {e}"),
+            }
+        }
+        let got = &mut self.got;
+        let done = self
+            .decoder
+            .recv_from(socket, |frame| {
+                got.push(frame.to_vec());
+                Accept::Taken
+            })
+            .expect("the server's frames are well-formed");
+        progress |= done.made_progress();
+        if self.got.len() >= self.close_after && !self.closed {
+            socket.close();
+            self.closed = true;
+            progress = true;
+        }
+        progress
+    }
+}
+
+fn random_frames(count: usize, max: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = Rng(seed);
+    (0..count)
+        .map(|_| {
+            let len = rng.below(max + 1);
+            (0..len).map(|_| rng.next() as u8).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn framed_echo_2000_random_frames_every_byte_checked() {
+    let (mut stack, mut dev, clock) = loopback(8);
+    let mut echo = framed_echo(&mut stack, 2);
+    let frames = random_frames(2000, 1024, 7);
+    let mut ports_alloc = EphemeralPorts::new(3);
+    let mut client = FramedClient::connect(&mut stack, &mut ports_alloc, frames.clone());
+    run_until(&mut stack, &mut dev, &clock, Duration::from_secs(60), |s| {
+        let p = echo.poll(s) | client.poll(s);
+        if client.state(s) == ClientState::Closed && echo.pool().stats().closed == 1 {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+    .unwrap();
+    assert_eq!(client.got.len(), 2000);
+    for (i, (got, sent)) in client.got.iter().zip(&frames).enumerate() {
+        assert_eq!(got, &sent.to_ascii_uppercase(), "frame {i}");
+    }
+    assert_eq!(echo.stats().frames, 2000);
+    assert_eq!(echo.stats().bad_frames, 0);
+    assert!(client.decoder.is_idle());
+}
+
+#[test]
+fn oversize_header_resets_only_that_connection() {
+    let (mut stack, mut dev, clock) = loopback(8);
+    let mut echo = framed_echo(&mut stack, 2);
+    let mut ports_alloc = EphemeralPorts::new(11);
+    let good = random_frames(50, 300, 1);
+    let mut a = FramedClient::connect(&mut stack, &mut ports_alloc, good.clone());
+    a.close_after = usize::MAX; // stay connected while the bad client misbehaves
+                                // The bad client: a well-formed frame, then a header announcing 4097 bytes (> 1024).
+    let mut b = FramedClient::connect(&mut stack, &mut ports_alloc, vec![b"ok".to_vec()]);
+    b.close_after = usize::MAX;
+    let mut bad_sent = false;
+    run_until(&mut stack, &mut dev, &clock, Duration::from_secs(10), |s| {
+        let mut p = echo.poll(s) | a.poll(s) | b.poll(s);
+        if !bad_sent && b.got.len() == 1 {
+            b.client.send(s, &[0, 0, 0x10, 0x01, 1, 2, 3]).unwrap();
+            bad_sent = true;
+            p = true;
+        }
+        if b.state(s) == ClientState::Reset && a.got.len() == good.len() {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+    .unwrap();
+    assert_eq!(
+        b.got,
+        [b"OK".to_vec()],
+        "the frame before the bad header was answered"
+    );
+    assert_eq!(echo.stats().bad_frames, 1);
+    assert_eq!(
+        a.state(&mut stack),
+        ClientState::Connected,
+        "the good client is untouched"
+    );
+
+    // The good client goes on, and a new client takes the freed slot and is served.
+    let more = random_frames(20, 300, 2);
+    a.to_send.extend(more.iter().cloned());
+    a.close_after = good.len() + more.len();
+    let third = random_frames(30, 1024, 3);
+    let mut c = FramedClient::connect(&mut stack, &mut ports_alloc, third.clone());
+    run_until(&mut stack, &mut dev, &clock, Duration::from_secs(10), |s| {
+        let p = echo.poll(s) | a.poll(s) | c.poll(s);
+        if a.state(s) == ClientState::Closed && c.state(s) == ClientState::Closed {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+    .unwrap();
+    let want_a: Vec<Vec<u8>> = good
+        .iter()
+        .chain(&more)
+        .map(|f| f.to_ascii_uppercase())
+        .collect();
+    assert_eq!(a.got, want_a);
+    let want_c: Vec<Vec<u8>> = third.iter().map(|f| f.to_ascii_uppercase()).collect();
+    assert_eq!(c.got, want_c);
+    assert_eq!(echo.stats().bad_frames, 1);
+    assert_eq!(echo.pool().stats().accepted, 3);
+}
+
+#[test]
+fn sticky_packets_three_sends_arrive_as_fewer_reads() {
+    let (mut stack, mut dev, clock) = loopback(4);
+    let server = stack
+        .add_tcp(leak(TcpStorage::<1024, 1024>::new()))
+        .unwrap();
+    stack.tcp(server).listen(7000).unwrap();
+    let handle = stack
+        .add_tcp(leak(TcpStorage::<1024, 1024>::new()))
+        .unwrap();
+    let mut client = TcpClient::new(handle);
+    let mut ports_alloc = EphemeralPorts::new(5);
+    client
+        .connect(
+            &mut stack,
+            IpEndpoint::new(LOCALHOST, 7000),
+            &mut ports_alloc,
+        )
+        .unwrap();
+    run_until(&mut stack, &mut dev, &clock, Duration::from_secs(5), |s| {
+        if client.state(s) == ClientState::Connected && s.tcp(server).may_send() {
+            Work::Done
+        } else {
+            Work::Idle
+        }
+    })
+    .unwrap();
+
+    // The problem: three quick sends, read the way the lesson's server reads (recv(1024)).
+    let messages: [&[u8]; 3] = [b"one", b"two", b"three"];
+    for m in messages {
+        assert_eq!(client.send(&mut stack, m).unwrap(), m.len());
+    }
+    let mut reads: Vec<Vec<u8>> = Vec::new();
+    run_until(&mut stack, &mut dev, &clock, Duration::from_secs(5), |s| {
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = s.tcp(server).recv_slice(&mut buf) {
+            reads.push(buf[..n].to_vec());
+        }
+        if reads.concat().len() == 11 {
+            Work::Done
+        } else {
+            Work::Idle
+        }
+    })
+    .unwrap();
+    println!("3 sends, {} read(s) on the server:", reads.len());
+    for r in &reads {
+        println!("  {:?}", String::from_utf8_lossy(r));
+    }
+    assert!(reads.len() < messages.len(), "the sends stuck together");
+    assert_eq!(
+        reads.concat(),
+        b"onetwothree",
+        "all bytes, but no boundaries"
+    );
+
+    // The fix: the same three messages as frames; the decoder gives the boundaries back.
+    for m in messages {
+        send_frame(client.socket(&mut stack), m).unwrap();
+    }
+    let mut decoder: FrameDecoder<64> = FrameDecoder::new();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    run_until(&mut stack, &mut dev, &clock, Duration::from_secs(5), |s| {
+        let p = decoder
+            .recv_from(s.tcp(server), |f| {
+                frames.push(f.to_vec());
+                Accept::Taken
+            })
+            .unwrap();
+        if frames.len() == 3 {
+            Work::Done
+        } else {
+            p.made_progress().into()
+        }
+    })
+    .unwrap();
+    println!("3 framed sends, {} frames decoded:", frames.len());
+    for f in &frames {
+        println!("  {:?}", String::from_utf8_lossy(f));
+    }
+    assert_eq!(frames, messages.map(<[u8]>::to_vec));
 }

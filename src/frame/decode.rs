@@ -180,6 +180,15 @@ impl<const MAX: usize, H: LengthHeader> FrameDecoder<MAX, H> {
         matches!(self.state, State::Header { have: 0 })
     }
 
+    /// The complete frame waiting in the decoder's buffer, if a handler refused it with
+    /// [`Accept::Later`]. It is offered again by the next call.
+    ///
+    /// A server uses this to tell "the peer closed, and we still owe it a reply" from "the peer
+    /// closed in the middle of a frame" (not [`is_idle`](Self::is_idle), and nothing pending).
+    pub fn pending(&self) -> Option<&[u8]> {
+        self.pending_len().map(|len| self.buffered_payload(len))
+    }
+
     /// Bytes of the current frame held by the decoder: header bytes while reading a header,
     /// payload bytes while reading a payload. Never more than `MAX`.
     pub fn buffered(&self) -> usize {
