@@ -160,9 +160,11 @@ impl<O: Operator, const N: usize, const LINE: usize> Service for ChatServer<O, N
                     Ok(Some(line)) => {
                         progress = true;
                         log::info!("chat from {remote}: {}", Printable(line));
+                        conn.rx_bytes += line.len() as u64 + 1;
                         let n = self.operator.reply(remote, line, &mut reply).min(LINE);
                         socket.send_slice(&reply[..n]).ok();
                         socket.send_slice(b"\n").ok();
+                        conn.tx_bytes += n as u64 + 1;
                     }
                     Ok(None) => break,
                     Err(e) => {
