@@ -22,13 +22,16 @@ use std::time::Duration as StdDuration;
 
 use clap::{Args, Parser, Subcommand};
 use smolsock::event_loop::Work;
+use smolsock::frame::{send_frame, Accept, FrameDecoder};
 use smolsock::service::{ChatClient, EchoClient, Service, Submitted};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use smolsock::storage::{TcpStorage, UdpStorage};
-use smolsock::tap::{ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer};
-use smolsock::tcp::{ClientState, EphemeralPorts};
+use smolsock::tap::{
+    ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME,
+};
+use smolsock::tcp::{ClientState, EphemeralPorts, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack, StackConfig};
 
@@ -42,8 +45,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve TCP upper-case echo :8000, UDP upper-case echo :8848, UDP sink :8888
-    /// (and the chat :8080 with --chat) until Ctrl-C.
+    /// Serve TCP upper-case echo :8000, framed echo :9000, UDP upper-case echo :8848,
+    /// UDP sink :8888 (and the chat :8080 with --chat) until Ctrl-C.
     Serve(ServeArgs),
     /// One request from a smolsock client to any host, then exit.
     Client {
@@ -70,6 +73,21 @@ enum ClientKind {
         target: IpEndpoint,
         /// What to send.
         message: String,
+        #[command(flatten)]
+        net: NetArgs,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Send each MESSAGE as one frame (4-byte big-endian length, then the bytes) and print
+    /// each frame that comes back.
+    Framed {
+        /// The server, e.g. 192.168.69.1:9000 or 192.168.69.100:9000.
+        #[arg(value_parser = parse_target)]
+        target: IpEndpoint,
+        /// The messages, one frame each.
+        #[arg(required = true)]
+        messages: Vec<String>,
         #[command(flatten)]
         net: NetArgs,
         /// Give up after this many seconds.
@@ -226,6 +244,15 @@ fn main() -> ExitCode {
                     timeout,
                 },
         } => client_udp(&net, target, &message, timeout),
+        Command::Client {
+            kind:
+                ClientKind::Framed {
+                    target,
+                    messages,
+                    net,
+                    timeout,
+                },
+        } => client_framed(&net, target, &messages, timeout),
         Command::Chat { target, net } => chat(&net, target),
     };
     match result {
@@ -382,6 +409,102 @@ fn client_tcp(
             client.received(),
             message.len()
         ))),
+    }
+}
+
+fn client_framed(
+    net: &NetArgs,
+    target: IpEndpoint,
+    messages: &[String],
+    timeout: u64,
+) -> Result<(), Failure> {
+    if let Some(long) = messages.iter().find(|m| m.len() > MAX_FRAME) {
+        return Err(Failure::Other(format!(
+            "a message of {} bytes is longer than a frame may be here ({MAX_FRAME})",
+            long.len()
+        )));
+    }
+    let mut device = TapDevice::open(&net.iface)?;
+    let mut host = HostLoop::new(&device).stop_on(&STOP);
+    let mut sockets = [SocketStorage::EMPTY; 1];
+    let mut storage = Box::new(TcpStorage::<65536, 65536>::new());
+    let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
+    let handle = stack.add_tcp(&mut storage)?;
+    let mut ports = EphemeralPorts::new(seed());
+    let mut client = TcpClient::new(handle);
+    client.connect(&mut stack, target, &mut ports)?;
+    let mut decoder = Box::new(FrameDecoder::<MAX_FRAME>::new());
+    let mut sent = 0;
+    let mut replies: Vec<String> = Vec::new();
+    let mut failure: Option<String> = None;
+    let mut closing = false;
+    let give_up = deadline(&host, timeout);
+    host.run(&mut stack, &mut device, |stack, now| {
+        if now >= give_up {
+            return Work::Done;
+        }
+        match client.state(stack) {
+            ClientState::Idle | ClientState::Connecting => return Work::Idle,
+            ClientState::Refused => {
+                failure = Some(format!("{target} refused the connection"));
+                return Work::Done;
+            }
+            ClientState::Reset => {
+                failure = Some(format!("{target} reset the connection"));
+                return Work::Done;
+            }
+            ClientState::Closed if replies.len() < messages.len() => {
+                failure = Some(format!("{target} closed after {} frames", replies.len()));
+                return Work::Done;
+            }
+            ClientState::Closed => return Work::Done,
+            ClientState::Connected => {}
+        }
+        let mut progress = false;
+        // Each frame goes whole or waits for room (`WouldBlock`).
+        while let Some(message) = messages.get(sent) {
+            match send_frame(client.socket(stack), message.as_bytes()) {
+                Ok(_) => {
+                    sent += 1;
+                    progress = true;
+                }
+                Err(_) => break,
+            }
+        }
+        let got = decoder.recv_from(client.socket(stack), |frame| {
+            replies.push(String::from_utf8_lossy(frame).into_owned());
+            Accept::Taken
+        });
+        match got {
+            Ok(p) => progress |= p.made_progress(),
+            Err(e) => {
+                failure = Some(format!("bad frame from {target}: {e}"));
+                client.abort(stack);
+                return Work::Done;
+            }
+        }
+        if replies.len() == messages.len() && sent == messages.len() {
+            if closing {
+                // Wait for the server's FIN (the state check above ends the loop).
+                return Work::Idle;
+            }
+            client.close(stack);
+            closing = true;
+            return Work::Busy;
+        }
+        progress.into()
+    })?;
+    for reply in &replies {
+        println!("{reply}");
+    }
+    match failure {
+        Some(e) => Err(Failure::Other(e)),
+        None if replies.len() < messages.len() => Err(Failure::Other(format!(
+            "{} of {} frames came back from {target} within {timeout} s",
+            replies.len(),
+            messages.len()
+        ))),
+        None => Ok(()),
     }
 }
 

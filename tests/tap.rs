@@ -200,6 +200,93 @@ fn upper_case_echo_from_the_kernel() {
     server.stop_when(|r| r.echo.accepted == 2 && r.echo.closed == 2);
 }
 
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+fn read_frame(stream: &TcpStream) -> Vec<u8> {
+    let mut header = [0u8; 4];
+    let mut reader = stream;
+    reader.read_exact(&mut header).expect("frame header");
+    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
+    reader.read_exact(&mut payload).expect("frame payload");
+    payload
+}
+
+/// Whether the server ended the connection (RST or FIN) within the read timeout.
+fn ended(stream: &TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match (&*stream).read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte() {
+    let Some((ns, server)) = setup("framed", |_| {}) else {
+        return;
+    };
+    ns.run(|| {
+        let stream = connect(9000);
+        stream.set_nodelay(true).unwrap();
+        // Three frames glued into one send: three frames back.
+        let mut glued = Vec::new();
+        for message in [&b"one"[..], b"two", b"three"] {
+            glued.extend_from_slice(&frame(message));
+        }
+        (&stream).write_all(&glued).unwrap();
+        for expected in [&b"ONE"[..], b"TWO", b"THREE"] {
+            assert_eq!(read_frame(&stream), expected);
+        }
+        // One frame, one byte per segment (TCP_NODELAY, a pause between bytes).
+        for byte in frame(b"byte by byte, still one frame") {
+            (&stream).write_all(&[byte]).unwrap();
+            thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(read_frame(&stream), b"BYTE BY BYTE, STILL ONE FRAME");
+        // An empty frame is a frame too; then a full-size one.
+        (&stream).write_all(&frame(b"")).unwrap();
+        assert_eq!(read_frame(&stream), b"");
+        let big = random_bytes(smolsock::tap::MAX_FRAME, 3);
+        (&stream).write_all(&frame(&big)).unwrap();
+        assert_eq!(read_frame(&stream), upper(&big));
+        stream.shutdown(Shutdown::Write).unwrap();
+        assert!(ended(&stream));
+    });
+    server.stop_when(|r| r.frames.frames == 6 && r.framed.closed == 1 && r.frames.bad_frames == 0);
+}
+
+#[test]
+fn oversize_frame_header_closes_only_that_connection() {
+    let Some((ns, server)) = setup("oversize", |_| {}) else {
+        return;
+    };
+    ns.run(|| {
+        let good = connect(9000);
+        (&good).write_all(&frame(b"before")).unwrap();
+        assert_eq!(read_frame(&good), b"BEFORE");
+        // A header announcing one byte more than the server accepts.
+        let bad = connect(9000);
+        let too_long = (smolsock::tap::MAX_FRAME as u32 + 1).to_be_bytes();
+        (&bad).write_all(&too_long).unwrap();
+        assert!(ended(&bad), "the oversize frame's connection is closed");
+        // The other connection, and new ones, go on.
+        (&good).write_all(&frame(b"after")).unwrap();
+        assert_eq!(read_frame(&good), b"AFTER");
+        let next = connect(9000);
+        (&next).write_all(&frame(b"next")).unwrap();
+        assert_eq!(read_frame(&next), b"NEXT");
+    });
+    server.stop_when(|r| r.frames.bad_frames == 1 && r.frames.frames == 3);
+}
+
 #[test]
 fn four_mebibytes_through_the_echo_every_byte_checked() {
     let Some((ns, server)) = setup("4mib", |_| {}) else {
@@ -383,15 +470,22 @@ fn client_reset_mid_stream_costs_only_that_connection() {
 }
 
 #[test]
-fn random_bytes_to_the_tcp_ports() {
+fn random_bytes_to_both_tcp_ports() {
     let Some((ns, server)) = setup("random", |_| {}) else {
         return;
     };
     ns.run(|| {
         for seed in 0..4 {
+            // The upper-case echo takes any bytes.
             let junk = random_bytes(64 << 10, seed);
             let expected = upper(&junk);
             assert_eq!(echo(8000, junk), expected, "echo of junk {seed}");
+            // To the framed echo, junk is a frame header announcing gigabytes: that
+            // connection is reset, nothing else happens.
+            let junk = random_bytes(64 << 10, 100 + seed);
+            let stream = connect(9000);
+            let _ = (&stream).write_all(&junk); // may fail once the server has reset it
+            assert!(ended(&stream), "framed junk {seed}");
         }
         // Ports with no service: refused, nothing else happens.
         for port in [8080, 9999] {
@@ -399,8 +493,13 @@ fn random_bytes_to_the_tcp_ports() {
             assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
         }
         assert_eq!(echo(8000, b"ok".to_vec()), b"OK");
+        let stream = connect(9000);
+        (&stream).write_all(&frame(b"ok")).unwrap();
+        assert_eq!(read_frame(&stream), b"OK");
     });
-    server.stop_when(|r| r.tap.refused == 2 && r.echo.closed == 5);
+    server.stop_when(|r| {
+        r.tap.refused == 2 && r.echo.closed == 5 && r.frames.bad_frames == 4 && r.frames.frames == 1
+    });
 }
 
 #[test]
@@ -635,8 +734,8 @@ fn cli_serve_chat_operator_types_replies() {
 }
 
 /// Kernel-side lesson servers for the command-line clients, stopped on drop: TCP upper-case
-/// echo on 8000 (one `recv`, reply, close, as in the lesson), UDP upper-case echo on 8848, and a
-/// chat on 8080 that answers each line with "ok: LINE".
+/// echo on 8000 (one `recv`, reply, close, as in the lesson), framed upper-case echo on 9000,
+/// UDP upper-case echo on 8848, and a chat on 8080 that answers each line with "ok: LINE".
 struct KernelServers {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -650,6 +749,20 @@ impl KernelServers {
         let echo = ns.run(|| TcpListener::bind(format!("{KERNEL_IP}:8000")).unwrap());
         let chat = ns.run(|| TcpListener::bind(format!("{KERNEL_IP}:8080")).unwrap());
         let udp = ns.run(|| UdpSocket::bind(format!("{KERNEL_IP}:8848")).unwrap());
+        let framed = ns.run(|| TcpListener::bind(format!("{KERNEL_IP}:9000")).unwrap());
+        let flag = stop.clone();
+        threads.push(thread::spawn(move || {
+            serve_tcp(&framed, &flag, |stream| {
+                let mut header = [0u8; 4];
+                while (&stream).read_exact(&mut header).is_ok() {
+                    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
+                    if (&stream).read_exact(&mut payload).is_err() {
+                        break;
+                    }
+                    (&stream).write_all(&frame(&upper(&payload))).ok();
+                }
+            });
+        }));
         let flag = stop.clone();
         threads.push(thread::spawn(move || {
             let listener = echo;
@@ -737,6 +850,16 @@ fn cli_clients_talk_to_kernel_servers() {
     .wait_output();
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("HELLO UDP"), "{out}");
+
+    let framed_target = format!("{KERNEL_IP}:9000");
+    let (ok, out, err) = spawn_in(
+        &ns,
+        &["client", "framed", &framed_target, "one", "two", "three"],
+        Stdio::null(),
+    )
+    .wait_output();
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(out, "ONE\nTWO\nTHREE\n");
 
     let chat_target = format!("{KERNEL_IP}:8080");
     let mut chat = spawn_in(&ns, &["chat", &chat_target], Stdio::piped());

@@ -17,16 +17,22 @@ use super::{HostLoop, PcapFile, Stopped, TapDevice, TapError, TapStats};
 use crate::clock::StdClock;
 use crate::event_loop::Work;
 use crate::service::{
-    poll_all, ports, ChatServer, Service, UdpEcho, UdpEchoStats, UdpSink, UdpSinkStats, UpperEcho,
+    poll_all, ports, ChatServer, FramedEcho, FramedEchoStats, Service, UdpEcho, UdpEchoStats,
+    UdpSink, UdpSinkStats, UpperEcho,
 };
 use crate::storage::{TcpStorage, UdpStorage};
 use crate::tcp::{PoolConfig, PoolStats};
 use crate::{Stack, StackConfig};
 
-/// Most sockets in the TCP echo pool.
+/// Most sockets in each TCP echo pool (upper-case and framed).
 pub const MAX_POOL: usize = 16;
 
-/// Buffers of one TCP echo socket: 64 KiB each way, so the window lets a fast peer stream.
+/// Largest frame payload the framed echo accepts; a header announcing more resets that
+/// connection.
+pub const MAX_FRAME: usize = 4096;
+
+/// Buffers of one TCP echo socket (upper-case or framed): 64 KiB each way, so the window lets a
+/// fast peer stream.
 type EchoStorage = TcpStorage<65536, 65536>;
 /// Chat connections carry short lines.
 type ChatStorage = TcpStorage<4096, 4096>;
@@ -54,7 +60,7 @@ pub struct ServerConfig {
     pub mac: EthernetAddress,
     /// Default gateway, to answer clients outside the subnet.
     pub gateway: Option<Ipv4Address>,
-    /// Sockets in the TCP echo pool (1..=[`MAX_POOL`]): connections served at once.
+    /// Sockets in each TCP echo pool (1..=[`MAX_POOL`]): connections served at once per port.
     pub pool: usize,
     /// Sockets of the pool waiting in LISTEN at once (1..=`pool`).
     pub backlog: usize,
@@ -107,6 +113,10 @@ pub struct ServerReport {
     pub stopped: Stopped,
     /// TCP upper-case echo (port 8000).
     pub echo: PoolStats,
+    /// Framed upper-case echo (port 9000): its connections.
+    pub framed: PoolStats,
+    /// Framed upper-case echo: frames echoed, connections reset for a bad frame.
+    pub frames: FramedEchoStats,
     /// Chat (port 8080), when it ran.
     pub chat: Option<PoolStats>,
     /// UDP echo (port 8848).
@@ -128,6 +138,13 @@ impl fmt::Display for ServerReport {
         };
         writeln!(f, "smolsock served:")?;
         pool(f, "TCP echo :8000", &self.echo)?;
+        pool(f, "framed   :9000", &self.framed)?;
+        writeln!(
+            f,
+            "  framed   :9000: {} frames echoed, {} connections reset for a bad frame, {} closed \
+             mid-frame",
+            self.frames.frames, self.frames.bad_frames, self.frames.truncated
+        )?;
         if let Some(chat) = &self.chat {
             pool(f, "chat     :8080", chat)?;
         }
@@ -156,8 +173,8 @@ impl fmt::Display for ServerReport {
 }
 
 /// The lesson's services on a TAP interface: TCP upper-case echo on 8000 (with a backlog),
-/// UDP upper-case echo on 8848, UDP sink on 8888, and the chat on 8080 when an operator is
-/// given.
+/// framed upper-case echo on 9000 (4-byte big-endian length frames), UDP upper-case echo on
+/// 8848, UDP sink on 8888, and the chat on 8080 when an operator is given.
 ///
 /// ```no_run
 /// # use std::sync::atomic::AtomicBool;
@@ -266,10 +283,12 @@ fn serve<D: Device>(
     mut observe: impl FnMut(&ServerReport),
 ) -> Result<ServerReport, TapError> {
     let chat_pool = if chat.is_some() { CHAT_POOL } else { 0 };
-    let mut sockets: Vec<SocketStorage<'_>> = (0..config.pool + chat_pool + 2)
+    let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 2)
         .map(|_| SocketStorage::EMPTY)
         .collect();
     let mut echo_storage: Vec<EchoStorage> = (0..config.pool).map(|_| EchoStorage::new()).collect();
+    let mut framed_storage: Vec<EchoStorage> =
+        (0..config.pool).map(|_| EchoStorage::new()).collect();
     let mut chat_storage: Vec<ChatStorage> = (0..chat_pool).map(|_| ChatStorage::new()).collect();
     let mut udp_echo_storage = Box::new(UdpBuffers::new());
     let mut sink_storage = Box::new(SinkBuffers::new());
@@ -281,14 +300,19 @@ fn serve<D: Device>(
     }
     let mut stack = Stack::new(stack_config, &mut device, &mut sockets[..], host.now());
 
-    let mut echo = UpperEcho::<MAX_POOL>::new(
+    let echo = UpperEcho::<MAX_POOL>::new(
         &mut stack,
         echo_storage.iter_mut(),
         PoolConfig::new(ports::TCP_ECHO, config.backlog),
     )?;
-    let mut udp_echo = UdpEcho::<UDP_MAX>::new(&mut stack, &mut udp_echo_storage, ports::UDP_ECHO)?;
-    let mut sink = UdpSink::new(&mut stack, &mut sink_storage, ports::UDP_SINK)?;
-    let mut chat = match chat {
+    let framed = Box::new(Framed::new(
+        &mut stack,
+        framed_storage.iter_mut(),
+        PoolConfig::new(ports::FRAMED_ECHO, config.backlog),
+    )?);
+    let udp_echo = UdpEcho::<UDP_MAX>::new(&mut stack, &mut udp_echo_storage, ports::UDP_ECHO)?;
+    let sink = UdpSink::new(&mut stack, &mut sink_storage, ports::UDP_SINK)?;
+    let chat = match chat {
         Some(operator) => Some(Chat::new(
             &mut stack,
             chat_storage.iter_mut(),
@@ -299,14 +323,16 @@ fn serve<D: Device>(
     };
 
     log::info!(
-        "smolsock on {} at {} ({}): TCP upper-case echo :{} (pool {}, backlog {}), \
-         UDP echo :{}, UDP sink :{}{}",
+        "smolsock on {} at {} ({}): TCP upper-case echo :{} and framed echo :{} (pool {}, \
+         backlog {}, frames up to {} bytes), UDP echo :{}, UDP sink :{}{}",
         config.iface,
         config.address,
         config.mac,
         ports::TCP_ECHO,
+        ports::FRAMED_ECHO,
         config.pool,
         config.backlog,
+        MAX_FRAME,
         ports::UDP_ECHO,
         ports::UDP_SINK,
         if chat.is_some() { ", chat :8080" } else { "" },
@@ -322,36 +348,63 @@ fn serve<D: Device>(
         );
     }
 
-    let monitor = host.monitor().clone();
-    let report = |stopped,
-                  echo: &mut UpperEcho<MAX_POOL>,
-                  chat: &mut Option<Chat>,
-                  udp_echo: &UdpEcho<UDP_MAX>,
-                  sink: &UdpSink| ServerReport {
-        stopped,
-        echo: echo.pool().stats(),
-        chat: chat.as_mut().map(|c| c.pool().stats()),
-        udp_echo: udp_echo.stats(),
-        sink: sink.stats(),
-        tap: monitor.stats(),
+    let mut services = Services {
+        echo,
+        framed,
+        udp_echo,
+        sink,
+        chat,
     };
+    let monitor = host.monitor().clone();
     let stopped = host.run(&mut stack, &mut device, |stack, _now| {
-        let mut progress = poll_all(stack, &mut [&mut echo, &mut udp_echo, &mut sink]);
-        if let Some(chat) = chat.as_mut() {
-            progress |= chat.poll(stack);
-        }
+        let progress = services.poll(stack);
         if progress {
-            observe(&report(
-                Stopped::Requested,
-                &mut echo,
-                &mut chat,
-                &udp_echo,
-                &sink,
-            ));
+            observe(&services.report(Stopped::Requested, monitor.stats()));
         }
         Work::from(progress)
     })?;
-    Ok(report(stopped, &mut echo, &mut chat, &udp_echo, &sink))
+    Ok(services.report(stopped, monitor.stats()))
+}
+
+/// Every service of the server, polled together.
+struct Services {
+    echo: UpperEcho<MAX_POOL>,
+    framed: Box<Framed>,
+    udp_echo: UdpEcho<UDP_MAX>,
+    sink: UdpSink,
+    chat: Option<Chat>,
+}
+
+impl Services {
+    fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
+        let mut progress = poll_all(
+            stack,
+            &mut [
+                &mut self.echo,
+                &mut *self.framed,
+                &mut self.udp_echo,
+                &mut self.sink,
+            ],
+        );
+        if let Some(chat) = self.chat.as_mut() {
+            progress |= chat.poll(stack);
+        }
+        progress
+    }
+
+    fn report(&mut self, stopped: Stopped, tap: TapStats) -> ServerReport {
+        ServerReport {
+            stopped,
+            echo: self.echo.pool().stats(),
+            framed: self.framed.pool().stats(),
+            frames: self.framed.stats(),
+            chat: self.chat.as_mut().map(|c| c.pool().stats()),
+            udp_echo: self.udp_echo.stats(),
+            sink: self.sink.stats(),
+            tap,
+        }
+    }
 }
 
 type Chat = ChatServer<ChatOperator, CHAT_POOL>;
+type Framed = FramedEcho<MAX_POOL, MAX_FRAME>;
