@@ -558,10 +558,16 @@ fn chat_operator_replies_to_kernel_clients() {
 fn tap_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let mut features = vec!["tap"];
-        if cfg!(feature = "smoltcp-log") {
-            features.push("smoltcp-log");
-        }
+        // Exactly this test's feature set, so cargo reuses the library it already built.
+        let features: Vec<&str> = [
+            ("default", cfg!(feature = "default")),
+            ("std", cfg!(feature = "std")),
+            ("smoltcp-log", cfg!(feature = "smoltcp-log")),
+            ("tap", cfg!(feature = "tap")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
         let mut cargo = Command::new(env!("CARGO"));
         cargo
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -141,7 +141,7 @@ impl fmt::Display for ServerReport {
         pool(f, "framed   :9000", &self.framed)?;
         writeln!(
             f,
-            "  framed   :9000: {} frames echoed, {} connections reset for a bad frame, {} closed \
+            "           frames: {} echoed, {} connections reset for a bad frame, {} closed \
              mid-frame",
             self.frames.frames, self.frames.bad_frames, self.frames.truncated
         )?;
