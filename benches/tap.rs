@@ -97,6 +97,7 @@ fn smolsock_over_tap(data: &Arc<Vec<u8>>, rounds: usize) -> Duration {
         server.run(&flag, None).expect("serve")
     });
     ready_rx.recv().expect("server ready");
+    ns.wait_for_carrier();
     let to: SocketAddr = format!("{SMOLSOCK_IP}:8000").parse().unwrap();
     let best = (0..rounds)
         .map(|_| {

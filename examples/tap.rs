@@ -6,10 +6,13 @@
 //! sudo ip netns exec smolsock target/release/examples/tap serve [--pcap run.pcap] [--chat]
 //! sudo ip netns exec smolsock python3 -c 'import socket; s=socket.create_connection(("192.168.69.1",8000)); s.sendall(b"hello world"); print(s.recv(1024))'
 //! sudo ip netns exec smolsock target/release/examples/tap client tcp 192.168.69.100:8000 "hello world"
+//! sudo ip netns exec smolsock target/release/examples/tap client framed 192.168.69.100:9000 one two
+//! sudo ip netns exec smolsock target/release/examples/tap chat 192.168.69.100:8080
 //! ```
 //!
 //! `serve` runs exactly the library's services (`smolsock::tap::TapServer`); the clients use
-//! the library's `EchoClient`, `UdpClient` and `ChatClient` on a smolsock stack of their own.
+//! the library's `EchoClient`, `UdpClient`, `ChatClient` and frame codec on a smolsock stack of
+//! their own (a client and `serve` cannot share one TAP interface).
 //! Set `RUST_LOG=debug` to see every datagram, `trace` for smoltcp's own log.
 
 use std::io::{BufRead, Write};
@@ -130,10 +133,12 @@ struct NetArgs {
 struct ServeArgs {
     #[command(flatten)]
     net: NetArgs,
-    /// Sockets of the TCP echo pool waiting in LISTEN at once (the lesson's `listen(N)`).
+    /// Sockets of each TCP pool waiting in LISTEN at once (the lesson's `listen(N)`; at most
+    /// --pool).
     #[arg(long, default_value_t = 4)]
     backlog: usize,
-    /// Sockets in the TCP echo pool: connections served at once; more are refused (RST).
+    /// Sockets in each TCP echo pool (8000, 9000): connections served at once; more are
+    /// refused (RST).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=smolsock::tap::MAX_POOL as i64))]
     pool: u16,
     /// Write every frame in and out to this libpcap file (open it with Wireshark or tshark).

@@ -85,7 +85,10 @@ impl Server {
             thread: Some(thread),
         };
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => server,
+            Ok(Ok(())) => {
+                ns.wait_for_carrier();
+                server
+            }
             Ok(Err(e)) => panic!("the server did not start: {e}"),
             Err(e) => panic!("the server did not start: {e}"),
         }

@@ -136,6 +136,25 @@ impl Netns {
         self.ip(&["link", "set", TAP, "up"])
     }
 
+    /// Wait (up to 3 s) until the kernel has carrier on `tap0`, i.e. a program has attached to
+    /// it and the kernel's link watcher has switched the queue on. Frames sent before that are
+    /// dropped, and a first SYN lost costs a one-second retransmission.
+    pub fn wait_for_carrier(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            let out = Command::new("ip")
+                .args(["-n", &self.name, "-o", "link", "show", TAP])
+                .output();
+            if let Ok(out) = out {
+                let line = String::from_utf8_lossy(&out.stdout);
+                if !line.contains("NO-CARRIER") && line.contains("state UP") {
+                    return;
+                }
+            }
+            thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Move the calling thread into the namespace (sockets it opens then live there).
     pub fn enter(&self) -> io::Result<()> {
         let file = File::open(format!("/run/netns/{}", self.name))?;
