@@ -1,0 +1,4 @@
+//! `smoltcp::phy::Device` implementations.
+
+#[cfg(feature = "lan9118")]
+pub mod lan9118;
