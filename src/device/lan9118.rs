@@ -118,6 +118,8 @@ mod bit {
     pub const PHY_ADDR: u32 = 1;
     /// PHY basic control: auto-negotiation enable | restart auto-negotiation.
     pub const PHY_BCR_ANEG: u32 = (1 << 12) | (1 << 9);
+    /// PHY basic control: loopback (transmitted frames come back to the receiver).
+    pub const PHY_BCR_LOOPBACK: u32 = 1 << 14;
     /// PHY basic status: link up.
     pub const PHY_BSR_LINK: u32 = 1 << 2;
     /// RX status: error summary (CRC error, runt, too long, late collision).
@@ -288,6 +290,18 @@ impl<B: Bus> Lan9118<B> {
     /// Whether the internal PHY reports link up.
     pub fn link_up(&mut self) -> Result<bool, Error> {
         Ok(self.hw.phy_read(1)? & bit::PHY_BSR_LINK != 0)
+    }
+
+    /// Loop transmitted frames straight back into the receiver inside the PHY (a self-test of
+    /// the whole FIFO path without a network); `false` returns to normal operation and restarts
+    /// auto-negotiation.
+    pub fn set_phy_loopback(&mut self, on: bool) -> Result<(), Error> {
+        let bcr = if on {
+            bit::PHY_BCR_LOOPBACK
+        } else {
+            bit::PHY_BCR_ANEG
+        };
+        self.hw.phy_write(0, bcr)
     }
 
     /// Frame counters since construction.
