@@ -123,6 +123,18 @@ pub fn exit(success: bool) -> ! {
     }
 }
 
+extern "C" {
+    /// cortex-m-rt's name for the handler defined below with `#[exception]`.
+    fn DefaultHandler();
+}
+
+/// The external interrupt vectors: the AN385/AN386 images have 32, and the firmware enables
+/// none of them (the NIC is polled). Without this, cortex-m-rt would reserve 240 (960 bytes).
+#[link_section = ".vector_table.interrupts"]
+#[no_mangle]
+#[used]
+static __INTERRUPTS: [unsafe extern "C" fn(); 32] = [DefaultHandler; 32];
+
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     print("HardFault: pc=");

@@ -27,7 +27,8 @@
 //! allows) and counted in [`Counters::rx_dropped`]; nothing here panics on what arrives.
 //!
 //! All register access goes through the [`Bus`] trait: [`Mmio`] is the real, volatile one (the
-//! only `unsafe` code here); tests substitute a model of the chip.
+//! only `unsafe` code here; its base address is a const parameter, [`Mps2`] for the MPS2 boards);
+//! tests substitute a model of the chip.
 //!
 //! Buffers are fixed: one receive and one transmit frame of [`BUF_LEN`] bytes inside the driver
 //! (about 3 KiB), so a `static` driver costs no heap and no stack.
@@ -145,36 +146,44 @@ pub trait Bus {
     fn write(&mut self, offset: usize, value: u32);
 }
 
-/// The real bus: volatile 32-bit loads and stores to memory-mapped registers.
+/// The real bus: volatile 32-bit loads and stores to the register block at `BASE`.
+///
+/// The address is a type parameter, so the driver has no non-zero field: a `static` driver,
+/// buffers included, lands in `.bss` (zeroed at boot) instead of `.data` (copied from flash).
 #[derive(Debug)]
-pub struct Mmio {
-    base: usize,
+pub struct Mmio<const BASE: usize> {
+    _private: (),
 }
 
-impl Mmio {
-    /// A bus on the register block at `base`.
+/// The LAN9118 of QEMU's (and Arm's) MPS2 boards.
+pub type Mps2 = Mmio<MPS2_BASE>;
+
+impl<const BASE: usize> Mmio<BASE> {
+    /// The bus on the register block at `BASE`.
     ///
     /// # Safety
-    /// `base` must be the 4-byte-aligned address of a LAN9118 register block (256 bytes of
+    /// `BASE` must be the 4-byte-aligned address of a LAN9118 register block (256 bytes of
     /// MMIO), and nothing else may access that block while the returned value (or a driver
     /// owning it) is in use.
-    pub const unsafe fn new(base: usize) -> Self {
-        Self { base }
+    pub const unsafe fn new() -> Self {
+        Self { _private: () }
     }
 }
 
-impl Bus for Mmio {
+impl<const BASE: usize> Bus for Mmio<BASE> {
+    #[inline]
     fn read(&mut self, offset: usize) -> u32 {
         debug_assert!(offset < 0x100 && offset % 4 == 0);
-        // SAFETY: `Mmio::new`'s contract makes `base..base + 0x100` an exclusively owned,
+        // SAFETY: `Mmio::new`'s contract makes `BASE..BASE + 0x100` an exclusively owned,
         // aligned LAN9118 register block, and `offset` is an aligned register offset inside it.
-        unsafe { ptr::read_volatile((self.base + offset) as *const u32) }
+        unsafe { ptr::read_volatile((BASE + offset) as *const u32) }
     }
 
+    #[inline]
     fn write(&mut self, offset: usize, value: u32) {
         debug_assert!(offset < 0x100 && offset % 4 == 0);
         // SAFETY: as in `read`: an aligned register inside the exclusively owned block.
-        unsafe { ptr::write_volatile((self.base + offset) as *mut u32, value) }
+        unsafe { ptr::write_volatile((BASE + offset) as *mut u32, value) }
     }
 }
 
@@ -213,23 +222,24 @@ struct Hw<B> {
 
 /// A LAN9118 as a smoltcp Ethernet device.
 ///
-/// Build it with [`Lan9118::new`] (no hardware access, usable in a `static` initializer), then
+/// Build it with `Lan9118::<Mps2>::new()` (no hardware access, usable in a `static` initializer), then
 /// call [`Lan9118::init`] once before handing it to a smoltcp `Interface`.
 #[derive(Debug)]
-pub struct Lan9118<B: Bus = Mmio> {
+pub struct Lan9118<B: Bus = Mps2> {
     hw: Hw<B>,
     rx_buf: [u8; BUF_LEN],
     tx_buf: [u8; BUF_LEN],
 }
 
-impl Lan9118<Mmio> {
-    /// A driver for the controller at `base` (e.g. [`MPS2_BASE`]). Touches no register.
+impl<const BASE: usize> Lan9118<Mmio<BASE>> {
+    /// A driver for the controller at `BASE` (e.g. `Lan9118::<Mps2>::new()`). Touches no
+    /// register.
     ///
     /// # Safety
-    /// Same contract as [`Mmio::new`]: `base` is an exclusively owned LAN9118 register block.
-    pub const unsafe fn new(base: usize) -> Self {
+    /// Same contract as [`Mmio::new`]: `BASE` is an exclusively owned LAN9118 register block.
+    pub const unsafe fn new() -> Self {
         // SAFETY: forwarded to our caller by this function's own contract.
-        Self::with_bus(unsafe { Mmio::new(base) })
+        Self::with_bus(unsafe { Mmio::new() })
     }
 }
 
@@ -520,7 +530,7 @@ impl<B: Bus> Device for Lan9118<B> {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = MAX_FRAME;
-        caps.max_burst_size = Some(1);
+        // No burst limit: the chip's RX data FIFO holds several full frames.
         caps
     }
 }

@@ -8,8 +8,10 @@
 #[path = "../board.rs"]
 mod board;
 
+use core::mem::MaybeUninit;
+
 use cortex_m_rt::entry;
-use smolsock::device::lan9118::{Lan9118, MPS2_BASE};
+use smolsock::device::lan9118::{Lan9118, Mps2};
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
@@ -24,8 +26,10 @@ const ECHO_PORT: u16 = 8000;
 fn main() -> ! {
     // SAFETY: 0x4020_0000 is the LAN9118's register block on mps2-an385/an386, and this driver
     // is its only user.
-    static mut NIC: Lan9118 = unsafe { Lan9118::new(MPS2_BASE) };
-    static mut SOCKETS: [SocketStorage<'static>; 1] = [SocketStorage::EMPTY; 1];
+    static mut NIC: Lan9118<Mps2> = unsafe { Lan9118::new() };
+    // Uninitialised, hence in .bss: an empty `SocketStorage` is not all-zero bytes, and as an
+    // initialised static the whole array would be copied from flash (.data).
+    static mut SOCKETS: MaybeUninit<[SocketStorage<'static>; 1]> = MaybeUninit::uninit();
     static mut RX: [u8; 2048] = [0; 2048];
     static mut TX: [u8; 2048] = [0; 2048];
 
@@ -34,7 +38,7 @@ fn main() -> ! {
     };
     board::init(core.SYST);
 
-    let nic: &'static mut Lan9118 = NIC;
+    let nic: &'static mut Lan9118<Mps2> = NIC;
     if nic.init(MAC).is_err() {
         board::print("LAN9118 init failed\n");
         board::exit(false);
@@ -48,7 +52,8 @@ fn main() -> ! {
     });
     let _ = iface.routes_mut().add_default_ipv4_route(GATEWAY);
 
-    let mut sockets = SocketSet::new(&mut SOCKETS[..]);
+    let storage = SOCKETS.write([SocketStorage::EMPTY; 1]);
+    let mut sockets = SocketSet::new(&mut storage[..]);
     let echo = sockets.add(tcp::Socket::new(
         tcp::SocketBuffer::new(&mut RX[..]),
         tcp::SocketBuffer::new(&mut TX[..]),

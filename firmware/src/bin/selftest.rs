@@ -7,7 +7,7 @@
 mod board;
 
 use cortex_m_rt::entry;
-use smolsock::device::lan9118::{Lan9118, MPS2_BASE};
+use smolsock::device::lan9118::{Lan9118, Mps2};
 use smoltcp::phy::{Device, RxToken, TxToken};
 use smoltcp::wire::EthernetAddress;
 
@@ -36,7 +36,7 @@ impl Report {
 fn main() -> ! {
     // SAFETY: 0x4020_0000 is the LAN9118's register block on mps2-an385/an386, and this driver
     // is its only user.
-    static mut NIC: Lan9118 = unsafe { Lan9118::new(MPS2_BASE) };
+    static mut NIC: Lan9118<Mps2> = unsafe { Lan9118::new() };
 
     let Some(core) = cortex_m::Peripherals::take() else {
         board::exit(false)
@@ -49,7 +49,7 @@ fn main() -> ! {
     };
 
     report.check("SysTick clock advances", clock_advances());
-    let nic: &'static mut Lan9118 = NIC;
+    let nic: &'static mut Lan9118<Mps2> = NIC;
     report.check("LAN9118 byte test, reset, MAC setup", nic.init(MAC).is_ok());
     report.check(
         "LAN9118 station address reads back",
@@ -79,7 +79,7 @@ fn clock_advances() -> bool {
 
 /// Send broadcast frames of every length class through the PHY in loopback and check each comes
 /// back byte for byte (FIFO word packing, FCS stripping, status lengths).
-fn phy_loopback(nic: &mut Lan9118) -> bool {
+fn phy_loopback(nic: &mut Lan9118<Mps2>) -> bool {
     if nic.set_phy_loopback(true).is_err() {
         return false;
     }
