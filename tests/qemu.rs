@@ -1,0 +1,327 @@
+//! The firmware (`firmware/`) on QEMU's MPS2 boards: the self-test's exit status on mps2-an385
+//! and mps2-an386, and network mode driven from the host through QEMU's user networking.
+//!
+//! Skips, with the reason printed, when `qemu-system-arm` is not installed. Builds the firmware
+//! with `cargo build --release` inside `firmware/` (its own `.cargo/config.toml` applies there).
+//! Each network test boots its own QEMU on free host ports; a guard kills it by PID on drop,
+//! whether the test passed or panicked.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const AN385: Board = Board {
+    machine: "mps2-an385",
+    target: "thumbv7m-none-eabi",
+};
+const AN386: Board = Board {
+    machine: "mps2-an386",
+    target: "thumbv7em-none-eabihf",
+};
+
+/// The line network mode prints once it serves.
+const READY: &str = "smolsock-net ready";
+
+#[derive(Clone, Copy)]
+struct Board {
+    machine: &'static str,
+    target: &'static str,
+}
+
+fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware")
+}
+
+/// Why these tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    match Command::new("qemu-system-arm")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => None,
+        _ => Some(
+            "qemu-system-arm not found (apt-get install qemu-system-arm); skipping QEMU tests"
+                .into(),
+        ),
+    }
+}
+
+macro_rules! skip_without_qemu {
+    () => {
+        if let Some(reason) = skip_reason() {
+            eprintln!("SKIPPED: {reason}");
+            return;
+        }
+    };
+}
+
+/// Build both firmware binaries for `board` once per test run; the paths of the ELF files.
+fn firmware(board: Board) -> &'static Path {
+    static BUILT: OnceLock<Mutex<Vec<(&'static str, &'static Path)>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    // Holding the lock serialises the builds: two cargo processes would only wait on each other.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, dir)) = built.iter().find(|(t, _)| *t == board.target) {
+        return dir;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(firmware_dir())
+        .args(["build", "--release", "--bins", "--target", board.target])
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .expect("run cargo for the firmware");
+    assert!(
+        status.success(),
+        "firmware build for {} failed",
+        board.target
+    );
+    let dir: &'static Path = Box::leak(
+        firmware_dir()
+            .join("target")
+            .join(board.target)
+            .join("release")
+            .into_boxed_path(),
+    );
+    built.push((board.target, dir));
+    dir
+}
+
+fn qemu(board: Board, elf: &Path, extra: &[String]) -> Command {
+    let mut cmd = Command::new("qemu-system-arm");
+    cmd.args(["-M", board.machine, "-nographic"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(extra)
+        .arg("-kernel")
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// A running QEMU: killed (by PID) and reaped when dropped.
+struct Qemu {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Qemu {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.spawn().expect("start qemu-system-arm");
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Qemu {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Wait for a line containing `needle`; panics with everything seen so far on timeout.
+    fn wait_for(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.log.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {needle:?} from the firmware within {timeout:?}; output:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Wait for QEMU to exit by itself; its status code and output.
+    fn wait_exit(&mut self, timeout: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll qemu") {
+                break Some(status.code());
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        // Output threads end when QEMU's pipes close.
+        thread::sleep(Duration::from_millis(100));
+        self.log.extend(self.lines.try_iter());
+        let log = self.log.join("\n");
+        match status {
+            Some(code) => (code, log),
+            None => panic!("QEMU still running after {timeout:?}; output:\n{log}"),
+        }
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        // `Child::kill` signals this child's PID only.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_selftest(board: Board) {
+    let elf = firmware(board).join("selftest");
+    let mut q = Qemu::spawn(qemu(board, &elf, &[]));
+    let (code, log) = q.wait_exit(Duration::from_secs(60));
+    println!("{log}");
+    assert_eq!(
+        code,
+        Some(0),
+        "self-test failed on {}:\n{log}",
+        board.machine
+    );
+    assert!(log.contains("summary:"), "no summary:\n{log}");
+    assert!(log.contains(" 0 failed"), "{log}");
+}
+
+#[test]
+fn selftest_passes_on_mps2_an385() {
+    skip_without_qemu!();
+    run_selftest(AN385);
+}
+
+#[test]
+fn selftest_passes_on_mps2_an386() {
+    skip_without_qemu!();
+    run_selftest(AN386);
+}
+
+/// Host ports forwarded to the firmware's services.
+struct Ports {
+    echo: u16,
+}
+
+/// A free TCP port on 127.0.0.1 (closed again at once; QEMU binds it right after).
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
+}
+
+#[allow(dead_code)]
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
+}
+
+/// Boot network mode on `board` with fresh host ports; returns once it is serving.
+fn boot_net(board: Board) -> (Qemu, Ports) {
+    let elf = firmware(board).join("net");
+    let ports = Ports {
+        echo: free_tcp_port(),
+    };
+    let nic = format!("user,hostfwd=tcp:127.0.0.1:{}-:8000", ports.echo);
+    let mut q = Qemu::spawn(qemu(board, &elf, &["-nic".into(), nic]));
+    q.wait_for(READY, Duration::from_secs(30));
+    (q, ports)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the forwarded port");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Read exactly `n` bytes (panics on EOF or timeout).
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).expect("read the reply");
+    buf
+}
+
+#[test]
+fn net_upper_case_echo() {
+    skip_without_qemu!();
+    let (_q, ports) = boot_net(AN385);
+    let mut s = connect(ports.echo);
+    s.write_all(b"hello world").unwrap();
+    assert_eq!(read_n(&mut s, 11), b"HELLO WORLD");
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "server closes after the client");
+}
+
+#[test]
+fn net_256_kib_through_the_echo_every_byte_checked() {
+    skip_without_qemu!();
+    let (_q, ports) = boot_net(AN386);
+    let data: Vec<u8> = (0..256 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let expected = data.to_ascii_uppercase();
+    let mut s = connect(ports.echo);
+    let mut reader = s.try_clone().unwrap();
+    let n = expected.len();
+    let rx = thread::spawn(move || read_n(&mut reader, n));
+    s.write_all(&data).unwrap();
+    let got = rx.join().expect("reader thread");
+    let first_bad = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert_eq!(first_bad, None, "echo differs at byte {first_bad:?}");
+}
+
+#[test]
+fn net_100_connect_close_cycles() {
+    skip_without_qemu!();
+    let (_q, ports) = boot_net(AN385);
+    for i in 0..100u32 {
+        let mut s = connect(ports.echo);
+        let msg = format!("cycle {i}");
+        s.write_all(msg.as_bytes()).unwrap();
+        assert_eq!(read_n(&mut s, msg.len()), msg.to_uppercase().as_bytes());
+        // Graceful close: our FIN, then the server's.
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+        // One listening socket until the library's listener pool serves this port: give it
+        // time to return to LISTEN.
+        thread::sleep(Duration::from_millis(10));
+    }
+}
