@@ -1,5 +1,68 @@
-//! smolsock: TCP/UDP sockets and message framing on a `no_std` smoltcp stack.
+//! # smolsock
+//!
+//! The classic BSD-socket lesson — TCP server and client, backlog, port reuse, UDP echo, and
+//! message boundaries — done on [smoltcp], `#![no_std]`, with every byte of memory fixed at
+//! compile time or handed in by the caller. No allocator anywhere in the library.
+//!
+//! ## The map
+//!
+//! ```text
+//!  device ─────▶ stack ─────────▶ sockets ──────────────▶ services
+//!  device::      Stack            tcp::ListenerPool       service::UpperEcho   TCP 8000
+//!   Loopback      (Interface +     (backlog)              service::ChatServer  TCP 8080
+//!   Wire          SocketSet over  tcp::TcpClient          service::UdpEcho     UDP 8848
+//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpSink     UDP 8888
+//!    elsewhere)                   udp::UdpClient
+//!        ▲                 ▲
+//!      clock            event_loop: poll, run services, poll again while busy, then wait
+//! ```
+//!
+//! | module | one job |
+//! |---|---|
+//! | [`device`] | where frames come from: allocation-free loopback and wire |
+//! | [`clock`] | where `now` comes from: host clock, tick counter, virtual clock |
+//! | [`stack`] | a smoltcp interface and socket set over caller storage |
+//! | [`storage`] | socket buffers sized by const generics |
+//! | [`event_loop`] | when to poll and how long to sleep |
+//! | [`tcp`] | listener pool (backlog), client, ephemeral ports, TIME-WAIT |
+//! | [`udp`] | datagrams with boundaries and no silent truncation |
+//! | [`service`] | the lesson's servers as small state machines |
+//! | [`digest`] | FNV-1a, to check every byte end to end |
+//! | [`error`] | the typed errors |
+//!
+//! The loopback demo, the Linux TAP server, the simulator and the firmware all run these same
+//! services; they differ only in the [`smoltcp::phy::Device`] and the clock.
+//!
+//! ## Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `std` | yes | host conveniences: [`clock::StdClock`] |
+//! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
+//! | `lan9118` | no | [`device::lan9118`]: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
+//!
+//! Build the core for a microcontroller with `--no-default-features`.
+//!
+//! [smoltcp]: https://docs.rs/smoltcp
 #![no_std]
 #![warn(missing_docs)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod clock;
 pub mod device;
+pub mod digest;
+pub mod error;
+pub mod event_loop;
+pub mod service;
+pub mod stack;
+pub mod storage;
+pub mod tcp;
+pub mod udp;
+
+pub use error::Error;
+pub use stack::{Stack, StackConfig};
+
+/// smoltcp, re-exported so programs use the same version as the library.
+pub use smoltcp;

@@ -1,0 +1,149 @@
+//! The event loop contract: when to poll, when to sleep, and for how long.
+//!
+//! One round is always the same, wherever the stack runs:
+//!
+//! 1. `stack.poll(now, device)`: frames in, frames out, socket timers.
+//! 2. every service's `poll`: drain every readable socket, queue replies.
+//! 3. decide what next ([`next_step`]):
+//!    - a service made progress → **poll again at once**: what it queued is sent by the next
+//!      `poll`, and `recv` hands out one contiguous piece of a ring buffer at a time, so there
+//!      may be more. smoltcp's `poll_delay` cannot know this: it only sees socket timers.
+//!    - an in-memory device still holds frames ([`Pending`]) → poll again at once; a virtual
+//!      clock must not jump while frames are in flight or smoltcp would see time pass with
+//!      packets undelivered and retransmit for nothing.
+//!    - otherwise → wait up to `poll_delay` (a TAP fd with `phy::wait`, `wfi` on a
+//!      microcontroller), or in virtual time jump straight to the next timer ([`run_until`]).
+//!
+//! A loop that slept after a single read stalled a 64 MiB transfer every time: data sat in the
+//! receive buffer, nothing was due, and the loop slept until a retransmission timer woke it.
+
+use smoltcp::phy::Device;
+use smoltcp::time::{Duration, Instant};
+
+use crate::clock::{Clock, VirtualClock};
+use crate::device::Pending;
+use crate::Stack;
+
+/// What a round of the application's work amounted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Something was read, written, opened or closed: poll again at once.
+    Busy,
+    /// Nothing to do until the network or a timer says otherwise.
+    Idle,
+    /// The application is finished: stop the loop.
+    Done,
+}
+
+impl From<bool> for Work {
+    /// `true` (progress) is [`Work::Busy`], `false` is [`Work::Idle`].
+    fn from(progress: bool) -> Self {
+        if progress {
+            Work::Busy
+        } else {
+            Work::Idle
+        }
+    }
+}
+
+/// What the loop should do after a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Poll again now.
+    PollNow,
+    /// Nothing pending: sleep until a frame arrives or this much time passed
+    /// (`None`: no timer runs, sleep until a frame arrives).
+    Wait(Option<Duration>),
+}
+
+/// Decide what follows a round in which the stack and the application did `progress`.
+pub fn next_step<D: Pending + ?Sized>(
+    stack: &mut Stack<'_>,
+    device: &D,
+    now: Instant,
+    progress: bool,
+) -> Next {
+    if progress || device.pending() {
+        return Next::PollNow;
+    }
+    match stack.poll_delay(now) {
+        Some(delay) if delay == Duration::ZERO => Next::PollNow,
+        delay => Next::Wait(delay),
+    }
+}
+
+/// Why [`run_until`] stopped without the application being done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunError {
+    /// Nothing was pending and no timer ran: nothing could ever happen again.
+    Stalled {
+        /// Virtual time when it stalled.
+        at: Instant,
+    },
+    /// The virtual-time budget ran out.
+    TimedOut {
+        /// Virtual time when it gave up.
+        at: Instant,
+    },
+}
+
+impl core::fmt::Display for RunError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RunError::Stalled { at } => write!(f, "stalled at {at}: nothing pending, no timer"),
+            RunError::TimedOut { at } => write!(f, "not done by {at}"),
+        }
+    }
+}
+
+impl core::error::Error for RunError {}
+
+/// Rounds in a row at one instant before the virtual clock is nudged by 1 ms; guards against a
+/// timer smoltcp reports as due but that cannot fire yet.
+const SPIN_LIMIT: u32 = 10_000;
+
+/// Drive `stack` on `device` in virtual time until `work` returns [`Work::Done`].
+///
+/// `work` runs the application (services, clients) once per round. Time stands still while
+/// anything makes progress or frames are queued, then jumps to the next socket timer. At most
+/// `budget` of virtual time may pass. Returns the virtual time when `work` was done.
+pub fn run_until<D: Device + Pending + ?Sized>(
+    stack: &mut Stack<'_>,
+    device: &mut D,
+    clock: &VirtualClock,
+    budget: Duration,
+    mut work: impl FnMut(&mut Stack<'_>) -> Work,
+) -> Result<Instant, RunError> {
+    let deadline = clock.now() + budget;
+    let mut spins = 0u32;
+    loop {
+        let now = clock.now();
+        let mut progress = stack.poll(now, device);
+        match work(stack) {
+            Work::Done => return Ok(now),
+            Work::Busy => progress = true,
+            Work::Idle => {}
+        }
+        match next_step(stack, device, now, progress) {
+            Next::PollNow => {
+                spins += 1;
+                if spins >= SPIN_LIMIT {
+                    spins = 0;
+                    clock.advance(Duration::from_millis(1));
+                }
+            }
+            Next::Wait(None) => return Err(RunError::Stalled { at: now }),
+            Next::Wait(Some(delay)) => {
+                spins = 0;
+                if now + delay > deadline {
+                    clock.advance_to(deadline);
+                    return Err(RunError::TimedOut { at: deadline });
+                }
+                clock.advance(delay);
+            }
+        }
+        if clock.now() > deadline {
+            return Err(RunError::TimedOut { at: clock.now() });
+        }
+    }
+}

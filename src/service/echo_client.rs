@@ -1,0 +1,144 @@
+//! The TCP client of the lesson (program 2): connect, send, receive the upper-cased reply, close.
+
+use heapless::Vec;
+use smoltcp::iface::SocketHandle;
+use smoltcp::wire::IpEndpoint;
+
+use super::Service;
+use crate::tcp::{ClientState, EphemeralPorts, TcpClient};
+use crate::{Error, Stack};
+
+/// How many reply bytes are kept for display.
+const SHOWN: usize = 64;
+
+/// Sends `payload` to an upper-case echo server and checks every byte of the reply against
+/// `payload` upper-cased, as it streams in (nothing is buffered beyond one read). Closes once
+/// the whole reply arrived, then reports the outcome.
+#[derive(Debug)]
+pub struct EchoClient<'d> {
+    client: TcpClient,
+    payload: &'d [u8],
+    sent: usize,
+    received: usize,
+    closing: bool,
+    shown: Vec<u8, SHOWN>,
+    outcome: Option<Result<(), Error>>,
+}
+
+impl<'d> EchoClient<'d> {
+    /// Connect the TCP socket behind `handle` to `server` and start sending `payload`.
+    pub fn connect(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        server: IpEndpoint,
+        ports: &mut EphemeralPorts,
+        payload: &'d [u8],
+    ) -> Result<Self, Error> {
+        let mut client = TcpClient::new(handle);
+        client.connect(stack, server, ports)?;
+        Ok(EchoClient {
+            client,
+            payload,
+            sent: 0,
+            received: 0,
+            closing: false,
+            shown: Vec::new(),
+            outcome: None,
+        })
+    }
+
+    /// `None` while running; then `Ok(())` if the whole reply was correct and the connection
+    /// closed cleanly, or the error.
+    pub fn outcome(&self) -> Option<Result<(), Error>> {
+        self.outcome
+    }
+
+    /// Bytes of the reply checked so far.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// The first bytes of the reply, for display.
+    pub fn reply_prefix(&self) -> &[u8] {
+        &self.shown
+    }
+
+    /// The local port used.
+    pub fn local_port(&self) -> u16 {
+        self.client.local_port()
+    }
+
+    /// Abort the connection (RST), as a client that vanishes mid-stream.
+    pub fn abort(&mut self, stack: &mut Stack<'_>) {
+        self.client.abort(stack);
+        self.outcome = Some(Err(Error::Reset));
+    }
+
+    fn finish(&mut self, outcome: Result<(), Error>) -> bool {
+        self.outcome = Some(outcome);
+        true
+    }
+
+    fn check(&mut self, reply: &[u8]) -> Result<(), Error> {
+        let start = self.received;
+        for (i, &b) in reply.iter().enumerate() {
+            let expected = self.payload.get(start + i).map(u8::to_ascii_uppercase);
+            if expected != Some(b) {
+                return Err(Error::Corrupted {
+                    offset: (start + i) as u64,
+                });
+            }
+        }
+        let room = SHOWN - self.shown.len();
+        self.shown
+            .extend_from_slice(&reply[..reply.len().min(room)])
+            .ok();
+        self.received += reply.len();
+        Ok(())
+    }
+}
+
+impl Service for EchoClient<'_> {
+    fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
+        if self.outcome.is_some() {
+            return false;
+        }
+        match self.client.state(stack) {
+            ClientState::Idle | ClientState::Connecting => return false,
+            ClientState::Refused => return self.finish(Err(Error::Refused)),
+            ClientState::Reset => return self.finish(Err(Error::Reset)),
+            ClientState::Closed => {
+                let complete = self.received == self.payload.len();
+                return self.finish(if complete { Ok(()) } else { Err(Error::Reset) });
+            }
+            ClientState::Connected => {}
+        }
+        let mut progress = false;
+        if self.sent < self.payload.len() {
+            if let Ok(n) = self.client.send(stack, &self.payload[self.sent..]) {
+                self.sent += n;
+                progress |= n > 0;
+            }
+        }
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = match self.client.recv(stack, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                // The server closed its side; `state` reports how on the next poll.
+                Err(_) => break,
+            };
+            progress = true;
+            if let Err(e) = self.check(&buf[..n]) {
+                self.client.abort(stack);
+                return self.finish(Err(e));
+            }
+        }
+        if self.received == self.payload.len() && !self.closing {
+            self.client.close(stack);
+            self.closing = true;
+            progress = true;
+        }
+        progress
+    }
+}

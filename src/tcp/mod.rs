@@ -1,0 +1,29 @@
+//! TCP on smoltcp: a listening pool (the backlog), clients, and ephemeral ports.
+//!
+//! smoltcp's TCP socket is one connection: a socket in LISTEN takes exactly one client and
+//! then *is* that connection. There is no `accept` queue. To accept several clients on one port,
+//! several sockets must listen on it; a SYN that finds none gets a RST ("connection refused").
+//! [`ListenerPool`] turns a fixed set of sockets into the BSD `listen(backlog)` people know.
+//!
+//! smoltcp has no ephemeral-port allocator either; [`EphemeralPorts`] picks local ports for
+//! clients from the dynamic range and never hands out one a socket still holds.
+//!
+//! ## TIME-WAIT and `SO_REUSEADDR`
+//!
+//! After a TCP endpoint closes first it waits in TIME-WAIT (2 × MSL; smoltcp uses 10 s) so that a
+//! late segment of the old connection is not taken for part of a new one. A BSD kernel keeps the
+//! port reserved meanwhile: restarting a server fails with `EADDRINUSE` unless the server set
+//! `SO_REUSEADDR` before `bind`. smoltcp has no port table: a socket in TIME-WAIT is "not open",
+//! and `listen` on it (or on any other socket) succeeds at once. So [`ListenerPool`] re-listens on
+//! the same port immediately after a close or a restart; the only socket that keeps TIME-WAIT's
+//! guarantee is the one that still holds the old connection, and re-listening resets it. Client
+//! ports are the other side of the story: [`EphemeralPorts`] skips ports held in TIME-WAIT, so a
+//! new connection never reuses a 4-tuple that may still have segments in flight.
+
+mod client;
+mod listener;
+mod ports;
+
+pub use client::{ClientState, TcpClient};
+pub use listener::{Connection, ListenerPool, PoolConfig, PoolStats, SlotEvent, UNKNOWN_PEER};
+pub use ports::EphemeralPorts;
