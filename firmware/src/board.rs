@@ -1,6 +1,7 @@
 //! Board glue shared by the firmware binaries (each includes this file as `mod board`):
-//! the SysTick millisecond clock, output and exit through semihosting, the `log` backend, and
-//! the fault and panic handlers. Nothing here knows about networking.
+//! the SysTick millisecond clock, the event loop on that clock, output and exit through
+//! semihosting, the `log` backend, and the fault and panic handlers. Nothing here knows about
+//! echo, backlogs or UDP: those are the library's services, the same as on the host.
 //!
 //! Output avoids `core::fmt` unless logging is compiled in, so a `log-off` build measures the
 //! footprint of the network code, not of the formatter.
@@ -11,7 +12,11 @@ use cortex_m::interrupt::{self, Mutex};
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_rt::{exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hio};
-use smoltcp::time::Instant;
+use smolsock::device::Pending;
+use smolsock::event_loop::{next_step, Next, Work};
+use smolsock::smoltcp::phy::Device;
+use smolsock::smoltcp::time::Instant;
+use smolsock::Stack;
 
 /// Core clock of the MPS2 FPGA images (and of QEMU's model of them).
 pub const SYSCLK_HZ: u32 = 25_000_000;
@@ -56,6 +61,34 @@ pub fn seed() -> u64 {
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(phase)
         ^ 0x736d_6f6c_736f_636b
+}
+
+/// The library's event-loop contract on the SysTick clock: poll the stack, let `work` run the
+/// services, poll again at once while anything progressed or frames wait in the device, else
+/// sleep until the next tick (`wfi`; the NIC is polled, so at most 1 ms passes).
+///
+/// Returns `true` when `work` reports [`Work::Done`], `false` once `deadline` has passed.
+pub fn run<D: Device + Pending + ?Sized>(
+    stack: &mut Stack<'_>,
+    device: &mut D,
+    deadline: Option<Instant>,
+    mut work: impl FnMut(&mut Stack<'_>) -> Work,
+) -> bool {
+    loop {
+        let now = now();
+        let mut progress = stack.poll(now, device);
+        match work(stack) {
+            Work::Done => return true,
+            Work::Busy => progress = true,
+            Work::Idle => {}
+        }
+        if deadline.is_some_and(|d| now >= d) {
+            return false;
+        }
+        if let Next::Wait(_) = next_step(stack, device, now, progress) {
+            cortex_m::asm::wfi();
+        }
+    }
 }
 
 #[exception]

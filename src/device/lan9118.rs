@@ -33,11 +33,15 @@
 //! Buffers are fixed: one receive and one transmit frame of [`BUF_LEN`] bytes inside the driver
 //! (about 3 KiB), so a `static` driver costs no heap and no stack.
 
+use core::cell::Cell;
+use core::marker::PhantomData;
 use core::ptr;
 
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::EthernetAddress;
+
+use super::Pending;
 
 /// MMIO base address of the LAN9118 on QEMU's `mps2-an385`/`mps2-an386` boards.
 pub const MPS2_BASE: usize = 0x4020_0000;
@@ -137,22 +141,25 @@ mod bit {
 
 /// Word-wide access to the controller's 256-byte register block.
 ///
-/// Reads of the FIFO ports have side effects (they pop), hence `&mut self`. `offset` is always
-/// one of the driver's register constants: 4-byte aligned and below `0x100`.
+/// Like memory-mapped registers themselves, access goes through a shared reference (reads of the
+/// FIFO ports have side effects: they pop). `offset` is always one of the driver's register
+/// constants: 4-byte aligned and below `0x100`.
 pub trait Bus {
     /// Read the 32-bit register at `offset`.
-    fn read(&mut self, offset: usize) -> u32;
+    fn read(&self, offset: usize) -> u32;
     /// Write `value` to the 32-bit register at `offset`.
-    fn write(&mut self, offset: usize, value: u32);
+    fn write(&self, offset: usize, value: u32);
 }
 
 /// The real bus: volatile 32-bit loads and stores to the register block at `BASE`.
 ///
 /// The address is a type parameter, so the driver has no non-zero field: a `static` driver,
 /// buffers included, lands in `.bss` (zeroed at boot) instead of `.data` (copied from flash).
+///
+/// `Send` but not `Sync`: one context at a time drives the chip.
 #[derive(Debug)]
 pub struct Mmio<const BASE: usize> {
-    _private: (),
+    _not_sync: PhantomData<Cell<()>>,
 }
 
 /// The LAN9118 of QEMU's (and Arm's) MPS2 boards.
@@ -166,13 +173,15 @@ impl<const BASE: usize> Mmio<BASE> {
     /// MMIO), and nothing else may access that block while the returned value (or a driver
     /// owning it) is in use.
     pub const unsafe fn new() -> Self {
-        Self { _private: () }
+        Self {
+            _not_sync: PhantomData,
+        }
     }
 }
 
 impl<const BASE: usize> Bus for Mmio<BASE> {
     #[inline]
-    fn read(&mut self, offset: usize) -> u32 {
+    fn read(&self, offset: usize) -> u32 {
         debug_assert!(offset < 0x100 && offset % 4 == 0);
         // SAFETY: `Mmio::new`'s contract makes `BASE..BASE + 0x100` an exclusively owned,
         // aligned LAN9118 register block, and `offset` is an aligned register offset inside it.
@@ -180,7 +189,7 @@ impl<const BASE: usize> Bus for Mmio<BASE> {
     }
 
     #[inline]
-    fn write(&mut self, offset: usize, value: u32) {
+    fn write(&self, offset: usize, value: u32) {
         debug_assert!(offset < 0x100 && offset % 4 == 0);
         // SAFETY: as in `read`: an aligned register inside the exclusively owned block.
         unsafe { ptr::write_volatile((BASE + offset) as *mut u32, value) }
@@ -535,6 +544,13 @@ impl<B: Bus> Device for Lan9118<B> {
     }
 }
 
+/// Frames wait in the chip's RX FIFO: the event loop polls again instead of sleeping.
+impl<B: Bus> Pending for Lan9118<B> {
+    fn pending(&self) -> bool {
+        (self.hw.bus.read(reg::RX_FIFO_INF) >> 16) & 0xFF != 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The driver against a small model of the chip's FIFOs and MAC CSRs (after QEMU's
@@ -542,14 +558,19 @@ mod tests {
     //! RX status length including the FCS, TX frames parsed from command A/B and data words.
     extern crate std;
 
+    use std::cell::{RefCell, RefMut};
     use std::collections::VecDeque;
     use std::vec::Vec;
 
     use super::*;
+    use crate::device::Pending;
     use smoltcp::phy::{RxToken as _, TxToken as _};
 
+    /// The chip behind a `RefCell`: the bus is shared, as MMIO is.
+    struct Chip(RefCell<ChipState>);
+
     #[derive(Default)]
-    struct Chip {
+    struct ChipState {
         rx_status: VecDeque<u32>,
         rx_data: VecDeque<u32>,
         /// Words written to the TX data FIFO.
@@ -566,13 +587,21 @@ mod tests {
 
     impl Chip {
         fn new() -> Self {
-            Chip {
-                tx_free: 4608,
-                byte_test: bit::BYTE_TEST_VALUE,
-                ..Chip::default()
-            }
+            Chip::with(|_| {})
         }
 
+        fn with(f: impl FnOnce(&mut ChipState)) -> Self {
+            let mut state = ChipState {
+                tx_free: 4608,
+                byte_test: bit::BYTE_TEST_VALUE,
+                ..ChipState::default()
+            };
+            f(&mut state);
+            Chip(RefCell::new(state))
+        }
+    }
+
+    impl ChipState {
         /// Queue `frame` as QEMU does: bytes, then the 4-byte FCS, packed into words.
         fn push_frame(&mut self, frame: &[u8], status_bits: u32) {
             let mut bytes = frame.to_vec();
@@ -614,6 +643,16 @@ mod tests {
     }
 
     impl Bus for Chip {
+        fn read(&self, offset: usize) -> u32 {
+            self.0.borrow_mut().read(offset)
+        }
+
+        fn write(&self, offset: usize, value: u32) {
+            self.0.borrow_mut().write(offset, value)
+        }
+    }
+
+    impl ChipState {
         fn read(&mut self, offset: usize) -> u32 {
             match offset {
                 reg::RX_DATA_FIFO => {
@@ -663,6 +702,12 @@ mod tests {
         }
     }
 
+    impl Lan9118<Chip> {
+        fn chip(&self) -> RefMut<'_, ChipState> {
+            self.hw.bus.0.borrow_mut()
+        }
+    }
+
     fn driver() -> Lan9118<Chip> {
         let mut d = Lan9118::with_bus(Chip::new());
         d.init(EthernetAddress([0x02, 0, 0, 0, 0, 0x01])).unwrap();
@@ -685,20 +730,18 @@ mod tests {
             d.mac_address().unwrap(),
             EthernetAddress([0x02, 0, 0, 0, 0, 0x01])
         );
-        let cr = d.hw.bus.mac_regs[mac::CR as usize];
+        let cr = d.chip().mac_regs[mac::CR as usize];
         assert_eq!(
             cr & (bit::MAC_RXEN | bit::MAC_TXEN),
             bit::MAC_RXEN | bit::MAC_TXEN
         );
         assert_eq!(cr & (1 << 18), 0, "not promiscuous");
-        assert_ne!(d.hw.bus.tx_cfg & bit::TX_ON, 0);
+        assert_ne!(d.chip().tx_cfg & bit::TX_ON, 0);
     }
 
     #[test]
     fn init_rejects_a_wrong_byte_test() {
-        let mut chip = Chip::new();
-        chip.byte_test = 0x4321_8765;
-        let mut d = Lan9118::with_bus(chip);
+        let mut d = Lan9118::with_bus(Chip::with(|c| c.byte_test = 0x4321_8765));
         assert_eq!(
             d.init(EthernetAddress([2, 0, 0, 0, 0, 1])),
             Err(Error::ByteTest(0x4321_8765))
@@ -709,9 +752,9 @@ mod tests {
     fn receive_strips_the_fcs_for_every_length_mod_4() {
         let mut d = driver();
         for len in [60, 61, 62, 63, 64, 1514] {
-            d.hw.bus.push_frame(&frame(len), 0);
+            d.chip().push_frame(&frame(len), 0);
             assert_eq!(recv(&mut d), Some(frame(len)), "len {len}");
-            assert!(d.hw.bus.rx_data.is_empty(), "whole frame read out");
+            assert!(d.chip().rx_data.is_empty(), "whole frame read out");
         }
         assert_eq!(recv(&mut d), None);
         assert_eq!(d.counters().rx_frames, 6);
@@ -721,13 +764,13 @@ mod tests {
     #[test]
     fn bad_frames_are_read_out_and_dropped() {
         let mut d = driver();
-        d.hw.bus.push_frame(&frame(100), bit::RX_STS_ES); // CRC error etc.
-        d.hw.bus.push_frame(&frame(1515), 0); // longer than the MTU
-        d.hw.bus.push_frame(&frame(5), 0); // runt
-        d.hw.bus.push_raw(&[0xAA; 3], 0); // shorter than the FCS
-        d.hw.bus.push_frame(&frame(60), 0);
+        d.chip().push_frame(&frame(100), bit::RX_STS_ES); // CRC error etc.
+        d.chip().push_frame(&frame(1515), 0); // longer than the MTU
+        d.chip().push_frame(&frame(5), 0); // runt
+        d.chip().push_raw(&[0xAA; 3], 0); // shorter than the FCS
+        d.chip().push_frame(&frame(60), 0);
         assert_eq!(recv(&mut d), Some(frame(60)));
-        assert!(d.hw.bus.rx_data.is_empty());
+        assert!(d.chip().rx_data.is_empty());
         assert_eq!(d.counters().rx_dropped, 4);
         assert_eq!(d.counters().rx_frames, 1);
     }
@@ -735,9 +778,9 @@ mod tests {
     #[test]
     fn a_lying_length_reads_at_most_4096_words() {
         let mut d = driver();
-        d.hw.bus.rx_status.push_back(0x3FFF_0000 | 0xC000_0000);
+        d.chip().rx_status.push_back(0x3FFF_0000 | 0xC000_0000);
         assert_eq!(recv(&mut d), None);
-        assert_eq!(d.hw.bus.rx_data_reads, 4096);
+        assert_eq!(d.chip().rx_data_reads, 4096);
         assert_eq!(d.counters().rx_dropped, 1);
     }
 
@@ -745,9 +788,9 @@ mod tests {
     fn a_flood_of_bad_frames_yields_control() {
         let mut d = driver();
         for _ in 0..20 {
-            d.hw.bus.push_frame(&frame(64), bit::RX_STS_ES);
+            d.chip().push_frame(&frame(64), bit::RX_STS_ES);
         }
-        d.hw.bus.push_frame(&frame(64), 0);
+        d.chip().push_frame(&frame(64), 0);
         assert_eq!(recv(&mut d), None, "gives up after a few bad frames");
         let mut got = None;
         for _ in 0..5 {
@@ -764,7 +807,7 @@ mod tests {
             let tx = d.transmit(Instant::ZERO).unwrap();
             tx.consume(len, |b| b.copy_from_slice(&frame(len)));
         }
-        let sent = d.hw.bus.sent();
+        let sent = d.chip().sent();
         let lens: Vec<usize> = sent.iter().map(Vec::len).collect();
         assert_eq!(lens, [42, 60, 61, 63, 1514]);
         for f in &sent {
@@ -776,12 +819,12 @@ mod tests {
     #[test]
     fn transmit_waits_for_fifo_space_and_counts_tx_errors() {
         let mut d = driver();
-        d.hw.bus.tx_free = 100;
+        d.chip().tx_free = 100;
         assert!(d.transmit(Instant::ZERO).is_none());
-        d.hw.bus.tx_free = 4608;
-        d.hw.bus.tx_status.extend([0x0001_0000, 0x0002_8000]);
+        d.chip().tx_free = 4608;
+        d.chip().tx_status.extend([0x0001_0000, 0x0002_8000]);
         assert!(d.transmit(Instant::ZERO).is_some());
-        assert!(d.hw.bus.tx_status.is_empty());
+        assert!(d.chip().tx_status.is_empty());
         assert_eq!(d.counters().tx_errors, 1);
     }
 
@@ -791,8 +834,18 @@ mod tests {
         let tx = d.transmit(Instant::ZERO).unwrap();
         let n = tx.consume(4000, |b| b.len());
         assert_eq!(n, BUF_LEN);
-        assert!(d.hw.bus.tx_words.is_empty());
+        assert!(d.chip().tx_words.is_empty());
         assert_eq!(d.counters().tx_dropped, 1);
+    }
+
+    #[test]
+    fn pending_while_the_rx_status_fifo_holds_a_frame() {
+        let mut d = driver();
+        assert!(!d.pending());
+        d.chip().push_frame(&frame(60), 0);
+        assert!(d.pending());
+        assert_eq!(recv(&mut d), Some(frame(60)));
+        assert!(!d.pending());
     }
 
     #[test]

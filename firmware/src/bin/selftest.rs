@@ -1,17 +1,44 @@
-//! Self-test mode: checks run inside the MCU, a summary is printed, and QEMU exits with status 0
-//! when every check passed, 1 otherwise (so `cargo run` fails when the firmware does).
+//! Self-test mode: the library's services and clients run inside the MCU over the library's
+//! allocation-free loopback (the same code the host tests run), plus checks of the board itself
+//! (SysTick, the LAN9118 in PHY loopback). Prints one line per check and a summary, then exits
+//! QEMU with status 0 when every check passed, 1 otherwise (so `cargo run` fails with it).
 #![no_std]
 #![no_main]
 
 #[path = "../board.rs"]
 mod board;
 
+use core::mem::MaybeUninit;
+
 use cortex_m_rt::entry;
 use smolsock::device::lan9118::{Lan9118, Mps2};
-use smoltcp::phy::{Device, RxToken, TxToken};
-use smoltcp::wire::EthernetAddress;
+use smolsock::device::Loopback;
+use smolsock::digest::Fnv1a;
+use smolsock::event_loop::Work;
+use smolsock::service::{ports, EchoClient, Service, UdpEcho, UdpSink, UpperEcho};
+use smolsock::smoltcp::iface::SocketStorage;
+use smolsock::smoltcp::phy::{Device, RxToken, TxToken};
+use smolsock::smoltcp::time::Duration;
+use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
+use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::tcp::{EphemeralPorts, PoolConfig};
+use smolsock::udp::UdpClient;
+use smolsock::{Stack, StackConfig};
 
 const MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
+const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
+
+/// Echo server sockets (the pool) and client sockets.
+const SERVERS: usize = 2;
+const CLIENTS: usize = 2;
+const UDP_CLIENTS: usize = 3;
+const SOCKETS: usize = SERVERS + CLIENTS + 2 + UDP_CLIENTS;
+/// Bytes each of the two concurrent TCP clients pushes through the echo.
+const BULK: usize = 16 * 1024;
+
+type Dev = Loopback<1500, 8>;
+type Tcp = TcpStorage<2048, 2048>;
+type Udp = UdpStorage<4, 1024>;
 
 /// Pass/fail bookkeeping for the summary.
 struct Report {
@@ -37,6 +64,13 @@ fn main() -> ! {
     // SAFETY: 0x4020_0000 is the LAN9118's register block on mps2-an385/an386, and this driver
     // is its only user.
     static mut NIC: Lan9118<Mps2> = unsafe { Lan9118::new() };
+    static mut DEV: MaybeUninit<Dev> = MaybeUninit::uninit();
+    static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
+    static mut SERVER_TCP: [Tcp; SERVERS] = [const { Tcp::new() }; SERVERS];
+    static mut CLIENT_TCP: [Tcp; CLIENTS] = [const { Tcp::new() }; CLIENTS];
+    static mut UDP: MaybeUninit<[Udp; 2 + UDP_CLIENTS]> = MaybeUninit::uninit();
+    static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
+    static mut PAYLOAD: [u8; BULK] = [0; BULK];
 
     let Some(core) = cortex_m::Peripherals::take() else {
         board::exit(false)
@@ -57,12 +91,205 @@ fn main() -> ! {
     );
     report.check("LAN9118 frames survive PHY loopback", phy_loopback(nic));
 
+    // The services on the library's loopback, exactly as on the host.
+    let dev = DEV.write(Dev::new());
+    let slots = SOCKET_SLOTS.write([SocketStorage::EMPTY; SOCKETS]);
+    let stack = STACK.write(Stack::new(
+        StackConfig::ip(IpCidr::new(LOCALHOST, 8)).with_seed(board::seed()),
+        dev,
+        slots,
+        board::now(),
+    ));
+    let [udp_echo_buf, sink_buf, udp_client_bufs @ ..] =
+        UDP.write([const { Udp::new() }; 2 + UDP_CLIENTS]);
+    let [client_a, client_b] = CLIENT_TCP;
+    let echo = UpperEcho::<SERVERS>::new(
+        stack,
+        SERVER_TCP.iter_mut(),
+        PoolConfig::new(ports::TCP_ECHO, SERVERS),
+    );
+    let udp_echo = UdpEcho::<1024>::new(stack, udp_echo_buf, ports::UDP_ECHO);
+    let sink = UdpSink::new(stack, sink_buf, ports::UDP_SINK);
+    let a = stack.add_tcp(client_a);
+    let b = stack.add_tcp(client_b);
+    let (Ok(mut echo), Ok(mut udp_echo), Ok(mut sink), Ok(a), Ok(b)) = (echo, udp_echo, sink, a, b)
+    else {
+        report.check("services start on the loopback", false);
+        finish(&report)
+    };
+    let mut ports_alloc = EphemeralPorts::new(board::seed());
+    let server = IpEndpoint::new(LOCALHOST, ports::TCP_ECHO);
+
+    // 1. The lesson's first exchange.
+    let hello = EchoClient::connect(stack, a, server, &mut ports_alloc, b"hello world");
+    let ok = hello.is_ok_and(|mut client| {
+        let done = board::run(stack, dev, deadline(5), |s| {
+            let p = echo.poll(s) | client.poll(s);
+            if client.outcome().is_some() {
+                Work::Done
+            } else {
+                p.into()
+            }
+        });
+        done && client.outcome() == Some(Ok(())) && client.reply_prefix() == b"HELLO WORLD"
+    });
+    report.check("TCP 8000: \"hello world\" comes back \"HELLO WORLD\"", ok);
+
+    // 2. Two clients at once, every byte value, each reply checked byte for byte.
+    let payload: &'static [u8] = {
+        for (i, b) in PAYLOAD.iter_mut().enumerate() {
+            *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3];
+        }
+        &*PAYLOAD
+    };
+    let one = EchoClient::connect(stack, a, server, &mut ports_alloc, payload);
+    let two = EchoClient::connect(stack, b, server, &mut ports_alloc, &payload[..BULK / 2]);
+    let ok = match (one, two) {
+        (Ok(mut one), Ok(mut two)) => {
+            let done = board::run(stack, dev, deadline(20), |s| {
+                let p = echo.poll(s) | one.poll(s) | two.poll(s);
+                if one.outcome().is_some() && two.outcome().is_some() {
+                    Work::Done
+                } else {
+                    p.into()
+                }
+            });
+            done && one.outcome() == Some(Ok(())) && two.outcome() == Some(Ok(()))
+        }
+        _ => false,
+    };
+    report.check("TCP 8000: two clients, 16 KiB + 8 KiB, every byte", ok);
+    report.check(
+        "TCP 8000: pool accepted 3, all closed cleanly",
+        settle(stack, dev, &mut echo) && {
+            let st = echo.pool().stats();
+            st.accepted == 3 && st.closed == 3 && st.reset == 0
+        },
+    );
+
+    // 3. UDP echo: several clients, each answered at its own address.
+    let mut clients: [Option<UdpClient>; UDP_CLIENTS] = [None; UDP_CLIENTS];
+    for (slot, buf) in clients.iter_mut().zip(udp_client_bufs.iter_mut()) {
+        *slot = stack
+            .add_udp(buf)
+            .and_then(|h| UdpClient::bind_ephemeral(stack, h, &mut ports_alloc))
+            .ok();
+    }
+    report.check("UDP 8848: three clients each get their own reply", {
+        udp_echo_round(stack, dev, &mut udp_echo, &mut clients)
+    });
+
+    // 4. UDP sink: counts every datagram and byte; the digest matches what was sent.
+    report.check(
+        "UDP 8888: sink counts 20 datagrams, bytes and digest",
+        udp_sink_round(stack, dev, &mut sink, &mut clients),
+    );
+
+    finish(&report)
+}
+
+fn finish(report: &Report) -> ! {
     board::print("summary: ");
     board::print_u32(report.passed);
     board::print(" passed, ");
     board::print_u32(report.failed);
     board::print(" failed\n");
     board::exit(report.failed == 0)
+}
+
+fn deadline(secs: u64) -> Option<smolsock::smoltcp::time::Instant> {
+    Some(board::now() + Duration::from_secs(secs))
+}
+
+/// Let the echo pool see every connection end.
+fn settle(stack: &mut Stack<'_>, dev: &mut Dev, echo: &mut UpperEcho<SERVERS>) -> bool {
+    board::run(stack, dev, deadline(5), |s| {
+        let p = echo.poll(s);
+        let st = echo.pool().stats();
+        if st.closed + st.reset >= st.accepted {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+}
+
+fn udp_echo_round(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    echo: &mut UdpEcho<1024>,
+    clients: &mut [Option<UdpClient>; UDP_CLIENTS],
+) -> bool {
+    let server = IpEndpoint::new(LOCALHOST, ports::UDP_ECHO);
+    let messages: [&[u8]; UDP_CLIENTS] = [b"client zero", b"client one", b"client two"];
+    for (client, msg) in clients.iter_mut().zip(messages) {
+        let Some(client) = client else { return false };
+        if client.send_to(stack, msg, server).is_err() {
+            return false;
+        }
+    }
+    let mut answered = [false; UDP_CLIENTS];
+    let mut wrong = false;
+    let done = board::run(stack, dev, deadline(5), |s| {
+        let mut p = echo.poll(s);
+        for ((client, msg), seen) in clients.iter_mut().zip(messages).zip(answered.iter_mut()) {
+            let Some(client) = client else { continue };
+            let mut buf = [0u8; 64];
+            if let Ok(Some((n, from))) = client.recv_from(s, &mut buf) {
+                let mut expected = [0u8; 64];
+                expected[..msg.len()].copy_from_slice(msg);
+                expected.make_ascii_uppercase();
+                wrong |= from != server || buf[..n] != expected[..msg.len()] || *seen;
+                *seen = true;
+                p = true;
+            }
+        }
+        if answered.iter().all(|&a| a) {
+            Work::Done
+        } else {
+            p.into()
+        }
+    });
+    done && !wrong && echo.stats().datagrams == UDP_CLIENTS as u64
+}
+
+fn udp_sink_round(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    sink: &mut UdpSink,
+    clients: &mut [Option<UdpClient>; UDP_CLIENTS],
+) -> bool {
+    let Some(client) = &mut clients[0] else {
+        return false;
+    };
+    let server = IpEndpoint::new(LOCALHOST, ports::UDP_SINK);
+    let mut buf = [0u8; 200];
+    let (mut next, mut bytes, mut digest) = (0u32, 0u64, 0u64);
+    let done = board::run(stack, dev, deadline(5), |s| {
+        let mut p = sink.poll(s);
+        while next < 20 {
+            let len = 10 + next as usize * 9;
+            for (i, b) in buf[..len].iter_mut().enumerate() {
+                *b = (i as u8).wrapping_mul(next as u8 | 1);
+            }
+            if client.send_to(s, &buf[..len], server).is_err() {
+                break;
+            }
+            next += 1;
+            bytes += len as u64;
+            digest = digest.wrapping_add(Fnv1a::of(&buf[..len]));
+            p = true;
+        }
+        if sink.stats().datagrams == 20 {
+            Work::Done
+        } else {
+            p.into()
+        }
+    });
+    let st = sink.stats();
+    done && st.bytes == bytes
+        && st.digest == digest
+        && st.last_sender == Some(IpEndpoint::new(LOCALHOST, client.local_port()))
 }
 
 /// The SysTick clock ticks: 20 ms pass within a bounded number of sleeps.
