@@ -227,9 +227,14 @@ fn selftest_passes_on_mps2_an386() {
     run_selftest(AN386);
 }
 
-/// Host ports forwarded to the firmware's services.
-struct Ports {
+/// Host ports forwarded to the firmware's services, and what it announced.
+struct Net {
+    qemu: Qemu,
     echo: u16,
+    udp_echo: u16,
+    udp_sink: u16,
+    /// Sockets in the upper-case echo's pool (from the ready line).
+    pool: usize,
 }
 
 /// A free TCP port on 127.0.0.1 (closed again at once; QEMU binds it right after).
@@ -240,7 +245,6 @@ fn free_tcp_port() -> u16 {
         .expect("find a free port")
 }
 
-#[allow(dead_code)]
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
@@ -249,15 +253,29 @@ fn free_udp_port() -> u16 {
 }
 
 /// Boot network mode on `board` with fresh host ports; returns once it is serving.
-fn boot_net(board: Board) -> (Qemu, Ports) {
+fn boot_net(board: Board) -> Net {
     let elf = firmware(board).join("net");
-    let ports = Ports {
-        echo: free_tcp_port(),
-    };
-    let nic = format!("user,hostfwd=tcp:127.0.0.1:{}-:8000", ports.echo);
-    let mut q = Qemu::spawn(qemu(board, &elf, &["-nic".into(), nic]));
-    q.wait_for(READY, Duration::from_secs(30));
-    (q, ports)
+    let (echo, udp_echo, udp_sink) = (free_tcp_port(), free_udp_port(), free_udp_port());
+    let nic = format!(
+        "user,hostfwd=tcp:127.0.0.1:{echo}-:8000,hostfwd=udp:127.0.0.1:{udp_echo}-:8848,\
+         hostfwd=udp:127.0.0.1:{udp_sink}-:8888"
+    );
+    let mut qemu = Qemu::spawn(qemu(board, &elf, &["-nic".into(), nic]));
+    qemu.wait_for(READY, Duration::from_secs(30));
+    let ready = qemu.log.last().cloned().unwrap_or_default();
+    let pool = ready
+        .split("(pool ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pool size in {ready:?}"));
+    Net {
+        qemu,
+        echo,
+        udp_echo,
+        udp_sink,
+        pool,
+    }
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -275,28 +293,51 @@ fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
     buf
 }
 
+/// Send our FIN, expect the server's FIN with no more data.
+fn close_gracefully(mut s: TcpStream) {
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest)
+        .expect("server closes after the client");
+    assert!(rest.is_empty(), "no data after the echo");
+}
+
+/// A connection that is served: sends `msg`, expects it upper-cased.
+fn echo_once(port: u16, msg: &[u8]) -> TcpStream {
+    let mut s = connect(port);
+    s.write_all(msg).unwrap();
+    assert_eq!(read_n(&mut s, msg.len()), msg.to_ascii_uppercase());
+    s
+}
+
+/// Whether a new connection is served: QEMU accepts on the host side first, then the
+/// firmware's RST (no socket listening) shows up as a reset or an immediate EOF.
+fn served(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4];
+    s.write_all(b"ping").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"PING"
+}
+
 #[test]
 fn net_upper_case_echo() {
     skip_without_qemu!();
-    let (_q, ports) = boot_net(AN385);
-    let mut s = connect(ports.echo);
-    s.write_all(b"hello world").unwrap();
-    assert_eq!(read_n(&mut s, 11), b"HELLO WORLD");
-    s.shutdown(Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    s.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty(), "server closes after the client");
+    let net = boot_net(AN385);
+    let s = echo_once(net.echo, b"hello world");
+    close_gracefully(s);
 }
 
 #[test]
 fn net_256_kib_through_the_echo_every_byte_checked() {
     skip_without_qemu!();
-    let (_q, ports) = boot_net(AN386);
+    let net = boot_net(AN386);
     let data: Vec<u8> = (0..256 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     let expected = data.to_ascii_uppercase();
-    let mut s = connect(ports.echo);
+    let mut s = connect(net.echo);
     let mut reader = s.try_clone().unwrap();
     let n = expected.len();
     let rx = thread::spawn(move || read_n(&mut reader, n));
@@ -304,24 +345,84 @@ fn net_256_kib_through_the_echo_every_byte_checked() {
     let got = rx.join().expect("reader thread");
     let first_bad = got.iter().zip(&expected).position(|(a, b)| a != b);
     assert_eq!(first_bad, None, "echo differs at byte {first_bad:?}");
+    close_gracefully(s);
 }
 
 #[test]
 fn net_100_connect_close_cycles() {
     skip_without_qemu!();
-    let (_q, ports) = boot_net(AN385);
+    let net = boot_net(AN385);
     for i in 0..100u32 {
-        let mut s = connect(ports.echo);
-        let msg = format!("cycle {i}");
-        s.write_all(msg.as_bytes()).unwrap();
-        assert_eq!(read_n(&mut s, msg.len()), msg.to_uppercase().as_bytes());
-        // Graceful close: our FIN, then the server's.
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        s.read_to_end(&mut rest).unwrap();
-        assert!(rest.is_empty());
-        // One listening socket until the library's listener pool serves this port: give it
-        // time to return to LISTEN.
-        thread::sleep(Duration::from_millis(10));
+        let s = echo_once(net.echo, format!("cycle {i}").as_bytes());
+        close_gracefully(s);
     }
+}
+
+#[test]
+fn net_pool_exhaustion_refuses_then_recovers() {
+    skip_without_qemu!();
+    let net = boot_net(AN386);
+    let mut held: Vec<TcpStream> = (0..net.pool)
+        .map(|i| echo_once(net.echo, format!("held {i}").as_bytes()))
+        .collect();
+    assert!(
+        !served(net.echo),
+        "all {} sockets are busy: a new client must be refused",
+        net.pool
+    );
+    // Every held connection still works.
+    for (i, s) in held.iter_mut().enumerate() {
+        let msg = format!("still {i}");
+        s.write_all(msg.as_bytes()).unwrap();
+        assert_eq!(read_n(s, msg.len()), msg.to_uppercase().as_bytes());
+    }
+    close_gracefully(held.pop().expect("pool has sockets"));
+    // The freed socket listens again within milliseconds.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !served(net.echo) {
+        assert!(Instant::now() < deadline, "pool did not recover");
+        thread::sleep(Duration::from_millis(20));
+    }
+    held.into_iter().for_each(close_gracefully);
+}
+
+#[test]
+fn net_udp_echo_answers_several_clients() {
+    skip_without_qemu!();
+    let net = boot_net(AN385);
+    let clients: Vec<UdpSocket> = (0..5)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s
+        })
+        .collect();
+    for round in 0..4 {
+        for (i, c) in clients.iter().enumerate() {
+            c.send_to(
+                format!("client {i} round {round}").as_bytes(),
+                ("127.0.0.1", net.udp_echo),
+            )
+            .unwrap();
+        }
+        for (i, c) in clients.iter().enumerate() {
+            let mut buf = [0u8; 600];
+            let (n, from) = c.recv_from(&mut buf).expect("UDP echo reply");
+            assert_eq!(from.port(), net.udp_echo);
+            assert_eq!(
+                &buf[..n],
+                format!("CLIENT {i} ROUND {round}").as_bytes(),
+                "each client gets its own datagram back"
+            );
+        }
+    }
+    // The sink answers nothing.
+    let c = &clients[0];
+    c.send_to(b"into the sink", ("127.0.0.1", net.udp_sink))
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(c.recv_from(&mut buf).is_err(), "the sink never replies");
+    drop(net.qemu);
 }

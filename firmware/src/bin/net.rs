@@ -43,7 +43,7 @@ const TCP_BUF: usize = 2048;
 /// full Ethernet frame) would cost 4 KiB more RAM than the 24 KiB budget leaves.
 const UDP_MAX: usize = 512;
 /// Datagrams queued per UDP socket and direction.
-const UDP_DGRAMS: usize = 4;
+const UDP_DGRAMS: usize = 8;
 /// Every socket the firmware holds.
 const SOCKETS: usize = ECHO_SOCKETS + 2;
 
@@ -94,9 +94,10 @@ fn main() -> ! {
         board::exit(false)
     };
 
-    board::print(
-        "smolsock-net ready 10.0.2.15: tcp/8000 upper-case echo, udp/8848 echo, udp/8888 sink\n",
-    );
+    // Tests read the pool size from this line.
+    board::print("smolsock-net ready 10.0.2.15: tcp/8000 upper-case echo (pool ");
+    board::print_u32(ECHO_SOCKETS as u32);
+    board::print("), udp/8848 echo, udp/8888 sink\n");
     log::info!("LAN9118 up, {} TCP echo sockets", ECHO_SOCKETS);
     board::run(stack, nic, None, |stack| {
         Work::from(poll_all(stack, &mut [&mut echo, &mut udp_echo, &mut sink]))

@@ -66,8 +66,7 @@ fn main() -> ! {
     static mut NIC: Lan9118<Mps2> = unsafe { Lan9118::new() };
     static mut DEV: MaybeUninit<Dev> = MaybeUninit::uninit();
     static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
-    static mut SERVER_TCP: [Tcp; SERVERS] = [const { Tcp::new() }; SERVERS];
-    static mut CLIENT_TCP: [Tcp; CLIENTS] = [const { Tcp::new() }; CLIENTS];
+    static mut TCP: [Tcp; SERVERS + CLIENTS] = [const { Tcp::new() }; SERVERS + CLIENTS];
     static mut UDP: MaybeUninit<[Udp; 2 + UDP_CLIENTS]> = MaybeUninit::uninit();
     static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
     static mut PAYLOAD: [u8; BULK] = [0; BULK];
@@ -102,10 +101,13 @@ fn main() -> ! {
     ));
     let [udp_echo_buf, sink_buf, udp_client_bufs @ ..] =
         UDP.write([const { Udp::new() }; 2 + UDP_CLIENTS]);
-    let [client_a, client_b] = CLIENT_TCP;
+    let (server_tcp, client_tcp) = TCP.split_at_mut(SERVERS);
+    let [client_a, client_b] = client_tcp else {
+        finish(&report)
+    };
     let echo = UpperEcho::<SERVERS>::new(
         stack,
-        SERVER_TCP.iter_mut(),
+        server_tcp.iter_mut(),
         PoolConfig::new(ports::TCP_ECHO, SERVERS),
     );
     let udp_echo = UdpEcho::<1024>::new(stack, udp_echo_buf, ports::UDP_ECHO);
