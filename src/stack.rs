@@ -15,6 +15,7 @@
 //! Adding a socket to a full `SocketSet` panics inside smoltcp; [`Stack::add_tcp`] and
 //! [`Stack::add_udp`] check first and return [`Error::SocketStorageFull`] instead.
 
+use managed::ManagedSlice;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::Device;
 use smoltcp::socket::{tcp, udp};
@@ -80,11 +81,23 @@ pub struct Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
-    /// Bring up an interface on `device` with `config`, with room for `storage.len()` sockets.
+    /// Bring up an interface on `device` with `config`, with room for `storage.len()` sockets
+    /// (an array of `SocketStorage::EMPTY`, static or on the stack).
     pub fn new<D: Device + ?Sized>(
         config: StackConfig,
         device: &mut D,
         storage: &'a mut [SocketStorage<'a>],
+        now: Instant,
+    ) -> Self {
+        Self::with_storage(config, device, ManagedSlice::Borrowed(storage), now)
+    }
+
+    /// Like [`Stack::new`], over any `managed::ManagedSlice` of socket slots (e.g. an owned
+    /// `Vec` where `alloc` is available).
+    pub fn with_storage<D: Device + ?Sized>(
+        config: StackConfig,
+        device: &mut D,
+        storage: ManagedSlice<'a, SocketStorage<'a>>,
         now: Instant,
     ) -> Self {
         let hardware_addr = match config.mac {

@@ -282,7 +282,7 @@ impl<const N: usize> ListenerPool<N> {
                 self.exhausted = exhausted;
                 if exhausted {
                     self.stats.exhausted += 1;
-                    log::warn!(
+                    log::info!(
                         "port {}: all {} sockets busy, new connections are refused (RST)",
                         self.config.port,
                         self.slots.len()
