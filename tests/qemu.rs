@@ -227,6 +227,16 @@ fn selftest_passes_on_mps2_an386() {
     run_selftest(AN386);
 }
 
+#[test]
+fn hardfault_is_reported_and_exits_non_zero() {
+    skip_without_qemu!();
+    let elf = firmware(AN385).join("fault");
+    let mut q = Qemu::spawn(qemu(AN385, &elf, &[]));
+    let (code, log) = q.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("HardFault: pc=0x"), "{log}");
+}
+
 /// Host ports forwarded to the firmware's services, and what it announced.
 struct Net {
     qemu: Qemu,

@@ -5,6 +5,8 @@
 //!
 //! Output avoids `core::fmt` unless logging is compiled in, so a `log-off` build measures the
 //! footprint of the network code, not of the formatter.
+// Each binary uses a different part of this file.
+#![allow(dead_code)]
 
 use core::cell::{Cell, RefCell};
 
@@ -45,7 +47,6 @@ pub fn now() -> Instant {
 }
 
 /// Busy-wait (sleeping between ticks) for `ms` milliseconds.
-#[allow(dead_code)]
 pub fn delay_ms(ms: u64) {
     let end = now().total_millis() + ms as i64;
     while now().total_millis() < end {
@@ -53,7 +54,6 @@ pub fn delay_ms(ms: u64) {
     }
 }
 
-#[allow(dead_code)]
 /// A seed for smoltcp (TCP initial sequence numbers): the SysTick phase mixed with the clock.
 pub fn seed() -> u64 {
     let phase = u64::from(SYST::get_current());
