@@ -25,6 +25,7 @@
 //! | [`storage`] | socket buffers sized by const generics |
 //! | [`event_loop`] | when to poll and how long to sleep |
 //! | [`tcp`] | listener pool (backlog), client, ephemeral ports, TIME-WAIT |
+//! | [`frame`] | message boundaries on TCP: 4-byte big-endian length frames, heapless decoder |
 //! | [`udp`] | datagrams with boundaries and no silent truncation |
 //! | [`service`] | the lesson's servers as small state machines |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
@@ -55,6 +56,7 @@ pub mod device;
 pub mod digest;
 pub mod error;
 pub mod event_loop;
+pub mod frame;
 pub mod service;
 pub mod stack;
 pub mod storage;
