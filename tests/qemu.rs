@@ -241,6 +241,7 @@ fn hardfault_is_reported_and_exits_non_zero() {
 struct Net {
     qemu: Qemu,
     echo: u16,
+    framed: u16,
     udp_echo: u16,
     udp_sink: u16,
     /// Sockets in the upper-case echo's pool (from the ready line).
@@ -265,10 +266,11 @@ fn free_udp_port() -> u16 {
 /// Boot network mode on `board` with fresh host ports; returns once it is serving.
 fn boot_net(board: Board) -> Net {
     let elf = firmware(board).join("net");
-    let (echo, udp_echo, udp_sink) = (free_tcp_port(), free_udp_port(), free_udp_port());
+    let (echo, framed) = (free_tcp_port(), free_tcp_port());
+    let (udp_echo, udp_sink) = (free_udp_port(), free_udp_port());
     let nic = format!(
-        "user,hostfwd=tcp:127.0.0.1:{echo}-:8000,hostfwd=udp:127.0.0.1:{udp_echo}-:8848,\
-         hostfwd=udp:127.0.0.1:{udp_sink}-:8888"
+        "user,hostfwd=tcp:127.0.0.1:{echo}-:8000,hostfwd=tcp:127.0.0.1:{framed}-:9000,\
+         hostfwd=udp:127.0.0.1:{udp_echo}-:8848,hostfwd=udp:127.0.0.1:{udp_sink}-:8888"
     );
     let mut qemu = Qemu::spawn(qemu(board, &elf, &["-nic".into(), nic]));
     qemu.wait_for(READY, Duration::from_secs(30));
@@ -282,6 +284,7 @@ fn boot_net(board: Board) -> Net {
     Net {
         qemu,
         echo,
+        framed,
         udp_echo,
         udp_sink,
         pool,
@@ -400,7 +403,9 @@ fn net_pool_exhaustion_refuses_then_recovers() {
 fn net_udp_echo_answers_several_clients() {
     skip_without_qemu!();
     let net = boot_net(AN385);
-    let clients: Vec<UdpSocket> = (0..5)
+    // Each round every client sends at once: no more datagrams than the firmware's UDP queue
+    // (4) holds, since UDP drops what does not fit.
+    let clients: Vec<UdpSocket> = (0..4)
         .map(|_| {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
             s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -435,4 +440,85 @@ fn net_udp_echo_answers_several_clients() {
     let mut buf = [0u8; 64];
     assert!(c.recv_from(&mut buf).is_err(), "the sink never replies");
     drop(net.qemu);
+}
+
+/// One frame: 4-byte big-endian length, then the payload.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Read one frame; its payload.
+fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut header = [0u8; 4];
+    s.read_exact(&mut header).expect("frame header");
+    let len = u32::from_be_bytes(header) as usize;
+    assert!(len <= 64 * 1024, "implausible reply frame of {len} bytes");
+    read_n(s, len)
+}
+
+#[test]
+fn net_framed_echo_three_frames_in_one_send() {
+    skip_without_qemu!();
+    let net = boot_net(AN385);
+    let mut s = connect(net.framed);
+    let messages: [&[u8]; 3] = [b"one", b"two", b"three"];
+    // The lesson's sticky packets: three messages in one write, one TCP segment.
+    s.write_all(&messages.iter().flat_map(|m| frame(m)).collect::<Vec<u8>>())
+        .unwrap();
+    for m in messages {
+        assert_eq!(read_frame(&mut s), m.to_ascii_uppercase());
+    }
+    close_gracefully(s);
+}
+
+#[test]
+fn net_framed_echo_one_frame_byte_by_byte() {
+    skip_without_qemu!();
+    let net = boot_net(AN386);
+    let mut s = connect(net.framed);
+    let payload = b"one byte per segment, header included";
+    for byte in frame(payload) {
+        s.write_all(&[byte]).unwrap();
+        // With TCP_NODELAY and a pause, each byte travels in its own segment.
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(read_frame(&mut s), payload.to_ascii_uppercase());
+    // An empty frame is a frame too.
+    s.write_all(&frame(b"")).unwrap();
+    assert_eq!(read_frame(&mut s), b"");
+    close_gracefully(s);
+}
+
+#[test]
+fn net_oversize_frame_header_closes_only_that_connection() {
+    skip_without_qemu!();
+    let net = boot_net(AN385);
+    let mut good = connect(net.framed);
+    good.write_all(&frame(b"before")).unwrap();
+    assert_eq!(read_frame(&mut good), b"BEFORE");
+
+    let mut bad = connect(net.framed);
+    bad.write_all(&frame(b"fine")).unwrap();
+    assert_eq!(read_frame(&mut bad), b"FINE");
+    bad.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut rest = Vec::new();
+    match bad.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "no reply to a broken frame"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+
+    good.write_all(&frame(b"after")).unwrap();
+    assert_eq!(
+        read_frame(&mut good),
+        b"AFTER",
+        "the other connection is unaffected"
+    );
+    close_gracefully(good);
+    // The reset slot is back in the pool: a new client is served.
+    let mut again = connect(net.framed);
+    again.write_all(&frame(b"again")).unwrap();
+    assert_eq!(read_frame(&mut again), b"AGAIN");
+    close_gracefully(again);
 }

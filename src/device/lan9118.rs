@@ -30,8 +30,8 @@
 //! only `unsafe` code here; its base address is a const parameter, [`Mps2`] for the MPS2 boards);
 //! tests substitute a model of the chip.
 //!
-//! Buffers are fixed: one receive and one transmit frame of [`BUF_LEN`] bytes inside the driver
-//! (about 3 KiB), so a `static` driver costs no heap and no stack.
+//! Buffers are fixed: one receive and one transmit frame of [`BUF_LEN`] (1520) bytes inside the
+//! driver, so a `static` driver costs no heap and no stack.
 
 use core::cell::Cell;
 use core::marker::PhantomData;
@@ -50,8 +50,8 @@ pub const MPS2_BASE: usize = 0x4020_0000;
 pub const MAX_FRAME: usize = 1514;
 
 /// Size of each of the driver's two frame buffers: [`MAX_FRAME`] + 4-byte FCS, rounded up to a
-/// whole number of 32-bit FIFO words, plus margin.
-pub const BUF_LEN: usize = 1536;
+/// whole number of 32-bit FIFO words (the chip's unit), so a maximal frame is read out whole.
+pub const BUF_LEN: usize = (MAX_FRAME + FCS_LEN).div_ceil(4) * 4;
 
 /// Length of the frame check sequence the chip appends to every received frame.
 const FCS_LEN: usize = 4;
@@ -350,7 +350,7 @@ impl<B: Bus> Lan9118<B> {
                 hw.counters.rx_dropped = hw.counters.rx_dropped.wrapping_add(1);
                 continue;
             }
-            // `words * 4 <= MAX_FRAME + FCS_LEN + 3 < BUF_LEN`, checked just above.
+            // `words * 4 <= BUF_LEN`: `wire_len <= MAX_FRAME + FCS_LEN` was checked just above.
             for chunk in self.rx_buf.chunks_exact_mut(4).take(words) {
                 chunk.copy_from_slice(&hw.bus.read(reg::RX_DATA_FIFO).to_le_bytes());
             }

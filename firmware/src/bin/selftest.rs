@@ -1,6 +1,7 @@
 //! Self-test mode: the library's services and clients run inside the MCU over the library's
-//! allocation-free loopback (the same code the host tests run), plus checks of the board itself
-//! (SysTick, the LAN9118 in PHY loopback). Prints one line per check and a summary, then exits
+//! allocation-free loopback (the same code the host tests run): the upper-case echo, the framed
+//! echo (sticky packets, a frame in pieces, an oversize header), UDP echo and sink. Plus checks
+//! of the board itself (SysTick, the LAN9118 in PHY loopback). Prints one line per check and a summary, then exits
 //! QEMU with status 0 when every check passed, 1 otherwise (so `cargo run` fails with it).
 #![no_std]
 #![no_main]
@@ -15,24 +16,26 @@ use smolsock::device::lan9118::{Lan9118, Mps2};
 use smolsock::device::Loopback;
 use smolsock::digest::Fnv1a;
 use smolsock::event_loop::Work;
-use smolsock::service::{ports, EchoClient, Service, UdpEcho, UdpSink, UpperEcho};
+use smolsock::frame::{encode_into, Accept, FrameDecoder};
+use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UdpSink, UpperEcho};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::phy::{Device, RxToken, TxToken};
 use smolsock::smoltcp::time::Duration;
 use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
 use smolsock::storage::{TcpStorage, UdpStorage};
-use smolsock::tcp::{EphemeralPorts, PoolConfig};
+use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Stack, StackConfig};
 
 const MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
 const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 
-/// Echo server sockets (the pool) and client sockets.
+/// Echo server sockets (the pool), framed echo sockets, and client sockets.
 const SERVERS: usize = 2;
+const FRAMED: usize = 2;
 const CLIENTS: usize = 2;
 const UDP_CLIENTS: usize = 3;
-const SOCKETS: usize = SERVERS + CLIENTS + 2 + UDP_CLIENTS;
+const SOCKETS: usize = SERVERS + FRAMED + CLIENTS + 2 + UDP_CLIENTS;
 /// Bytes each of the two concurrent TCP clients pushes through the echo.
 const BULK: usize = 16 * 1024;
 
@@ -66,7 +69,8 @@ fn main() -> ! {
     static mut NIC: Lan9118<Mps2> = unsafe { Lan9118::new() };
     static mut DEV: MaybeUninit<Dev> = MaybeUninit::uninit();
     static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
-    static mut TCP: [Tcp; SERVERS + CLIENTS] = [const { Tcp::new() }; SERVERS + CLIENTS];
+    static mut TCP: [Tcp; SERVERS + FRAMED + CLIENTS] =
+        [const { Tcp::new() }; SERVERS + FRAMED + CLIENTS];
     static mut UDP: MaybeUninit<[Udp; 2 + UDP_CLIENTS]> = MaybeUninit::uninit();
     static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
     static mut PAYLOAD: [u8; BULK] = [0; BULK];
@@ -101,7 +105,8 @@ fn main() -> ! {
     ));
     let [udp_echo_buf, sink_buf, udp_client_bufs @ ..] =
         UDP.write([const { Udp::new() }; 2 + UDP_CLIENTS]);
-    let (server_tcp, client_tcp) = TCP.split_at_mut(SERVERS);
+    let (server_tcp, rest) = TCP.split_at_mut(SERVERS);
+    let (framed_tcp, client_tcp) = rest.split_at_mut(FRAMED);
     let [client_a, client_b] = client_tcp else {
         finish(&report)
     };
@@ -110,11 +115,17 @@ fn main() -> ! {
         server_tcp.iter_mut(),
         PoolConfig::new(ports::TCP_ECHO, SERVERS),
     );
+    let framed = FramedEcho::<FRAMED, 1024>::new(
+        stack,
+        framed_tcp.iter_mut(),
+        PoolConfig::new(ports::FRAMED_ECHO, FRAMED),
+    );
     let udp_echo = UdpEcho::<1024>::new(stack, udp_echo_buf, ports::UDP_ECHO);
     let sink = UdpSink::new(stack, sink_buf, ports::UDP_SINK);
     let a = stack.add_tcp(client_a);
     let b = stack.add_tcp(client_b);
-    let (Ok(mut echo), Ok(mut udp_echo), Ok(mut sink), Ok(a), Ok(b)) = (echo, udp_echo, sink, a, b)
+    let (Ok(mut echo), Ok(mut framed), Ok(mut udp_echo), Ok(mut sink), Ok(a), Ok(b)) =
+        (echo, framed, udp_echo, sink, a, b)
     else {
         report.check("services start on the loopback", false);
         finish(&report)
@@ -169,7 +180,56 @@ fn main() -> ! {
         },
     );
 
-    // 3. UDP echo: several clients, each answered at its own address.
+    // 3. Framed echo: message boundaries survive whatever TCP does to the bytes.
+    let framed_server = IpEndpoint::new(LOCALHOST, ports::FRAMED_ECHO);
+    let mut wire = [0u8; 64];
+    let mut len = 0;
+    for msg in [&b"one"[..], b"two", b"three"] {
+        len += encode_into(msg, &mut wire[len..]).unwrap_or(0);
+    }
+    let three: &[&[u8]] = &[b"one", b"two", b"three"];
+    let mut ca = TcpClient::new(a);
+    let mut cb = TcpClient::new(b);
+    let ok = ca.connect(stack, framed_server, &mut ports_alloc).is_ok()
+        && framed_exchange(stack, dev, &mut framed, &mut ca, &wire[..len], len, three);
+    report.check(
+        "TCP 9000: three frames in one send come back as three frames",
+        ok,
+    );
+    let one = encode_into(b"piece by piece", &mut wire).unwrap_or(0);
+    let ok = framed_exchange(
+        stack,
+        dev,
+        &mut framed,
+        &mut ca,
+        &wire[..one],
+        1,
+        &[b"piece by piece"],
+    );
+    report.check(
+        "TCP 9000: a frame sent one byte at a time comes back whole",
+        ok,
+    );
+    // B breaks the framing (a 4 GiB header) while A is connected: only B is reset.
+    let ok = cb.connect(stack, framed_server, &mut ports_alloc).is_ok()
+        && framed_reset(stack, dev, &mut framed, &mut cb)
+        && framed_exchange(
+            stack,
+            dev,
+            &mut framed,
+            &mut ca,
+            &wire[..one],
+            one,
+            &[b"piece by piece"],
+        )
+        && framed.stats().bad_frames == 1;
+    report.check(
+        "TCP 9000: an oversize header resets only that connection",
+        ok,
+    );
+    ca.close(stack);
+
+    // 4. UDP echo: several clients, each answered at its own address.
     let mut clients: [Option<UdpClient>; UDP_CLIENTS] = [None; UDP_CLIENTS];
     for (slot, buf) in clients.iter_mut().zip(udp_client_bufs.iter_mut()) {
         *slot = stack
@@ -181,7 +241,7 @@ fn main() -> ! {
         udp_echo_round(stack, dev, &mut udp_echo, &mut clients)
     });
 
-    // 4. UDP sink: counts every datagram and byte; the digest matches what was sent.
+    // 5. UDP sink: counts every datagram and byte; the digest matches what was sent.
     report.check(
         "UDP 8888: sink counts 20 datagrams, bytes and digest",
         udp_sink_round(stack, dev, &mut sink, &mut clients),
@@ -213,6 +273,72 @@ fn settle(stack: &mut Stack<'_>, dev: &mut Dev, echo: &mut UpperEcho<SERVERS>) -
         } else {
             p.into()
         }
+    })
+}
+
+/// Send `wire` on `client`, `chunk` bytes per loop round, and check the framed echo answers
+/// with exactly `expected`, upper-cased, one frame each.
+fn framed_exchange(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    framed: &mut FramedEcho<FRAMED, 1024>,
+    client: &mut TcpClient,
+    wire: &[u8],
+    chunk: usize,
+    expected: &[&[u8]],
+) -> bool {
+    let mut decoder: FrameDecoder<64> = FrameDecoder::new();
+    let (mut sent, mut got, mut wrong) = (0, 0, false);
+    let done = board::run(stack, dev, deadline(5), |s| {
+        let mut p = framed.poll(s);
+        if client.state(s) == ClientState::Connected {
+            if sent < wire.len() {
+                let end = (sent + chunk).min(wire.len());
+                if let Ok(n) = client.send(s, &wire[sent..end]) {
+                    sent += n;
+                    p |= n > 0;
+                }
+            }
+            let read = decoder.recv_from(client.socket(s), |frame| {
+                let want = expected.get(got).copied().unwrap_or_default();
+                wrong |= frame.len() != want.len()
+                    || frame
+                        .iter()
+                        .zip(want)
+                        .any(|(f, w)| *f != w.to_ascii_uppercase());
+                got += 1;
+                Accept::Taken
+            });
+            match read {
+                Ok(progress) => p |= progress.made_progress(),
+                Err(_) => wrong = true,
+            }
+        }
+        if wrong || got >= expected.len() {
+            Work::Done
+        } else {
+            p.into()
+        }
+    });
+    done && !wrong && got == expected.len()
+}
+
+/// Send a header announcing 4 GiB on `client`; the framed echo must reset the connection.
+fn framed_reset(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    framed: &mut FramedEcho<FRAMED, 1024>,
+    client: &mut TcpClient,
+) -> bool {
+    let mut sent = false;
+    board::run(stack, dev, deadline(5), |s| {
+        let p = framed.poll(s);
+        match client.state(s) {
+            ClientState::Reset => return Work::Done,
+            ClientState::Connected if !sent => sent = client.send(s, &[0xFF; 4]) == Ok(4),
+            _ => {}
+        }
+        p.into()
     })
 }
 
