@@ -11,8 +11,10 @@
 use smolsock::clock::{Clock, Duration, VirtualClock};
 use smolsock::device::Loopback;
 use smolsock::event_loop::{run_until, RunError, Work};
+use smolsock::frame::{send_frame, Accept, FrameDecoder};
 use smolsock::service::{
-    ports, ChatClient, ChatServer, EchoClient, Service, Submitted, UdpEcho, UdpSink, UpperEcho,
+    ports, ChatClient, ChatServer, EchoClient, FramedEcho, Service, Submitted, UdpEcho, UdpSink,
+    UpperEcho,
 };
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{IpAddress, IpCidr, IpEndpoint};
@@ -23,6 +25,8 @@ use smolsock::{Stack, StackConfig};
 
 const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 const BACKLOG: usize = 3;
+/// A plain TCP port for the sticky-packet demonstration.
+const STICKY_PORT: u16 = 7000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
@@ -38,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut udp_echo_buffers = UdpStorage::<16, 8192>::new();
     let mut udp_sink_buffers = UdpStorage::<16, 8192>::new();
     let mut udp_client_buffers = [const { UdpStorage::<2, 1024>::new() }; 6];
+    let mut sticky_buffers = TcpStorage::<1024, 1024>::new();
+    let mut framed_buffers = [const { TcpStorage::<1024, 1024>::new() }; 1];
 
     let clock = VirtualClock::default();
     let mut device = Loopback::<1500, 32>::new();
@@ -388,6 +394,86 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let p = chat.poll(s);
         done_if(chat.pool().stats().closed == 1, p)
     })?;
+
+    // ── 9. Sticky packets ─────────────────────────────────────────────────────────────────
+    section("9. Message boundaries: the client sends three times, how many reads?");
+    let reader = stack.add_tcp(&mut sticky_buffers)?;
+    stack.tcp(reader).listen(STICKY_PORT)?;
+    let mut sender = TcpClient::new(next_tcp()?);
+    sender.connect(
+        &mut stack,
+        IpEndpoint::new(LOCALHOST, STICKY_PORT),
+        &mut ports_alloc,
+    )?;
+    run(&mut stack, &mut device, &clock, |s| {
+        done_if(
+            sender.state(s) == ClientState::Connected && s.tcp(reader).may_send(),
+            false,
+        )
+    })?;
+    for message in ["one", "two", "three"] {
+        say(&format!("client: send({message:?})"));
+        sender.send(&mut stack, message.as_bytes())?;
+    }
+    let mut reads = Vec::new();
+    run(&mut stack, &mut device, &clock, |s| {
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = s.tcp(reader).recv_slice(&mut buf) {
+            reads.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        done_if(reads.concat().len() == 11, false)
+    })?;
+    for read in &reads {
+        say(&format!("server: recv(1024) -> {read:?}"));
+    }
+    say(&format!(
+        "3 sends arrived as {} read(s): TCP is a byte stream, it keeps no boundaries",
+        reads.len()
+    ));
+    sender.close(&mut stack);
+    stack.tcp(reader).close();
+
+    // ── 10. The fix: length-prefixed frames ──────────────────────────────────────────────
+    section("10. The fix: a 4-byte big-endian length before each message (framed echo, 9000)");
+    let mut framed = FramedEcho::<1, 256>::new(
+        &mut stack,
+        framed_buffers.iter_mut(),
+        PoolConfig::new(ports::FRAMED_ECHO, 1),
+    )?;
+    let mut framer = TcpClient::new(next_tcp()?);
+    framer.connect(
+        &mut stack,
+        IpEndpoint::new(LOCALHOST, ports::FRAMED_ECHO),
+        &mut ports_alloc,
+    )?;
+    run(&mut stack, &mut device, &clock, |s| {
+        let p = framed.poll(s);
+        done_if(framer.state(s) == ClientState::Connected, p)
+    })?;
+    for message in ["one", "two", "three"] {
+        let n = send_frame(framer.socket(&mut stack), message.as_bytes())?;
+        say(&format!(
+            "client: send_frame({message:?}) -> {n} bytes on the wire"
+        ));
+    }
+    let mut decoder = FrameDecoder::<256>::new();
+    let mut frames = Vec::new();
+    run(&mut stack, &mut device, &clock, |s| {
+        let p = framed.poll(s);
+        let got = decoder.recv_from(framer.socket(s), |frame| {
+            frames.push(String::from_utf8_lossy(frame).into_owned());
+            Accept::Taken
+        });
+        match got {
+            Ok(progress) => done_if(frames.len() == 3, p | progress.made_progress()),
+            Err(_) => Work::Done,
+        }
+    })?;
+    for frame in &frames {
+        say(&format!("client: frame -> {frame:?}"));
+    }
+    say(&format!("{} frames back, one per message", frames.len()));
+    framer.close(&mut stack);
 
     section("Done");
     say(&format!(

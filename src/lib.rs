@@ -9,12 +9,13 @@
 //! ```text
 //!  device ─────▶ stack ─────────▶ sockets ──────────────▶ services
 //!  device::      Stack            tcp::ListenerPool       service::UpperEcho   TCP 8000
-//!   Loopback      (Interface +     (backlog)              service::ChatServer  TCP 8080
-//!   Wire          SocketSet over  tcp::TcpClient          service::UdpEcho     UDP 8848
-//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpSink     UDP 8888
-//!    elsewhere)                   udp::UdpClient
-//!        ▲                 ▲
-//!      clock            event_loop: poll, run services, poll again while busy, then wait
+//!   Loopback      (Interface +     (backlog)              service::FramedEcho  TCP 9000
+//!   Wire          SocketSet over  tcp::TcpClient          service::ChatServer  TCP 8080
+//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpEcho     UDP 8848
+//!    elsewhere)                   udp::UdpClient          service::UdpSink     UDP 8888
+//!        ▲                 ▲                                    │
+//!      clock            event_loop: poll, run services,     frame: 4-byte length frames
+//!                       poll again while busy, then wait
 //! ```
 //!
 //! | module | one job |

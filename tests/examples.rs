@@ -62,6 +62,9 @@ fn demo_runs_the_whole_lesson() {
         "next client: \"ANYONE HOME?\" (every byte correct, closed cleanly)",
         "sink: 100 datagrams, 50000 bytes",
         "client: empty line, please type something",
+        "3 sends arrived as 1 read(s)",
+        "client: frame -> \"THREE\"",
+        "3 frames back, one per message",
     ] {
         assert!(
             out.contains(expected),

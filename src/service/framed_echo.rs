@@ -14,7 +14,6 @@
 //! and resets that connection (RST; a stream whose framing is lost cannot be resynchronised).
 //! The other connections are not affected, and the slot goes back to the pool at once.
 
-use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 
 use super::{upper_case, Service};
@@ -81,10 +80,12 @@ impl<const N: usize, const MAX: usize> FramedEcho<N, MAX> {
 impl<const N: usize, const MAX: usize> Service for FramedEcho<N, MAX> {
     fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
         // A new connection starts a new stream: its slot's decoder starts afresh.
-        let mut accepted = heapless::Vec::<SocketHandle, N>::new();
+        let decoders = &mut self.decoders;
         let mut progress = match self.pool.maintain(stack, |event| {
-            if let SlotEvent::Accepted { handle, .. } = event {
-                let _ = accepted.push(handle);
+            if let SlotEvent::Accepted { slot, .. } = event {
+                if let Some(decoder) = decoders.get_mut(slot) {
+                    decoder.reset();
+                }
             }
         }) {
             Ok(changed) => changed,
@@ -93,31 +94,8 @@ impl<const N: usize, const MAX: usize> Service for FramedEcho<N, MAX> {
                 false
             }
         };
-        for handle in accepted {
-            if let Some(decoder) = self
-                .pool
-                .slot_index(handle)
-                .and_then(|i| self.decoders.get_mut(i))
-            {
-                decoder.reset();
-            }
-        }
-
-        // Each connection's slot index, found before `connections()` borrows the pool.
-        let handles: heapless::Vec<SocketHandle, N> =
-            self.pool.connections().map(|(handle, _)| handle).collect();
-        let mut slots = heapless::Vec::<(SocketHandle, usize), N>::new();
-        for handle in handles {
-            if let Some(i) = self.pool.slot_index(handle) {
-                let _ = slots.push((handle, i));
-            }
-        }
-        for (handle, conn) in self.pool.connections() {
-            let Some(decoder) = slots
-                .iter()
-                .find(|(h, _)| *h == handle)
-                .and_then(|&(_, i)| self.decoders.get_mut(i))
-            else {
+        for (slot, handle, conn) in self.pool.connections() {
+            let Some(decoder) = self.decoders.get_mut(slot) else {
                 continue;
             };
             progress |= echo_frames(stack.tcp(handle), conn, decoder, &mut self.stats);
@@ -165,22 +143,17 @@ pub fn echo_frames<const MAX: usize>(
         Err(e) => {
             log::warn!("{}: {e}; resetting the connection", conn.remote);
             stats.bad_frames += 1;
-            socket.abort();
-            conn.closing = true;
+            conn.abort(socket);
             return true;
         }
     }
     if let Some(e) = cannot_reply {
         // The socket left ESTABLISHED/CLOSE-WAIT under us: nothing more to say to this peer.
         log::info!("{}: cannot reply ({e}); closing", conn.remote);
-        socket.abort();
-        conn.closing = true;
+        conn.abort(socket);
         return true;
     }
-    if socket.state() == tcp::State::CloseWait
-        && socket.recv_queue() == 0
-        && decoder.pending().is_none()
-    {
+    if conn.peer_done(socket) && decoder.pending().is_none() {
         // The client sent FIN and every whole frame was answered: FIN back after the replies.
         if !decoder.is_idle() {
             log::info!(
@@ -190,8 +163,7 @@ pub fn echo_frames<const MAX: usize>(
             );
             stats.truncated += 1;
         }
-        socket.close();
-        conn.closing = true;
+        conn.close(socket);
         progress = true;
     }
     progress

@@ -76,11 +76,34 @@ pub struct Connection {
     pub peer_finished: bool,
 }
 
+impl Connection {
+    /// The peer sent FIN and everything it sent has been read, and we have not closed yet:
+    /// time to close our side.
+    pub fn peer_done(&self, socket: &tcp::Socket<'_>) -> bool {
+        socket.state() == State::CloseWait && socket.recv_queue() == 0 && !self.closing
+    }
+
+    /// Close our side gracefully: FIN after everything queued.
+    pub fn close(&mut self, socket: &mut tcp::Socket<'_>) {
+        self.closing = true;
+        socket.close();
+    }
+
+    /// Reset the connection (RST): for a peer that broke the protocol.
+    pub fn abort(&mut self, socket: &mut tcp::Socket<'_>) {
+        self.closing = true;
+        socket.abort();
+    }
+}
+
 /// Something that happened to a slot during [`ListenerPool::maintain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotEvent {
     /// A client connected.
     Accepted {
+        /// Position of the slot in the pool (`0..size()`), to reset per-connection state kept
+        /// beside the pool.
+        slot: usize,
         /// The socket now serving it.
         handle: SocketHandle,
         /// The client.
@@ -197,27 +220,23 @@ impl<const N: usize> ListenerPool<N> {
             .count()
     }
 
-    /// Connections being served, with their slot's socket.
-    pub fn connections(&mut self) -> impl Iterator<Item = (SocketHandle, &mut Connection)> {
+    /// Connections being served: slot position (`0..size()`, stable for the pool's life, for
+    /// per-connection state kept beside the pool), socket, and connection.
+    pub fn connections(&mut self) -> impl Iterator<Item = (usize, SocketHandle, &mut Connection)> {
         self.slots
             .iter_mut()
-            .filter_map(|slot| match &mut slot.phase {
-                Phase::Connected(conn) => Some((slot.handle, conn)),
+            .enumerate()
+            .filter_map(|(index, slot)| match &mut slot.phase {
+                Phase::Connected(conn) => Some((index, slot.handle, conn)),
                 _ => None,
             })
-    }
-
-    /// Position of `handle` in the pool (`0..size()`), to keep per-connection state beside it.
-    pub fn slot_index(&self, handle: SocketHandle) -> Option<usize> {
-        self.slots.iter().position(|s| s.handle == handle)
     }
 
     /// Close the connection on `handle` gracefully: FIN after any data still queued.
     pub fn close(&mut self, stack: &mut Stack<'_>, handle: SocketHandle) {
         for slot in self.slots.iter_mut().filter(|s| s.handle == handle) {
             if let Phase::Connected(conn) = &mut slot.phase {
-                conn.closing = true;
-                stack.tcp(handle).close();
+                conn.close(stack.tcp(handle));
             }
         }
     }
@@ -229,10 +248,7 @@ impl<const N: usize> ListenerPool<N> {
         for slot in self.slots.iter_mut() {
             let socket = stack.tcp(slot.handle);
             match &mut slot.phase {
-                Phase::Connected(conn) => {
-                    conn.closing = true;
-                    socket.close();
-                }
+                Phase::Connected(conn) => conn.close(socket),
                 // Half-open: RST. (Closing in SYN-RECEIVED would make smoltcp take the
                 // handshake's ACK for the ACK of a FIN it never sent.)
                 Phase::HalfOpen | Phase::Listening | Phase::Idle => {
@@ -258,8 +274,9 @@ impl<const N: usize> ListenerPool<N> {
         mut on_event: impl FnMut(SlotEvent),
     ) -> Result<bool, Error> {
         let mut changed = false;
-        for slot in self.slots.iter_mut() {
-            changed |= follow(slot, stack.tcp(slot.handle), &mut self.stats, &mut on_event);
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let socket = stack.tcp(slot.handle);
+            changed |= follow(index, slot, socket, &mut self.stats, &mut on_event);
         }
         if self.running {
             let mut listening = self.listening();
@@ -300,6 +317,7 @@ impl<const N: usize> ListenerPool<N> {
 
 /// Move one slot along its life cycle after the socket's current state.
 fn follow(
+    index: usize,
     slot: &mut Slot,
     socket: &mut tcp::Socket<'_>,
     stats: &mut PoolStats,
@@ -333,6 +351,7 @@ fn follow(
             stats.accepted += 1;
             log::info!("port {}: accepted {remote}", socket.listen_endpoint().port);
             on_event(SlotEvent::Accepted {
+                slot: index,
                 handle: slot.handle,
                 remote,
             });
