@@ -15,7 +15,7 @@ use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_rt::{exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hio};
 use smolsock::device::Pending;
-use smolsock::event_loop::{next_step, Next, Work};
+use smolsock::event_loop::{round, Next, Work};
 use smolsock::smoltcp::phy::Device;
 use smolsock::smoltcp::time::Instant;
 use smolsock::Stack;
@@ -76,16 +76,13 @@ pub fn run<D: Device + Pending + ?Sized>(
 ) -> bool {
     loop {
         let now = now();
-        let mut progress = stack.poll(now, device);
-        match work(stack) {
-            Work::Done => return true,
-            Work::Busy => progress = true,
-            Work::Idle => {}
-        }
+        let Some(next) = round(stack, device, now, &mut work) else {
+            return true;
+        };
         if deadline.is_some_and(|d| now >= d) {
             return false;
         }
-        if let Next::Wait(_) = next_step(stack, device, now, progress) {
+        if let Next::Wait(_) = next {
             cortex_m::asm::wfi();
         }
     }
