@@ -6,12 +6,13 @@ use std::os::unix::io::{AsRawFd, RawFd};
 use std::string::ToString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use smoltcp::phy::{self, Device};
+use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::{Duration, Instant};
 
 use super::{TapDevice, TapError, TapMonitor};
 use crate::clock::{Clock, StdClock};
-use crate::event_loop::{next_step, Next, Work};
+use crate::device::Pending;
+use crate::event_loop::{round, Next, Work};
 use crate::Stack;
 
 /// Why [`HostLoop::run`] returned without error.
@@ -25,7 +26,8 @@ pub enum Stopped {
 
 /// Drives a stack on a TAP device with the host's clock.
 ///
-/// Each round: `poll`, the application's work, then [`next_step`]: poll again at once if
+/// Each round is [`event_loop::round`](crate::event_loop::round): `poll`, the application's
+/// work, then [`next_step`](crate::event_loop::next_step): poll again at once if
 /// anything moved, otherwise sleep in `phy::wait` on the TAP descriptor until a frame arrives or
 /// the next socket timer is due. An idle server makes no system calls but that one `select`
 /// (its CPU use is near zero); a busy one never sleeps while data waits in a socket.
@@ -96,27 +98,23 @@ impl<'s> HostLoop<'s> {
         device: &mut D,
         mut work: impl FnMut(&mut Stack<'_>, Instant) -> Work,
     ) -> Result<Stopped, TapError> {
+        let mut device = KernelQueued(device);
         loop {
             if self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 return Ok(Stopped::Requested);
             }
             let now = self.clock.now();
-            let mut progress = stack.poll(now, device);
+            let next = round(stack, &mut device, now, &mut |stack| work(stack, now));
             if let Some(kind) = self.monitor.failure() {
                 return Err(TapError::Failed {
                     name: self.name.clone(),
                     kind,
                 });
             }
-            match work(stack, now) {
-                Work::Done => return Ok(Stopped::Done),
-                Work::Busy => progress = true,
-                Work::Idle => {}
-            }
-            // The kernel queues the TAP's frames, so nothing is pending on our side.
-            match next_step(stack, &NothingQueued, now, progress) {
-                Next::PollNow => {}
-                Next::Wait(delay) => {
+            match next {
+                None => return Ok(Stopped::Done),
+                Some(Next::PollNow) => {}
+                Some(Next::Wait(delay)) => {
                     let delay = match (delay, self.max_wait) {
                         (Some(d), Some(max)) => Some(d.min(max)),
                         (d, max) => d.or(max),
@@ -140,10 +138,34 @@ impl<'s> HostLoop<'s> {
     }
 }
 
-/// The device of a host loop holds no frames itself: the kernel queues them behind the fd.
-struct NothingQueued;
+/// A device whose received frames wait in the kernel, behind the descriptor `phy::wait`
+/// watches, never in the device itself: [`Pending`] is always `false`.
+struct KernelQueued<'d, D: ?Sized>(&'d mut D);
 
-impl crate::device::Pending for NothingQueued {
+impl<D: Device + ?Sized> Device for KernelQueued<'_, D> {
+    type RxToken<'a>
+        = D::RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = D::TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.0.receive(now)
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        self.0.transmit(now)
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.0.capabilities()
+    }
+}
+
+impl<D: ?Sized> Pending for KernelQueued<'_, D> {
     fn pending(&self) -> bool {
         false
     }
