@@ -10,7 +10,9 @@
 //!   simulator extends it with faults.
 //! - [`lan9118`] (feature `lan9118`): the SMSC LAN9118 Ethernet controller of QEMU's MPS2
 //!   boards, used by `firmware/`.
-//! - Linux TAP (smoltcp's `TunTapInterface`, `std` only) lives with its program.
+//! - Linux TAP: `tap::TapDevice` (feature `tap`, Linux), rather than smoltcp's
+//!   `TunTapInterface`, which panics on I/O errors (a TAP interface that is down refuses
+//!   writes).
 //!
 //! All in-memory devices share one [`FrameQueue`] and its tokens, so a frame is stored the
 //! same way in each of them, with the same drop counters.
