@@ -2,7 +2,7 @@
 //! device, beside the same transfer kernel to kernel over a veth pair, in the same run.
 //!
 //! ```text
-//! sudo cargo bench --features tap --bench tap
+//! sudo cargo bench --bench tap
 //! ```
 //!
 //! Both transfers run inside network namespaces made for the run (deleted afterwards): the

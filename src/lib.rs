@@ -42,7 +42,7 @@
 //! |---|---|---|
 //! | `std` | yes | host conveniences: [`clock::StdClock`] |
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
-//! | `tap` | no | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
+//! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `lan9118` | no | [`device::lan9118`]: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
