@@ -41,15 +41,23 @@ pub fn init(mut syst: SYST) {
     logger::install();
 }
 
+/// Milliseconds since [`init`].
+pub fn millis() -> u64 {
+    interrupt::free(|cs| MILLIS.borrow(cs).get())
+}
+
 /// Time since [`init`], as smoltcp wants it.
 pub fn now() -> Instant {
-    Instant::from_millis(interrupt::free(|cs| MILLIS.borrow(cs).get()) as i64)
+    Instant::from_millis(millis() as i64)
 }
 
 /// Busy-wait (sleeping between ticks) for `ms` milliseconds.
+///
+/// Counts [`millis`], not `Instant`s: `Instant::total_millis` divides 64-bit microseconds by
+/// 1000, which would link the signed 64-bit division routine for this alone.
 pub fn delay_ms(ms: u64) {
-    let end = now().total_millis() + ms as i64;
-    while now().total_millis() < end {
+    let end = millis() + ms;
+    while millis() < end {
         cortex_m::asm::wfi();
     }
 }
@@ -57,7 +65,7 @@ pub fn delay_ms(ms: u64) {
 /// A seed for smoltcp (TCP initial sequence numbers): the SysTick phase mixed with the clock.
 pub fn seed() -> u64 {
     let phase = u64::from(SYST::get_current());
-    (now().total_millis() as u64)
+    millis()
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(phase)
         ^ 0x736d_6f6c_736f_636b
@@ -245,7 +253,7 @@ mod logger {
                 Console,
                 "[{:<5} {:>6}] {}",
                 record.level(),
-                super::now().total_millis(),
+                super::millis(),
                 record.args()
             );
         }
