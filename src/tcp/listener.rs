@@ -152,8 +152,8 @@ pub struct PoolStats {
 
 /// `N` TCP sockets serving one port with a backlog.
 ///
-/// Only this thin shell depends on `N`: the work is done by non-generic code over a slice of slots,
-/// so programs with pools of several sizes carry one copy of it.
+/// Only this thin shell depends on `N`: the work is done by non-generic code over a slice of
+/// slots, so programs with pools of several sizes carry one copy of it.
 #[derive(Debug)]
 pub struct ListenerPool<const N: usize> {
     core: PoolCore,
