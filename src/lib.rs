@@ -43,7 +43,8 @@
 //! | `std` | yes | host conveniences: [`clock::StdClock`] |
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
-//! | `lan9118` | no | [`device::lan9118`]: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
+//! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
+//! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
 //!

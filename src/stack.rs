@@ -28,7 +28,8 @@ use crate::Error;
 /// How an interface is addressed.
 #[derive(Debug, Clone, Copy)]
 pub struct StackConfig {
-    /// MAC address, for Ethernet devices; `None` for IP-only devices (loopback, TUN).
+    /// MAC address, for Ethernet devices; `None` for IP-only devices (loopback, TUN), which
+    /// without the `medium-ip` feature get [`StackConfig::LOOPBACK_MAC`] and Ethernet framing.
     pub mac: Option<EthernetAddress>,
     /// The interface's IPv4 address and prefix.
     pub address: IpCidr,
@@ -40,7 +41,13 @@ pub struct StackConfig {
 }
 
 impl StackConfig {
-    /// An IP-only interface at `address` (for the loopback).
+    /// The MAC address of an interface made with [`StackConfig::ip`] when the `medium-ip`
+    /// feature is off (a locally administered unicast address): the interface then uses
+    /// Ethernet framing, as does [`Loopback::new`](crate::device::Loopback::new).
+    pub const LOOPBACK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x7f]);
+
+    /// An IP-only interface at `address` (for the loopback). Without the `medium-ip` feature,
+    /// an Ethernet interface with [`StackConfig::LOOPBACK_MAC`] instead.
     pub fn ip(address: IpCidr) -> Self {
         StackConfig {
             mac: None,
@@ -102,7 +109,10 @@ impl<'a> Stack<'a> {
     ) -> Self {
         let hardware_addr = match config.mac {
             Some(mac) => HardwareAddress::Ethernet(mac),
+            #[cfg(feature = "medium-ip")]
             None => HardwareAddress::Ip,
+            #[cfg(not(feature = "medium-ip"))]
+            None => HardwareAddress::Ethernet(StackConfig::LOOPBACK_MAC),
         };
         let mut iface_config = Config::new(hardware_addr);
         iface_config.random_seed = config.random_seed;

@@ -158,6 +158,44 @@ fn hello_world_comes_back_upper_cased() {
     assert_eq!(echo.pool().stats().closed, 1);
 }
 
+/// Without the `medium-ip` feature (the firmware's build) the loopback and `StackConfig::ip`
+/// use Ethernet framing: the interface ARPs for its own address and answers itself.
+#[test]
+fn the_loopback_also_works_with_ethernet_framing() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let clock = VirtualClock::default();
+    let mut dev = Dev::with_medium(smolsock::smoltcp::phy::Medium::Ethernet);
+    let mut stack = Stack::new(
+        StackConfig::ethernet(StackConfig::LOOPBACK_MAC, IpCidr::new(LOCALHOST, 8)),
+        &mut dev,
+        sockets(4),
+        clock.now(),
+    );
+    let mut echo = UpperEcho::<1>::new(
+        &mut stack,
+        tcp_pool::<1024, 1024>(1),
+        PoolConfig::new(ports::TCP_ECHO, 1),
+    )
+    .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(3);
+    let mut client = Collect::connect(
+        &mut stack,
+        &mut ports_alloc,
+        ports::TCP_ECHO,
+        b"framed in ethernet".to_vec(),
+    );
+    run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
+        let p = echo.poll(s) | client.poll(s);
+        if client.done(s) && echo.pool().stats().closed == 1 {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+    .unwrap();
+    assert_eq!(client.reply, b"FRAMED IN ETHERNET");
+}
+
 #[test]
 fn every_byte_value_only_ascii_letters_change() {
     let (mut stack, mut dev, clock) = loopback(8);

@@ -62,36 +62,52 @@ macro_rules! skip_without_qemu {
     };
 }
 
-/// Build both firmware binaries for `board` once per test run; the paths of the ELF files.
+/// Build the firmware binaries for `board` once per test run; the directory of the ELF files.
 fn firmware(board: Board) -> &'static Path {
-    static BUILT: OnceLock<Mutex<Vec<(&'static str, &'static Path)>>> = OnceLock::new();
+    firmware_build(board, false)
+}
+
+/// Like [`firmware`], with `log_off`: the build whose footprint the README reports (`--features
+/// log-off`), in its own target directory so both builds stay cached.
+fn firmware_build(board: Board, log_off: bool) -> &'static Path {
+    type Built = Vec<((&'static str, bool), &'static Path)>;
+    static BUILT: OnceLock<Mutex<Built>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
     // Holding the lock serialises the builds: two cargo processes would only wait on each other.
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, dir)) = built.iter().find(|(t, _)| *t == board.target) {
+    let key = (board.target, log_off);
+    if let Some((_, dir)) = built.iter().find(|(k, _)| *k == key) {
         return dir;
     }
+    let target_dir = if log_off {
+        firmware_dir().join("target").join("log-off")
+    } else {
+        firmware_dir().join("target")
+    };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(firmware_dir())
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(firmware_dir())
         .args(["build", "--release", "--bins", "--target", board.target])
+        .arg("--target-dir")
+        .arg(&target_dir)
         .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .status()
-        .expect("run cargo for the firmware");
+        .env_remove("CARGO_BUILD_TARGET");
+    if log_off {
+        cmd.args(["--features", "log-off"]);
+    }
+    let status = cmd.status().expect("run cargo for the firmware");
     assert!(
         status.success(),
         "firmware build for {} failed",
         board.target
     );
     let dir: &'static Path = Box::leak(
-        firmware_dir()
-            .join("target")
+        target_dir
             .join(board.target)
             .join("release")
             .into_boxed_path(),
     );
-    built.push((board.target, dir));
+    built.push((key, dir));
     dir
 }
 
@@ -265,14 +281,18 @@ fn free_udp_port() -> u16 {
 
 /// Boot network mode on `board` with fresh host ports; returns once it is serving.
 fn boot_net(board: Board) -> Net {
-    let elf = firmware(board).join("net");
+    boot_net_elf(board, &firmware(board).join("net"))
+}
+
+/// [`boot_net`] with the given network-mode ELF.
+fn boot_net_elf(board: Board, elf: &Path) -> Net {
     let (echo, framed) = (free_tcp_port(), free_tcp_port());
     let (udp_echo, udp_sink) = (free_udp_port(), free_udp_port());
     let nic = format!(
         "user,hostfwd=tcp:127.0.0.1:{echo}-:8000,hostfwd=tcp:127.0.0.1:{framed}-:9000,\
          hostfwd=udp:127.0.0.1:{udp_echo}-:8848,hostfwd=udp:127.0.0.1:{udp_sink}-:8888"
     );
-    let mut qemu = Qemu::spawn(qemu(board, &elf, &["-nic".into(), nic]));
+    let mut qemu = Qemu::spawn(qemu(board, elf, &["-nic".into(), nic]));
     qemu.wait_for(READY, Duration::from_secs(30));
     let ready = qemu.log.last().cloned().unwrap_or_default();
     let pool = ready
@@ -521,4 +541,45 @@ fn net_oversize_frame_header_closes_only_that_connection() {
     again.write_all(&frame(b"again")).unwrap();
     assert_eq!(read_frame(&mut again), b"AGAIN");
     close_gracefully(again);
+}
+
+/// The build the README's footprint figures are for (`log-off`: no logging, a panic reports a
+/// fixed line) serves every service like the logging build.
+#[test]
+fn net_without_logging_serves_every_service() {
+    skip_without_qemu!();
+    let net = boot_net_elf(AN385, &firmware_build(AN385, true).join("net"));
+    let s = echo_once(net.echo, b"no logging, same echo");
+    close_gracefully(s);
+
+    let mut s = connect(net.framed);
+    let messages: [&[u8]; 3] = [b"one", b"two", b"three"];
+    s.write_all(&messages.iter().flat_map(|m| frame(m)).collect::<Vec<u8>>())
+        .unwrap();
+    for m in messages {
+        assert_eq!(read_frame(&mut s), m.to_ascii_uppercase());
+    }
+    // An oversize header resets that connection only.
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "no reply to a broken frame"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let mut again = connect(net.framed);
+    again.write_all(&frame(b"again")).unwrap();
+    assert_eq!(read_frame(&mut again), b"AGAIN");
+    close_gracefully(again);
+
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    c.send_to(b"datagram", ("127.0.0.1", net.udp_echo)).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = c.recv_from(&mut buf).expect("UDP echo reply");
+    assert_eq!(&buf[..n], b"DATAGRAM");
+    c.send_to(b"into the sink", ("127.0.0.1", net.udp_sink))
+        .unwrap();
+    // Still serving after the sink took its datagram.
+    let s = echo_once(net.echo, b"still here");
+    close_gracefully(s);
 }

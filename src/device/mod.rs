@@ -8,7 +8,7 @@
 //!   `phy::Loopback` needs `alloc`). The demo and most tests run on it.
 //! - [`Wire`]: two linked ends, so two interfaces with their own addresses can talk; the
 //!   simulator extends it with faults.
-//! - [`lan9118`] (feature `lan9118`): the SMSC LAN9118 Ethernet controller of QEMU's MPS2
+//! - `lan9118` (feature `lan9118`): the SMSC LAN9118 Ethernet controller of QEMU's MPS2
 //!   boards, used by `firmware/`.
 //! - Linux TAP: `tap::TapDevice` (feature `tap`, Linux), rather than smoltcp's
 //!   `TunTapInterface`, which panics on I/O errors (a TAP interface that is down refuses

@@ -151,10 +151,19 @@ pub struct PoolStats {
 }
 
 /// `N` TCP sockets serving one port with a backlog.
+///
+/// Only this thin shell depends on `N`: the work is done by non-generic code over a slice of
+/// slots, so programs with pools of several sizes carry one copy of it.
 #[derive(Debug)]
 pub struct ListenerPool<const N: usize> {
-    config: PoolConfig,
+    core: PoolCore,
     slots: Vec<Slot, N>,
+}
+
+/// Everything of a pool but its slots, and the pool's logic over a slice of them.
+#[derive(Debug)]
+struct PoolCore {
+    config: PoolConfig,
     running: bool,
     exhausted: bool,
     stats: PoolStats,
@@ -179,19 +188,21 @@ impl<const N: usize> ListenerPool<N> {
                 .ok();
         }
         let mut pool = ListenerPool {
-            config,
+            core: PoolCore {
+                config,
+                running: true,
+                exhausted: false,
+                stats: PoolStats::default(),
+            },
             slots,
-            running: true,
-            exhausted: false,
-            stats: PoolStats::default(),
         };
-        pool.maintain(stack, |_| {})?;
+        pool.start(stack)?;
         Ok(pool)
     }
 
     /// The port served.
     pub fn port(&self) -> u16 {
-        self.config.port
+        self.core.config.port
     }
 
     /// Number of sockets in the pool.
@@ -201,23 +212,17 @@ impl<const N: usize> ListenerPool<N> {
 
     /// Counters so far.
     pub fn stats(&self) -> PoolStats {
-        self.stats
+        self.core.stats
     }
 
     /// Sockets in the middle of a handshake (as of the last `maintain`).
     pub fn half_open(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.phase == Phase::HalfOpen)
-            .count()
+        count(&self.slots, Phase::HalfOpen)
     }
 
     /// Sockets currently in LISTEN (as of the last `maintain`).
     pub fn listening(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.phase == Phase::Listening)
-            .count()
+        count(&self.slots, Phase::Listening)
     }
 
     /// Connections being served: slot position (`0..size()`, stable for the pool's life, for
@@ -234,35 +239,20 @@ impl<const N: usize> ListenerPool<N> {
 
     /// Close the connection on `handle` gracefully: FIN after any data still queued.
     pub fn close(&mut self, stack: &mut Stack<'_>, handle: SocketHandle) {
-        for slot in self.slots.iter_mut().filter(|s| s.handle == handle) {
-            if let Phase::Connected(conn) = &mut slot.phase {
-                conn.close(stack.tcp(handle));
-            }
-        }
+        close(&mut self.slots, stack, handle);
     }
 
     /// Stop the service: stop listening and close every connection gracefully.
     /// Connections then finish their close; [`start`](Self::start) listens again at once.
     pub fn stop(&mut self, stack: &mut Stack<'_>) {
-        self.running = false;
-        for slot in self.slots.iter_mut() {
-            let socket = stack.tcp(slot.handle);
-            match &mut slot.phase {
-                Phase::Connected(conn) => conn.close(socket),
-                // Half-open: RST. (Closing in SYN-RECEIVED would make smoltcp take the
-                // handshake's ACK for the ACK of a FIN it never sent.)
-                Phase::HalfOpen | Phase::Listening | Phase::Idle => {
-                    socket.abort();
-                    slot.phase = Phase::Idle;
-                }
-            }
-        }
+        self.core.running = false;
+        stop(&mut self.slots, stack);
     }
 
     /// Start (again) listening on the same port: no TIME-WAIT delay, no "address in use".
     pub fn start(&mut self, stack: &mut Stack<'_>) -> Result<(), Error> {
-        self.running = true;
-        self.maintain(stack, |_| {})?;
+        self.core.running = true;
+        self.core.maintain(&mut self.slots, stack, &mut |_| {})?;
         Ok(())
     }
 
@@ -273,14 +263,57 @@ impl<const N: usize> ListenerPool<N> {
         stack: &mut Stack<'_>,
         mut on_event: impl FnMut(SlotEvent),
     ) -> Result<bool, Error> {
+        self.core.maintain(&mut self.slots, stack, &mut on_event)
+    }
+}
+
+/// Slots in `phase`.
+fn count(slots: &[Slot], phase: Phase) -> usize {
+    slots.iter().filter(|s| s.phase == phase).count()
+}
+
+/// [`ListenerPool::close`].
+fn close(slots: &mut [Slot], stack: &mut Stack<'_>, handle: SocketHandle) {
+    for slot in slots.iter_mut().filter(|s| s.handle == handle) {
+        if let Phase::Connected(conn) = &mut slot.phase {
+            conn.close(stack.tcp(handle));
+        }
+    }
+}
+
+/// [`ListenerPool::stop`], but for the `running` flag.
+fn stop(slots: &mut [Slot], stack: &mut Stack<'_>) {
+    for slot in slots.iter_mut() {
+        let socket = stack.tcp(slot.handle);
+        match &mut slot.phase {
+            Phase::Connected(conn) => conn.close(socket),
+            // Half-open: RST. (Closing in SYN-RECEIVED would make smoltcp take the
+            // handshake's ACK for the ACK of a FIN it never sent.)
+            Phase::HalfOpen | Phase::Listening | Phase::Idle => {
+                socket.abort();
+                slot.phase = Phase::Idle;
+            }
+        }
+    }
+}
+
+impl PoolCore {
+    /// [`ListenerPool::maintain`]. The handler is a trait object so that every service, with
+    /// its own closure, shares this one copy.
+    fn maintain(
+        &mut self,
+        slots: &mut [Slot],
+        stack: &mut Stack<'_>,
+        on_event: &mut dyn FnMut(SlotEvent),
+    ) -> Result<bool, Error> {
         let mut changed = false;
-        for (index, slot) in self.slots.iter_mut().enumerate() {
+        for (index, slot) in slots.iter_mut().enumerate() {
             let socket = stack.tcp(slot.handle);
-            changed |= follow(index, slot, socket, &mut self.stats, &mut on_event);
+            changed |= follow(index, slot, socket, &mut self.stats, on_event);
         }
         if self.running {
-            let mut listening = self.listening();
-            for slot in self.slots.iter_mut() {
+            let mut listening = count(slots, Phase::Listening);
+            for slot in slots.iter_mut() {
                 if listening >= self.config.backlog {
                     break;
                 }
@@ -294,7 +327,7 @@ impl<const N: usize> ListenerPool<N> {
                     changed = true;
                 }
             }
-            let exhausted = listening == 0 && !self.slots.is_empty();
+            let exhausted = listening == 0 && !slots.is_empty();
             if exhausted != self.exhausted {
                 self.exhausted = exhausted;
                 if exhausted {
@@ -302,7 +335,7 @@ impl<const N: usize> ListenerPool<N> {
                     log::info!(
                         "port {}: all {} sockets busy, new connections are refused (RST)",
                         self.config.port,
-                        self.slots.len()
+                        slots.len()
                     );
                     on_event(SlotEvent::Exhausted);
                 } else {
@@ -321,7 +354,7 @@ fn follow(
     slot: &mut Slot,
     socket: &mut tcp::Socket<'_>,
     stats: &mut PoolStats,
-    on_event: &mut impl FnMut(SlotEvent),
+    on_event: &mut dyn FnMut(SlotEvent),
 ) -> bool {
     let state = socket.state();
     match &mut slot.phase {
