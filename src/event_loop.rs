@@ -72,6 +72,26 @@ pub fn next_step<D: Pending + ?Sized>(
     }
 }
 
+/// One round: poll the interface at `now`, run the application once, decide what next.
+///
+/// Returns `None` when `work` says it is done. Every loop in smolsock (virtual time in
+/// [`run_until`], a TAP device on the host, `wfi` on a microcontroller) is this round plus its
+/// own way of waiting for [`Next::Wait`].
+pub fn round<D: Device + Pending + ?Sized>(
+    stack: &mut Stack<'_>,
+    device: &mut D,
+    now: Instant,
+    work: &mut impl FnMut(&mut Stack<'_>) -> Work,
+) -> Option<Next> {
+    let mut progress = stack.poll(now, device);
+    match work(stack) {
+        Work::Done => return None,
+        Work::Busy => progress = true,
+        Work::Idle => {}
+    }
+    Some(next_step(stack, device, now, progress))
+}
+
 /// Why [`run_until`] stopped without the application being done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunError {
@@ -118,13 +138,10 @@ pub fn run_until<D: Device + Pending + ?Sized>(
     let mut spins = 0u32;
     loop {
         let now = clock.now();
-        let mut progress = stack.poll(now, device);
-        match work(stack) {
-            Work::Done => return Ok(now),
-            Work::Busy => progress = true,
-            Work::Idle => {}
-        }
-        match next_step(stack, device, now, progress) {
+        let Some(next) = round(stack, device, now, &mut work) else {
+            return Ok(now);
+        };
+        match next {
             Next::PollNow => {
                 spins += 1;
                 if spins >= SPIN_LIMIT {

@@ -9,12 +9,13 @@
 //! ```text
 //!  device ─────▶ stack ─────────▶ sockets ──────────────▶ services
 //!  device::      Stack            tcp::ListenerPool       service::UpperEcho   TCP 8000
-//!   Loopback      (Interface +     (backlog)              service::ChatServer  TCP 8080
-//!   Wire          SocketSet over  tcp::TcpClient          service::UdpEcho     UDP 8848
-//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpSink     UDP 8888
-//!    elsewhere)                   udp::UdpClient
-//!        ▲                 ▲
-//!      clock            event_loop: poll, run services, poll again while busy, then wait
+//!   Loopback      (Interface +     (backlog)              service::FramedEcho  TCP 9000
+//!   Wire          SocketSet over  tcp::TcpClient          service::ChatServer  TCP 8080
+//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpEcho     UDP 8848
+//!    elsewhere)                   udp::UdpClient          service::UdpSink     UDP 8888
+//!        ▲                 ▲                                    │
+//!      clock            event_loop: poll, run services,     frame: 4-byte length frames
+//!                       poll again while busy, then wait
 //! ```
 //!
 //! | module | one job |
@@ -25,11 +26,13 @@
 //! | [`storage`] | socket buffers sized by const generics |
 //! | [`event_loop`] | when to poll and how long to sleep |
 //! | [`tcp`] | listener pool (backlog), client, ephemeral ports, TIME-WAIT |
+//! | [`frame`] | message boundaries on TCP: 4-byte big-endian length frames, heapless decoder |
 //! | [`udp`] | datagrams with boundaries and no silent truncation |
 //! | [`service`] | the lesson's servers as small state machines |
 //! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
 //! | [`error`] | the typed errors |
+//! | `tap` | Linux TAP device, host event loop, pcap file, the services assembled (feature `tap`) |
 //!
 //! The loopback demo, the Linux TAP server, the simulator and the firmware all run these same
 //! services; they differ only in the [`smoltcp::phy::Device`] and the clock.
@@ -40,6 +43,9 @@
 //! |---|---|---|
 //! | `std` | yes | host conveniences: [`clock::StdClock`] |
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
+//! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
+//! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
+//! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
 //!
@@ -55,10 +61,13 @@ pub mod device;
 pub mod digest;
 pub mod error;
 pub mod event_loop;
+pub mod frame;
 pub mod service;
 pub mod sim;
 pub mod stack;
 pub mod storage;
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub mod tap;
 pub mod tcp;
 pub mod udp;
 

@@ -15,6 +15,7 @@
 //! Adding a socket to a full `SocketSet` panics inside smoltcp; [`Stack::add_tcp`] and
 //! [`Stack::add_udp`] check first and return [`Error::SocketStorageFull`] instead.
 
+use managed::ManagedSlice;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::Device;
 use smoltcp::socket::{tcp, udp};
@@ -28,7 +29,8 @@ use crate::Error;
 /// How an interface is addressed.
 #[derive(Debug, Clone, Copy)]
 pub struct StackConfig {
-    /// MAC address, for Ethernet devices; `None` for IP-only devices (loopback, TUN).
+    /// MAC address, for Ethernet devices; `None` for IP-only devices (loopback, TUN), which
+    /// without the `medium-ip` feature get [`StackConfig::LOOPBACK_MAC`] and Ethernet framing.
     pub mac: Option<EthernetAddress>,
     /// The interface's IPv4 address and prefix.
     pub address: IpCidr,
@@ -40,7 +42,13 @@ pub struct StackConfig {
 }
 
 impl StackConfig {
-    /// An IP-only interface at `address` (for the loopback).
+    /// The MAC address of an interface made with [`StackConfig::ip`] when the `medium-ip`
+    /// feature is off (a locally administered unicast address): the interface then uses
+    /// Ethernet framing, as does [`Loopback::new`](crate::device::Loopback::new).
+    pub const LOOPBACK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x7f]);
+
+    /// An IP-only interface at `address` (for the loopback). Without the `medium-ip` feature,
+    /// an Ethernet interface with [`StackConfig::LOOPBACK_MAC`] instead.
     pub fn ip(address: IpCidr) -> Self {
         StackConfig {
             mac: None,
@@ -81,16 +89,31 @@ pub struct Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
-    /// Bring up an interface on `device` with `config`, with room for `storage.len()` sockets.
+    /// Bring up an interface on `device` with `config`, with room for `storage.len()` sockets
+    /// (an array of `SocketStorage::EMPTY`, static or on the stack).
     pub fn new<D: Device + ?Sized>(
         config: StackConfig,
         device: &mut D,
         storage: &'a mut [SocketStorage<'a>],
         now: Instant,
     ) -> Self {
+        Self::with_storage(config, device, ManagedSlice::Borrowed(storage), now)
+    }
+
+    /// Like [`Stack::new`], over any `managed::ManagedSlice` of socket slots (e.g. an owned
+    /// `Vec` where `alloc` is available).
+    pub fn with_storage<D: Device + ?Sized>(
+        config: StackConfig,
+        device: &mut D,
+        storage: ManagedSlice<'a, SocketStorage<'a>>,
+        now: Instant,
+    ) -> Self {
         let hardware_addr = match config.mac {
             Some(mac) => HardwareAddress::Ethernet(mac),
+            #[cfg(feature = "medium-ip")]
             None => HardwareAddress::Ip,
+            #[cfg(not(feature = "medium-ip"))]
+            None => HardwareAddress::Ethernet(StackConfig::LOOPBACK_MAC),
         };
         let mut iface_config = Config::new(hardware_addr);
         iface_config.random_seed = config.random_seed;

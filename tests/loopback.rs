@@ -158,6 +158,44 @@ fn hello_world_comes_back_upper_cased() {
     assert_eq!(echo.pool().stats().closed, 1);
 }
 
+/// Without the `medium-ip` feature (the firmware's build) the loopback and `StackConfig::ip`
+/// use Ethernet framing: the interface ARPs for its own address and answers itself.
+#[test]
+fn the_loopback_also_works_with_ethernet_framing() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let clock = VirtualClock::default();
+    let mut dev = Dev::with_medium(smolsock::smoltcp::phy::Medium::Ethernet);
+    let mut stack = Stack::new(
+        StackConfig::ethernet(StackConfig::LOOPBACK_MAC, IpCidr::new(LOCALHOST, 8)),
+        &mut dev,
+        sockets(4),
+        clock.now(),
+    );
+    let mut echo = UpperEcho::<1>::new(
+        &mut stack,
+        tcp_pool::<1024, 1024>(1),
+        PoolConfig::new(ports::TCP_ECHO, 1),
+    )
+    .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(3);
+    let mut client = Collect::connect(
+        &mut stack,
+        &mut ports_alloc,
+        ports::TCP_ECHO,
+        b"framed in ethernet".to_vec(),
+    );
+    run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
+        let p = echo.poll(s) | client.poll(s);
+        if client.done(s) && echo.pool().stats().closed == 1 {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+    .unwrap();
+    assert_eq!(client.reply, b"FRAMED IN ETHERNET");
+}
+
 #[test]
 fn every_byte_value_only_ascii_letters_change() {
     let (mut stack, mut dev, clock) = loopback(8);
@@ -921,4 +959,110 @@ fn a_tiny_device_queue_drops_frames_and_tcp_still_delivers_everything() {
         dev.stats().dropped_full > 0,
         "the 2-frame queue should have overflowed"
     );
+}
+
+#[test]
+fn a_frame_in_the_device_means_poll_again_not_sleep() {
+    use smolsock::event_loop::{next_step, Next};
+    let (mut stack, mut dev, clock) = loopback(4);
+    let mut ports_alloc = EphemeralPorts::new(16);
+    let h = stack.add_udp(leak(UdpStorage::<4, 2048>::new())).unwrap();
+    let mut client = UdpClient::bind_ephemeral(&mut stack, h, &mut ports_alloc).unwrap();
+    client
+        .send_to(&mut stack, b"in flight", ep(ports::UDP_SINK))
+        .unwrap();
+    // The first poll moves the datagram into the loopback queue; the interface reads it back
+    // only on the next poll. No socket timer runs, so only the queue says "not idle".
+    stack.poll(clock.now(), &mut dev);
+    assert!(dev.pending());
+    assert_eq!(
+        next_step(&mut stack, &dev, clock.now(), false),
+        Next::PollNow
+    );
+    stack.poll(clock.now(), &mut dev);
+    assert!(!dev.pending());
+    assert_eq!(
+        next_step(&mut stack, &dev, clock.now(), false),
+        Next::Wait(None)
+    );
+}
+
+#[test]
+fn a_client_that_vanishes_silently_times_out_and_frees_its_socket() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let clock = VirtualClock::default();
+    let wire = Wire::<1514, 64>::new();
+    let (mut end_a, mut end_b) = wire.ends();
+    let server_ip = IpAddress::v4(10, 42, 0, 1);
+    let mut server = Stack::new(
+        StackConfig::ethernet(
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            IpCidr::new(server_ip, 24),
+        ),
+        &mut end_a,
+        sockets(4),
+        clock.now(),
+    );
+    let mut client_stack = Stack::new(
+        StackConfig::ethernet(
+            EthernetAddress([2, 0, 0, 0, 0, 2]),
+            IpCidr::new(IpAddress::v4(10, 42, 0, 2), 24),
+        ),
+        &mut end_b,
+        sockets(4),
+        clock.now(),
+    );
+    let config = PoolConfig {
+        timeout: Some(secs(5)),
+        ..PoolConfig::new(ports::TCP_ECHO, 1)
+    };
+    let mut echo = UpperEcho::<1>::new(&mut server, tcp_pool::<4096, 4096>(1), config).unwrap();
+    let payload = random_bytes(50_000, 17);
+    let h = client_stack
+        .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+        .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(17);
+    let mut client = EchoClient::connect(
+        &mut client_stack,
+        h,
+        IpEndpoint::new(server_ip, ports::TCP_ECHO),
+        &mut ports_alloc,
+        &payload,
+    )
+    .unwrap();
+    // Both hosts run until the client has 8 KiB back; then the client host goes silent
+    // (no more polling, no RST: like a pulled cable) while the server still has data to send.
+    let mut client_alive = true;
+    let deadline = clock.now() + secs(120);
+    while echo.pool().stats().reset == 0 && clock.now() < deadline {
+        let now = clock.now();
+        let mut p = server.poll(now, &mut end_a) | echo.poll(&mut server);
+        if client_alive {
+            p |= client_stack.poll(now, &mut end_b) | client.poll(&mut client_stack);
+            client_alive = client.received() < 8192;
+        }
+        if !p && !end_a.pending() && (!client_alive || !end_b.pending()) {
+            let mut next = server.poll_at(now);
+            if client_alive {
+                next = [next, client_stack.poll_at(now)]
+                    .into_iter()
+                    .flatten()
+                    .min();
+            }
+            clock.advance_to(
+                next.unwrap_or(now + secs(1))
+                    .max(now + Duration::from_millis(1)),
+            );
+        }
+    }
+    let st = echo.pool().stats();
+    assert_eq!(
+        (st.accepted, st.reset),
+        (1, 1),
+        "server must give up on the silent client"
+    );
+    assert!(clock.now() < deadline);
+    // The socket is back in LISTEN for the next client.
+    echo.poll(&mut server);
+    assert_eq!(echo.pool().listening(), 1);
 }

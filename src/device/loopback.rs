@@ -10,8 +10,9 @@ use super::Pending;
 
 /// A loopback device over a fixed queue of `N` frames of up to `MTU` bytes.
 ///
-/// With [`Medium::Ip`] (the default) frames are bare IP packets, like `lo` on Linux; with
-/// [`Medium::Ethernet`] they carry an Ethernet header addressed to the interface itself.
+/// With `Medium::Ip` (the default with the `medium-ip` feature) frames are bare IP packets, like
+/// `lo` on Linux; with [`Medium::Ethernet`] (the default without it) they carry an Ethernet
+/// header addressed to the interface itself.
 #[derive(Debug)]
 pub struct Loopback<const MTU: usize = 1500, const N: usize = 16> {
     queue: RefCell<FrameQueue<MTU, N>>,
@@ -19,9 +20,14 @@ pub struct Loopback<const MTU: usize = 1500, const N: usize = 16> {
 }
 
 impl<const MTU: usize, const N: usize> Loopback<MTU, N> {
-    /// A loopback device carrying bare IP packets.
+    /// A loopback device carrying bare IP packets; Ethernet frames without the `medium-ip`
+    /// feature (pair it with [`StackConfig::ip`](crate::StackConfig::ip), which follows suit).
     pub const fn new() -> Self {
-        Self::with_medium(Medium::Ip)
+        #[cfg(feature = "medium-ip")]
+        let medium = Medium::Ip;
+        #[cfg(not(feature = "medium-ip"))]
+        let medium = Medium::Ethernet;
+        Self::with_medium(medium)
     }
 
     /// A loopback device for the given medium.

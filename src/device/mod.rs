@@ -8,12 +8,17 @@
 //!   `phy::Loopback` needs `alloc`). The demo and most tests run on it.
 //! - [`Wire`]: two linked ends, so two interfaces with their own addresses can talk; the
 //!   simulator extends it with faults.
-//! - Linux TAP (smoltcp's `TunTapInterface`, `std` only) and the LAN9118 driver for the QEMU
-//!   boards live with their programs.
+//! - `lan9118` (feature `lan9118`): the SMSC LAN9118 Ethernet controller of QEMU's MPS2
+//!   boards, used by `firmware/`.
+//! - Linux TAP: `tap::TapDevice` (feature `tap`, Linux), rather than smoltcp's
+//!   `TunTapInterface`, which panics on I/O errors (a TAP interface that is down refuses
+//!   writes).
 //!
 //! All in-memory devices share one [`FrameQueue`] and its tokens, so a frame is stored the
 //! same way in each of them, with the same drop counters.
 
+#[cfg(feature = "lan9118")]
+pub mod lan9118;
 mod loopback;
 mod queue;
 mod wire;

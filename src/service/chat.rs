@@ -129,10 +129,13 @@ impl<O: Operator, const N: usize, const LINE: usize> ChatServer<O, N, LINE> {
 
 impl<O: Operator, const N: usize, const LINE: usize> Service for ChatServer<O, N, LINE> {
     fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
-        let mut accepted: Vec<SocketHandle, N> = Vec::new();
+        // A new connection starts with an empty line buffer, whatever the last one left.
+        let lines = &mut self.lines;
         let mut progress = match self.pool.maintain(stack, |event| {
-            if let SlotEvent::Accepted { handle, .. } = event {
-                accepted.push(handle).ok();
+            if let SlotEvent::Accepted { slot, .. } = event {
+                if let Some(line_buf) = lines.get_mut(slot) {
+                    line_buf.clear();
+                }
             }
         }) {
             Ok(changed) => changed,
@@ -141,23 +144,8 @@ impl<O: Operator, const N: usize, const LINE: usize> Service for ChatServer<O, N
                 false
             }
         };
-        // A new connection starts with an empty line buffer, whatever the last one left.
-        for handle in accepted {
-            if let Some(line_buf) = self
-                .pool
-                .slot_index(handle)
-                .and_then(|i| self.lines.get_mut(i))
-            {
-                line_buf.clear();
-            }
-        }
         let mut reply = [0u8; LINE];
-        // Serve each connection with its own line buffer.
-        let handles: Vec<SocketHandle, N> = self.pool.connections().map(|(h, _)| h).collect();
-        for handle in handles {
-            let Some(slot) = self.pool.slot_index(handle) else {
-                continue;
-            };
+        for (slot, handle, conn) in self.pool.connections() {
             let Some(line_buf) = self.lines.get_mut(slot) else {
                 continue;
             };
@@ -172,24 +160,26 @@ impl<O: Operator, const N: usize, const LINE: usize> Service for ChatServer<O, N
                     Ok(Some(line)) => {
                         progress = true;
                         log::info!("chat from {remote}: {}", Printable(line));
+                        conn.rx_bytes += line.len() as u64 + 1;
                         let n = self.operator.reply(remote, line, &mut reply).min(LINE);
                         socket.send_slice(&reply[..n]).ok();
                         socket.send_slice(b"\n").ok();
+                        conn.tx_bytes += n as u64 + 1;
                     }
                     Ok(None) => break,
                     Err(e) => {
                         log::warn!("chat: {remote}: {e}; resetting that connection");
-                        socket.abort();
+                        conn.abort(socket);
                         line_buf.clear();
                         progress = true;
                         break;
                     }
                 }
             }
-            if socket.state() == tcp::State::CloseWait && socket.recv_queue() == 0 {
+            if conn.peer_done(socket) {
                 log::info!("chat: {remote} left");
                 line_buf.clear();
-                self.pool.close(stack, handle);
+                conn.close(socket);
                 progress = true;
             }
         }

@@ -43,7 +43,7 @@ impl<const N: usize> Service for UpperEcho<N> {
                 false
             }
         };
-        for (handle, conn) in self.pool.connections() {
+        for (_, handle, conn) in self.pool.connections() {
             progress |= pump(stack.tcp(handle), conn, upper_case);
         }
         progress
@@ -83,10 +83,9 @@ pub fn pump(
         conn.tx_bytes += sent as u64;
         progress = true;
     }
-    if socket.state() == tcp::State::CloseWait && socket.recv_queue() == 0 && !conn.closing {
+    if conn.peer_done(socket) {
         // The client sent FIN and we echoed everything: FIN back (after the queued data).
-        socket.close();
-        conn.closing = true;
+        conn.close(socket);
         progress = true;
     }
     progress

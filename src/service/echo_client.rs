@@ -85,6 +85,11 @@ impl<'d> EchoClient<'d> {
         &self.shown
     }
 
+    /// The socket used (reusable for another connection once this one is over).
+    pub fn handle(&self) -> SocketHandle {
+        self.client.handle()
+    }
+
     /// The local port used.
     pub fn local_port(&self) -> u16 {
         self.client.local_port()

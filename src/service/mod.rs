@@ -3,6 +3,7 @@
 //! | service | port | behaviour |
 //! |---|---|---|
 //! | [`UpperEcho`] | TCP 8000 | replies with the bytes upper-cased (ASCII letters only) |
+//! | [`FramedEcho`] | TCP 9000 | each length-prefixed frame comes back upper-cased ([`crate::frame`]) |
 //! | [`ChatServer`] | TCP 8080 | receives lines, replies with a line from an operator |
 //! | [`UdpEcho`] | UDP 8848 | answers each datagram to its sender, upper-cased |
 //! | [`UdpSink`] | UDP 8888 | receives only; counts datagrams and bytes |
@@ -20,12 +21,14 @@
 mod chat;
 mod echo;
 mod echo_client;
+mod framed_echo;
 mod udp_echo;
 mod udp_sink;
 
 pub use chat::{ChatClient, ChatInput, ChatServer, LineBuffer, Operator, Submitted};
 pub use echo::{pump, UpperEcho};
 pub use echo_client::EchoClient;
+pub use framed_echo::{echo_frames, FramedEcho, FramedEchoStats};
 pub use udp_echo::{UdpEcho, UdpEchoStats};
 pub use udp_sink::{UdpSink, UdpSinkStats};
 

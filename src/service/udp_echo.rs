@@ -1,10 +1,10 @@
 //! The UDP upper-case echo (lesson programs 7 and 8): each datagram goes back to its sender.
 
 use smoltcp::iface::SocketHandle;
+use smoltcp::socket::udp;
 
 use super::{upper_case, Service};
 use crate::storage::UdpStorage;
-use crate::udp::recv_datagram;
 use crate::{Error, Stack};
 
 /// Counters of a [`UdpEcho`].
@@ -57,42 +57,34 @@ impl<const MAX: usize> Service for UdpEcho<MAX> {
         let socket = stack.udp(self.handle);
         let mut progress = false;
         let mut buf = [0u8; MAX];
-        while let Ok((data, _)) = socket.peek() {
-            let len = data.len();
-            // Answer only when the reply fits: otherwise leave the datagram queued.
-            if len <= MAX && !fits(socket, len) {
-                break;
-            }
-            match recv_datagram(socket, &mut buf) {
-                Ok(None) => break,
-                Ok(Some((n, meta))) => {
-                    progress = true;
-                    let reply = &mut buf[..n];
-                    upper_case(reply);
-                    match socket.send_slice(reply, meta.endpoint) {
-                        Ok(()) => {
-                            self.stats.datagrams += 1;
-                            self.stats.bytes += n as u64;
-                            log::debug!("udp echo: {n} bytes to {}", meta.endpoint);
-                        }
-                        Err(e) => {
-                            self.stats.unanswerable += 1;
-                            log::warn!("udp echo: cannot answer {}: {e}", meta.endpoint);
-                        }
-                    }
+        // Peek, answer, and only then dequeue: a datagram whose reply does not fit in the send
+        // buffer yet stays queued for the next poll instead of being lost.
+        while let Ok((data, meta)) = socket.peek() {
+            let (len, sender) = (data.len(), meta.endpoint);
+            let Some(reply) = buf.get_mut(..len) else {
+                socket.recv().ok();
+                progress = true;
+                self.stats.too_large += 1;
+                log::warn!("udp echo: {}", Error::DatagramTooLarge { len, max: MAX });
+                continue;
+            };
+            reply.copy_from_slice(data);
+            upper_case(reply);
+            match socket.send_slice(reply, sender) {
+                Ok(()) => {
+                    self.stats.datagrams += 1;
+                    self.stats.bytes += len as u64;
+                    log::debug!("udp echo: {len} bytes to {sender}");
                 }
+                Err(udp::SendError::BufferFull) => break,
                 Err(e) => {
-                    progress = true;
-                    self.stats.too_large += 1;
-                    log::warn!("udp echo: {e}");
+                    self.stats.unanswerable += 1;
+                    log::warn!("udp echo: cannot answer {sender}: {e}");
                 }
             }
+            socket.recv().ok();
+            progress = true;
         }
         progress
     }
-}
-
-/// Whether a `len`-byte datagram can be queued for sending now.
-fn fits(socket: &smoltcp::socket::udp::Socket<'_>, len: usize) -> bool {
-    socket.can_send() && socket.payload_send_capacity() - socket.send_queue() >= len
 }

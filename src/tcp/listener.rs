@@ -84,11 +84,34 @@ pub struct Connection {
     pub peer_finished: bool,
 }
 
+impl Connection {
+    /// The peer sent FIN and everything it sent has been read, and we have not closed yet:
+    /// time to close our side.
+    pub fn peer_done(&self, socket: &tcp::Socket<'_>) -> bool {
+        socket.state() == State::CloseWait && socket.recv_queue() == 0 && !self.closing
+    }
+
+    /// Close our side gracefully: FIN after everything queued.
+    pub fn close(&mut self, socket: &mut tcp::Socket<'_>) {
+        self.closing = true;
+        socket.close();
+    }
+
+    /// Reset the connection (RST): for a peer that broke the protocol.
+    pub fn abort(&mut self, socket: &mut tcp::Socket<'_>) {
+        self.closing = true;
+        socket.abort();
+    }
+}
+
 /// Something that happened to a slot during [`ListenerPool::maintain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotEvent {
     /// A client connected.
     Accepted {
+        /// Position of the slot in the pool (`0..size()`), to reset per-connection state kept
+        /// beside the pool.
+        slot: usize,
         /// The socket now serving it.
         handle: SocketHandle,
         /// The client.
@@ -136,10 +159,19 @@ pub struct PoolStats {
 }
 
 /// `N` TCP sockets serving one port with a backlog.
+///
+/// Only this thin shell depends on `N`: the work is done by non-generic code over a slice of
+/// slots, so programs with pools of several sizes carry one copy of it.
 #[derive(Debug)]
 pub struct ListenerPool<const N: usize> {
-    config: PoolConfig,
+    core: PoolCore,
     slots: Vec<Slot, N>,
+}
+
+/// Everything of a pool but its slots, and the pool's logic over a slice of them.
+#[derive(Debug)]
+struct PoolCore {
+    config: PoolConfig,
     running: bool,
     exhausted: bool,
     stats: PoolStats,
@@ -164,19 +196,21 @@ impl<const N: usize> ListenerPool<N> {
                 .ok();
         }
         let mut pool = ListenerPool {
-            config,
+            core: PoolCore {
+                config,
+                running: true,
+                exhausted: false,
+                stats: PoolStats::default(),
+            },
             slots,
-            running: true,
-            exhausted: false,
-            stats: PoolStats::default(),
         };
-        pool.maintain(stack, |_| {})?;
+        pool.start(stack)?;
         Ok(pool)
     }
 
     /// The port served.
     pub fn port(&self) -> u16 {
-        self.config.port
+        self.core.config.port
     }
 
     /// Number of sockets in the pool.
@@ -186,75 +220,47 @@ impl<const N: usize> ListenerPool<N> {
 
     /// Counters so far.
     pub fn stats(&self) -> PoolStats {
-        self.stats
+        self.core.stats
     }
 
     /// Sockets in the middle of a handshake (as of the last `maintain`).
     pub fn half_open(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.phase == Phase::HalfOpen)
-            .count()
+        count(&self.slots, Phase::HalfOpen)
     }
 
     /// Sockets currently in LISTEN (as of the last `maintain`).
     pub fn listening(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.phase == Phase::Listening)
-            .count()
+        count(&self.slots, Phase::Listening)
     }
 
-    /// Connections being served, with their slot's socket.
-    pub fn connections(&mut self) -> impl Iterator<Item = (SocketHandle, &mut Connection)> {
+    /// Connections being served: slot position (`0..size()`, stable for the pool's life, for
+    /// per-connection state kept beside the pool), socket, and connection.
+    pub fn connections(&mut self) -> impl Iterator<Item = (usize, SocketHandle, &mut Connection)> {
         self.slots
             .iter_mut()
-            .filter_map(|slot| match &mut slot.phase {
-                Phase::Connected(conn) => Some((slot.handle, conn)),
+            .enumerate()
+            .filter_map(|(index, slot)| match &mut slot.phase {
+                Phase::Connected(conn) => Some((index, slot.handle, conn)),
                 _ => None,
             })
     }
 
-    /// Position of `handle` in the pool (`0..size()`), to keep per-connection state beside it.
-    pub fn slot_index(&self, handle: SocketHandle) -> Option<usize> {
-        self.slots.iter().position(|s| s.handle == handle)
-    }
-
     /// Close the connection on `handle` gracefully: FIN after any data still queued.
     pub fn close(&mut self, stack: &mut Stack<'_>, handle: SocketHandle) {
-        for slot in self.slots.iter_mut().filter(|s| s.handle == handle) {
-            if let Phase::Connected(conn) = &mut slot.phase {
-                conn.closing = true;
-                stack.tcp(handle).close();
-            }
-        }
+        close(&mut self.slots, stack, handle);
     }
 
     /// Stop the service: stop listening and close every connection gracefully.
     /// Connections then finish their close; [`start`](Self::start) listens again at once.
     pub fn stop(&mut self, stack: &mut Stack<'_>) {
-        self.running = false;
-        for slot in self.slots.iter_mut() {
-            let socket = stack.tcp(slot.handle);
-            match &mut slot.phase {
-                Phase::Connected(conn) => {
-                    conn.closing = true;
-                    socket.close();
-                }
-                // Half-open: RST. (Closing in SYN-RECEIVED would make smoltcp take the
-                // handshake's ACK for the ACK of a FIN it never sent.)
-                Phase::HalfOpen | Phase::Listening | Phase::Idle => {
-                    socket.abort();
-                    slot.phase = Phase::Idle;
-                }
-            }
-        }
+        self.core.running = false;
+        stop(&mut self.slots, stack);
     }
 
     /// Start (again) listening on the same port: no TIME-WAIT delay, no "address in use".
     pub fn start(&mut self, stack: &mut Stack<'_>) -> Result<(), Error> {
-        self.running = true;
-        self.maintain(stack, |_| {})?;
+        self.core.running = true;
+        self.core.maintain(&mut self.slots, stack, &mut |_| {})?;
         Ok(())
     }
 
@@ -265,13 +271,57 @@ impl<const N: usize> ListenerPool<N> {
         stack: &mut Stack<'_>,
         mut on_event: impl FnMut(SlotEvent),
     ) -> Result<bool, Error> {
+        self.core.maintain(&mut self.slots, stack, &mut on_event)
+    }
+}
+
+/// Slots in `phase`.
+fn count(slots: &[Slot], phase: Phase) -> usize {
+    slots.iter().filter(|s| s.phase == phase).count()
+}
+
+/// [`ListenerPool::close`].
+fn close(slots: &mut [Slot], stack: &mut Stack<'_>, handle: SocketHandle) {
+    for slot in slots.iter_mut().filter(|s| s.handle == handle) {
+        if let Phase::Connected(conn) = &mut slot.phase {
+            conn.close(stack.tcp(handle));
+        }
+    }
+}
+
+/// [`ListenerPool::stop`], but for the `running` flag.
+fn stop(slots: &mut [Slot], stack: &mut Stack<'_>) {
+    for slot in slots.iter_mut() {
+        let socket = stack.tcp(slot.handle);
+        match &mut slot.phase {
+            Phase::Connected(conn) => conn.close(socket),
+            // Half-open: RST. (Closing in SYN-RECEIVED would make smoltcp take the
+            // handshake's ACK for the ACK of a FIN it never sent.)
+            Phase::HalfOpen | Phase::Listening | Phase::Idle => {
+                socket.abort();
+                slot.phase = Phase::Idle;
+            }
+        }
+    }
+}
+
+impl PoolCore {
+    /// [`ListenerPool::maintain`]. The handler is a trait object so that every service, with
+    /// its own closure, shares this one copy.
+    fn maintain(
+        &mut self,
+        slots: &mut [Slot],
+        stack: &mut Stack<'_>,
+        on_event: &mut dyn FnMut(SlotEvent),
+    ) -> Result<bool, Error> {
         let mut changed = false;
-        for slot in self.slots.iter_mut() {
-            changed |= follow(slot, stack.tcp(slot.handle), &mut self.stats, &mut on_event);
+        for (index, slot) in slots.iter_mut().enumerate() {
+            let socket = stack.tcp(slot.handle);
+            changed |= follow(index, slot, socket, &mut self.stats, on_event);
         }
         if self.running {
-            let mut listening = self.listening();
-            for slot in self.slots.iter_mut() {
+            let mut listening = count(slots, Phase::Listening);
+            for slot in slots.iter_mut() {
                 if listening >= self.config.backlog {
                     break;
                 }
@@ -285,15 +335,15 @@ impl<const N: usize> ListenerPool<N> {
                     changed = true;
                 }
             }
-            let exhausted = listening == 0 && !self.slots.is_empty();
+            let exhausted = listening == 0 && !slots.is_empty();
             if exhausted != self.exhausted {
                 self.exhausted = exhausted;
                 if exhausted {
                     self.stats.exhausted += 1;
-                    log::warn!(
+                    log::info!(
                         "port {}: all {} sockets busy, new connections are refused (RST)",
                         self.config.port,
-                        self.slots.len()
+                        slots.len()
                     );
                     on_event(SlotEvent::Exhausted);
                 } else {
@@ -308,10 +358,11 @@ impl<const N: usize> ListenerPool<N> {
 
 /// Move one slot along its life cycle after the socket's current state.
 fn follow(
+    index: usize,
     slot: &mut Slot,
     socket: &mut tcp::Socket<'_>,
     stats: &mut PoolStats,
-    on_event: &mut impl FnMut(SlotEvent),
+    on_event: &mut dyn FnMut(SlotEvent),
 ) -> bool {
     let state = socket.state();
     match &mut slot.phase {
@@ -341,6 +392,7 @@ fn follow(
             stats.accepted += 1;
             log::info!("port {}: accepted {remote}", socket.listen_endpoint().port);
             on_event(SlotEvent::Accepted {
+                slot: index,
                 handle: slot.handle,
                 remote,
             });

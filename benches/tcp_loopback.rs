@@ -1,0 +1,212 @@
+//! TCP bulk throughput on the in-memory loopback: smolsock's services vs raw smoltcp.
+//!
+//! ```text
+//! cargo bench --bench tcp_loopback
+//! ```
+//!
+//! Both sides move the same bytes through the same `Loopback` device (MTU 1500) with the same
+//! socket buffer sizes and the same client: the client streams a payload to an upper-case echo
+//! server on port 8000 and reads the reply back. The only difference is the server:
+//!
+//! - **raw**: one smoltcp socket and a hand-written echo loop (`recv_slice` 1 KiB, upper-case,
+//!   `send_slice`), the least a smoltcp program can do;
+//! - **smolsock**: `Stack` + `UpperEcho` (listener pool with backlog, connection tracking,
+//!   byte counters) + the `event_loop` contract.
+//!
+//! Throughput counts payload bytes echoed (each byte crosses the loopback twice). The figure is
+//! the median of several runs; the ratio is smolsock / raw in the same run.
+
+use std::time::Instant as WallInstant;
+
+use smolsock::clock::{Clock, VirtualClock};
+use smolsock::device::Loopback;
+use smolsock::event_loop::{next_step, Next};
+use smolsock::service::{ports, Service, UpperEcho};
+use smolsock::smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smolsock::smoltcp::socket::tcp;
+use smolsock::smoltcp::time::Duration;
+use smolsock::smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smolsock::storage::TcpStorage;
+use smolsock::tcp::PoolConfig;
+use smolsock::{Stack, StackConfig};
+
+const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
+const CLIENT_PORT: u16 = 50000;
+type Dev = Loopback<1500, 128>;
+
+/// The client both variants share: stream `total` bytes, read the reply, count it.
+struct Client {
+    handle: SocketHandle,
+    total: usize,
+    sent: usize,
+    received: usize,
+    chunk: Vec<u8>,
+}
+
+impl Client {
+    fn new(handle: SocketHandle, total: usize) -> Self {
+        let chunk: Vec<u8> = (0..65536u32).map(|i| b'a' + (i % 26) as u8).collect();
+        Client {
+            handle,
+            total,
+            sent: 0,
+            received: 0,
+            chunk,
+        }
+    }
+
+    fn poll(&mut self, socket: &mut tcp::Socket<'_>) -> bool {
+        let mut progress = false;
+        while self.sent < self.total && socket.can_send() {
+            let want = (self.total - self.sent).min(self.chunk.len());
+            match socket.send_slice(&self.chunk[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    self.sent += n;
+                    progress = true;
+                }
+            }
+        }
+        while socket.can_recv() {
+            let got = socket.recv(|buf| (buf.len(), buf.len())).unwrap_or(0);
+            if got == 0 {
+                break;
+            }
+            self.received += got;
+            progress = true;
+        }
+        progress
+    }
+
+    fn done(&self) -> bool {
+        self.received >= self.total
+    }
+}
+
+fn raw_echo(socket: &mut tcp::Socket<'_>) -> bool {
+    let mut progress = false;
+    let mut chunk = [0u8; 1024];
+    while socket.can_recv() {
+        let room = (socket.send_capacity() - socket.send_queue()).min(chunk.len());
+        if room == 0 {
+            break;
+        }
+        let n = socket.recv_slice(&mut chunk[..room]).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        chunk[..n].make_ascii_uppercase();
+        let _ = socket.send_slice(&chunk[..n]);
+        progress = true;
+    }
+    progress
+}
+
+fn run_raw<const BUF: usize>(total: usize) -> f64 {
+    let clock = VirtualClock::default();
+    let mut dev = Dev::new();
+    let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut dev, clock.now());
+    iface.update_ip_addrs(|a| a.push(IpCidr::new(LOCALHOST, 8)).unwrap());
+    let mut storage = [SocketStorage::EMPTY, SocketStorage::EMPTY];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let buffer = || tcp::SocketBuffer::new(vec![0u8; BUF]);
+    let mut server = tcp::Socket::new(buffer(), buffer());
+    server.listen(ports::TCP_ECHO).unwrap();
+    let server = sockets.add(server);
+    let client = tcp::Socket::new(buffer(), buffer());
+    let client = sockets.add(client);
+    sockets
+        .get_mut::<tcp::Socket>(client)
+        .connect(iface.context(), (LOCALHOST, ports::TCP_ECHO), CLIENT_PORT)
+        .unwrap();
+    let mut c = Client::new(client, total);
+    let start = WallInstant::now();
+    while !c.done() {
+        let now = clock.now();
+        let mut progress = iface.poll(now, &mut dev, &mut sockets)
+            == smolsock::smoltcp::iface::PollResult::SocketStateChanged;
+        progress |= raw_echo(sockets.get_mut::<tcp::Socket>(server));
+        progress |= c.poll(sockets.get_mut::<tcp::Socket>(c.handle));
+        if !progress && !smolsock::device::Pending::pending(&dev) {
+            match iface.poll_delay(now, &sockets) {
+                Some(d) => clock.advance(d.max(Duration::from_millis(1))),
+                None => panic!("raw: stalled"),
+            }
+        }
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+fn run_smolsock<const BUF: usize>(total: usize) -> f64 {
+    let clock = VirtualClock::default();
+    let mut dev = Dev::new();
+    let mut storage = [SocketStorage::EMPTY, SocketStorage::EMPTY];
+    let mut stack = Stack::new(
+        StackConfig::ip(IpCidr::new(LOCALHOST, 8)),
+        &mut dev,
+        &mut storage,
+        clock.now(),
+    );
+    let mut server_buf = [Box::new(TcpStorage::<BUF, BUF>::new())];
+    let mut echo = UpperEcho::<1>::new(
+        &mut stack,
+        server_buf.iter_mut().map(|b| &mut **b),
+        PoolConfig::new(ports::TCP_ECHO, 1),
+    )
+    .unwrap();
+    let mut client_buf = Box::new(TcpStorage::<BUF, BUF>::new());
+    let client = stack.add_tcp(&mut client_buf).unwrap();
+    stack
+        .connect(client, (LOCALHOST, ports::TCP_ECHO), CLIENT_PORT)
+        .unwrap();
+    let mut c = Client::new(client, total);
+    let start = WallInstant::now();
+    while !c.done() {
+        let now = clock.now();
+        let mut progress = stack.poll(now, &mut dev);
+        progress |= echo.poll(&mut stack);
+        progress |= c.poll(stack.tcp(c.handle));
+        match next_step(&mut stack, &dev, now, progress) {
+            Next::PollNow => {}
+            Next::Wait(Some(d)) => clock.advance(d.max(Duration::from_millis(1))),
+            Next::Wait(None) => panic!("smolsock: stalled"),
+        }
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn compare<const BUF: usize>(total: usize, runs: usize) {
+    let mut raw = Vec::new();
+    let mut ours = Vec::new();
+    for _ in 0..runs {
+        raw.push(run_raw::<BUF>(total));
+        ours.push(run_smolsock::<BUF>(total));
+    }
+    let (raw, ours) = (median(raw), median(ours));
+    println!(
+        "{:>7} KiB buffers | raw smoltcp {:>8.0} MB/s | smolsock {:>8.0} MB/s | ratio {:.3} ({:+.1}%)",
+        BUF / 1024,
+        raw / 1e6,
+        ours / 1e6,
+        ours / raw,
+        (ours / raw - 1.0) * 100.0
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return; // `cargo test --benches` smoke mode
+    }
+    let total = 256 << 20;
+    println!(
+        "TCP upper-case echo over the loopback, {} MiB each way, MTU 1500, median of 5",
+        total >> 20
+    );
+    compare::<4096>(total / 4, 5);
+    compare::<65536>(total, 5);
+}

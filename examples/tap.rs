@@ -1,0 +1,684 @@
+//! smolsock on a Linux TAP interface: the lesson's servers and clients, talking to the Linux
+//! kernel's own sockets (Python's `socket`, `nc`, `socat`, ...).
+//!
+//! ```text
+//! sudo scripts/tap-netns.sh up smolsock                      # namespace + tap0, kernel 192.168.69.100/24
+//! sudo ip netns exec smolsock target/release/examples/tap serve [--pcap run.pcap] [--chat]
+//! sudo ip netns exec smolsock python3 -c 'import socket; s=socket.create_connection(("192.168.69.1",8000)); s.sendall(b"hello world"); print(s.recv(1024))'
+//! sudo ip netns exec smolsock target/release/examples/tap client tcp 192.168.69.100:8000 "hello world"
+//! sudo ip netns exec smolsock target/release/examples/tap client framed 192.168.69.100:9000 one two
+//! sudo ip netns exec smolsock target/release/examples/tap chat 192.168.69.100:8080
+//! ```
+//!
+//! `serve` runs exactly the library's services (`smolsock::tap::TapServer`); the clients use
+//! the library's `EchoClient`, `UdpClient`, `ChatClient` and frame codec on a smolsock stack of
+//! their own (a client and `serve` cannot share one TAP interface).
+//! Set `RUST_LOG=debug` to see every datagram, `trace` for smoltcp's own log.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration as StdDuration;
+
+use clap::{Args, Parser, Subcommand};
+use smolsock::event_loop::Work;
+use smolsock::frame::{send_frame, Accept, FrameDecoder};
+use smolsock::service::{ChatClient, EchoClient, Service, Submitted};
+use smolsock::smoltcp::iface::SocketStorage;
+use smolsock::smoltcp::time::{Duration, Instant};
+use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::tap::{
+    ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME,
+};
+use smolsock::tcp::{ClientState, EphemeralPorts, TcpClient};
+use smolsock::udp::UdpClient;
+use smolsock::{Error, Stack, StackConfig};
+
+/// smolsock on a Linux TAP interface.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve TCP upper-case echo :8000, framed echo :9000, UDP upper-case echo :8848,
+    /// UDP sink :8888 (and the chat :8080 with --chat) until Ctrl-C.
+    Serve(ServeArgs),
+    /// One request from a smolsock client to any host, then exit.
+    Client {
+        #[command(subcommand)]
+        kind: ClientKind,
+    },
+    /// Interactive chat with a line server (the lesson's program 4): an empty line is refused,
+    /// `yes` or the end of input quits.
+    Chat {
+        /// The chat server, e.g. 192.168.69.100:8080.
+        #[arg(value_parser = parse_target)]
+        target: IpEndpoint,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClientKind {
+    /// Send MESSAGE to an upper-case echo server and print the reply (every byte is checked).
+    Tcp {
+        /// The server, e.g. 192.168.69.100:8000.
+        #[arg(value_parser = parse_target)]
+        target: IpEndpoint,
+        /// What to send.
+        message: String,
+        #[command(flatten)]
+        net: NetArgs,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Send each MESSAGE as one frame (4-byte big-endian length, then the bytes) and print
+    /// each frame that comes back.
+    Framed {
+        /// The server, e.g. 192.168.69.1:9000 or 192.168.69.100:9000.
+        #[arg(value_parser = parse_target)]
+        target: IpEndpoint,
+        /// The messages, one frame each.
+        #[arg(required = true)]
+        messages: Vec<String>,
+        #[command(flatten)]
+        net: NetArgs,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Send MESSAGE as one datagram and print the reply datagram.
+    Udp {
+        /// The server, e.g. 192.168.69.100:8848.
+        #[arg(value_parser = parse_target)]
+        target: IpEndpoint,
+        /// What to send.
+        message: String,
+        #[command(flatten)]
+        net: NetArgs,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+}
+
+/// smolsock's side of the TAP interface.
+#[derive(Args, Debug, Clone)]
+struct NetArgs {
+    /// The TAP interface (it must exist: see scripts/tap-netns.sh).
+    #[arg(long, default_value = "tap0")]
+    iface: String,
+    /// smolsock's address and prefix.
+    #[arg(long, default_value = "192.168.69.1/24", value_parser = parse_cidr)]
+    ip: Ipv4Cidr,
+    /// smolsock's MAC address (not the kernel side's).
+    #[arg(long, default_value = "02:00:00:00:00:01", value_parser = parse_mac)]
+    mac: EthernetAddress,
+    /// Default gateway, for peers outside the subnet.
+    #[arg(long)]
+    gateway: Option<Ipv4Address>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// Sockets of each TCP pool waiting in LISTEN at once (the lesson's `listen(N)`; at most
+    /// --pool).
+    #[arg(long, default_value_t = 4)]
+    backlog: usize,
+    /// Sockets in each TCP echo pool (8000, 9000): connections served at once; more are
+    /// refused (RST).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=smolsock::tap::MAX_POOL as i64))]
+    pool: u16,
+    /// Write every frame in and out to this libpcap file (open it with Wireshark or tshark).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Also serve the chat on :8080; you type the replies.
+    #[arg(long)]
+    chat: bool,
+    /// Drop this percentage of frames, each way (smoltcp's FaultInjector).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    drop_rate: u8,
+    /// Flip one bit in this percentage of frames, each way.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    corrupt_rate: u8,
+    /// Seed for sequence numbers and faults (default: from the clock).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
+    s.parse()
+        .map_err(|()| format!("{s:?} is not an IPv4 address with a prefix, like 192.168.69.1/24"))
+}
+
+fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
+    s.parse()
+        .map_err(|()| format!("{s:?} is not a MAC address, like 02:00:00:00:00:01"))
+}
+
+fn parse_target(s: &str) -> Result<IpEndpoint, String> {
+    let addr: SocketAddrV4 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not IPV4:PORT, like 192.168.69.100:8000 (no DNS here)"))?;
+    Ok(IpEndpoint::new((*addr.ip()).into(), addr.port()))
+}
+
+/// Set by SIGINT/SIGTERM; the wait in the event loop is interrupted and the loop stops.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn install_signal_handlers() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe. No
+        // SA_RESTART: `select` returns EINTR so the loop sees the flag at once.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// What went wrong, for the exit message.
+#[derive(Debug)]
+enum Failure {
+    Tap(TapError),
+    Stack(Error),
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Tap(e) => write!(f, "{e}"),
+            Failure::Stack(e) => write!(f, "{e}"),
+            Failure::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<TapError> for Failure {
+    fn from(e: TapError) -> Self {
+        Failure::Tap(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Stack(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    install_signal_handlers();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Client {
+            kind:
+                ClientKind::Tcp {
+                    target,
+                    message,
+                    net,
+                    timeout,
+                },
+        } => client_tcp(&net, target, &message, timeout),
+        Command::Client {
+            kind:
+                ClientKind::Udp {
+                    target,
+                    message,
+                    net,
+                    timeout,
+                },
+        } => client_udp(&net, target, &message, timeout),
+        Command::Client {
+            kind:
+                ClientKind::Framed {
+                    target,
+                    messages,
+                    net,
+                    timeout,
+                },
+        } => client_framed(&net, target, &messages, timeout),
+        Command::Chat { target, net } => chat(&net, target),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---- serve ----
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let mut config = ServerConfig::new(&args.net.iface);
+    config.address = args.net.ip;
+    config.mac = args.net.mac;
+    config.gateway = args.net.gateway;
+    config.pool = usize::from(args.pool);
+    config.backlog = args.backlog;
+    config.pcap = args.pcap;
+    config.drop_pct = args.drop_rate;
+    config.corrupt_pct = args.corrupt_rate;
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    let server = TapServer::open(config)?;
+    let operator = args.chat.then(|| {
+        println!("chat on :8080: type a reply to each line a client sends");
+        stdin_operator(stdin_lines())
+    });
+    let report = server.run(&STOP, operator)?;
+    eprintln!("{report}");
+    Ok(())
+}
+
+/// The lesson's chat operator: show the client's line, reply with the line typed at the
+/// terminal. Like the lesson's blocking `input()`, the stack waits while the operator types.
+fn stdin_operator(lines: Receiver<String>) -> ChatOperator {
+    Box::new(move |from, line, reply| {
+        println!("{from} says: {}", String::from_utf8_lossy(line));
+        print!("reply> ");
+        std::io::stdout().flush().ok();
+        let text = loop {
+            match lines.recv_timeout(StdDuration::from_millis(100)) {
+                Ok(text) => break text,
+                Err(RecvTimeoutError::Timeout) if !STOP.load(Ordering::Relaxed) => continue,
+                Err(RecvTimeoutError::Timeout) => break "(the server is shutting down)".into(),
+                Err(RecvTimeoutError::Disconnected) => break "(the operator has left)".into(),
+            }
+        };
+        let n = text.len().min(reply.len());
+        reply[..n].copy_from_slice(&text.as_bytes()[..n]);
+        n
+    })
+}
+
+/// Lines typed at the terminal, read by a thread so the event loop never blocks on them.
+/// The channel closes at the end of input.
+fn stdin_lines() -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+// ---- clients ----
+
+/// A client's own smolsock stack on the TAP interface.
+fn client_stack<'a>(
+    net: &NetArgs,
+    device: &mut TapDevice,
+    sockets: &'a mut [SocketStorage<'a>],
+    now: Instant,
+) -> Stack<'a> {
+    let mut config = StackConfig::ethernet(net.mac, IpCidr::Ipv4(net.ip)).with_seed(seed());
+    if let Some(gateway) = net.gateway {
+        config = config.with_gateway(gateway);
+    }
+    Stack::new(config, device, sockets, now)
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ u64::from(std::process::id())
+}
+
+fn deadline(host: &HostLoop<'_>, secs: u64) -> Instant {
+    host.now() + Duration::from_secs(secs)
+}
+
+fn client_tcp(
+    net: &NetArgs,
+    target: IpEndpoint,
+    message: &str,
+    timeout: u64,
+) -> Result<(), Failure> {
+    let mut device = TapDevice::open(&net.iface)?;
+    let mut host = HostLoop::new(&device).stop_on(&STOP);
+    let mut sockets = [SocketStorage::EMPTY; 1];
+    let mut storage = Box::new(TcpStorage::<16384, 16384>::new());
+    let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
+    let handle = stack.add_tcp(&mut storage)?;
+    let mut ports = EphemeralPorts::new(seed());
+    let mut client =
+        EchoClient::connect(&mut stack, handle, target, &mut ports, message.as_bytes())?;
+    log::info!("connecting from port {} to {target}", client.local_port());
+    let give_up = deadline(&host, timeout);
+    host.run(&mut stack, &mut device, |stack, now| {
+        if client.outcome().is_some() || now >= give_up {
+            return Work::Done;
+        }
+        client.poll(stack).into()
+    })?;
+    let shown = String::from_utf8_lossy(client.reply_prefix()).into_owned();
+    let more = if client.received() > client.reply_prefix().len() {
+        "..."
+    } else {
+        ""
+    };
+    match client.outcome() {
+        Some(Ok(())) => {
+            println!("{shown}{more}");
+            log::info!(
+                "{} bytes from {target}, every one as expected",
+                client.received()
+            );
+            Ok(())
+        }
+        Some(Err(Error::Corrupted { offset })) => Err(Failure::Other(format!(
+            "the reply from {target} is not the message upper-cased (byte {offset} differs); \
+             received: {shown}{more}"
+        ))),
+        Some(Err(Error::Refused)) => Err(Failure::Other(format!(
+            "{target} refused the connection (nothing listening, or its backlog is full)"
+        ))),
+        Some(Err(e)) => Err(Failure::Other(format!(
+            "{target}: {e} after {} bytes of reply",
+            client.received()
+        ))),
+        None if STOP.load(Ordering::Relaxed) => Err(Failure::Other("interrupted".into())),
+        None => Err(Failure::Other(format!(
+            "no complete reply from {target} within {timeout} s ({} of {} bytes); is anything \
+             there? (the kernel side is usually 192.168.69.100)",
+            client.received(),
+            message.len()
+        ))),
+    }
+}
+
+fn client_framed(
+    net: &NetArgs,
+    target: IpEndpoint,
+    messages: &[String],
+    timeout: u64,
+) -> Result<(), Failure> {
+    if let Some(long) = messages.iter().find(|m| m.len() > MAX_FRAME) {
+        return Err(Failure::Other(format!(
+            "a message of {} bytes is longer than a frame may be here ({MAX_FRAME})",
+            long.len()
+        )));
+    }
+    let mut device = TapDevice::open(&net.iface)?;
+    let mut host = HostLoop::new(&device).stop_on(&STOP);
+    let mut sockets = [SocketStorage::EMPTY; 1];
+    let mut storage = Box::new(TcpStorage::<65536, 65536>::new());
+    let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
+    let handle = stack.add_tcp(&mut storage)?;
+    let mut ports = EphemeralPorts::new(seed());
+    let mut client = TcpClient::new(handle);
+    client.connect(&mut stack, target, &mut ports)?;
+    let mut decoder = Box::new(FrameDecoder::<MAX_FRAME>::new());
+    let mut sent = 0;
+    let mut replies: Vec<String> = Vec::new();
+    let mut failure: Option<String> = None;
+    let mut closing = false;
+    let give_up = deadline(&host, timeout);
+    host.run(&mut stack, &mut device, |stack, now| {
+        if now >= give_up {
+            return Work::Done;
+        }
+        match client.state(stack) {
+            ClientState::Idle | ClientState::Connecting => return Work::Idle,
+            ClientState::Refused => {
+                failure = Some(format!("{target} refused the connection"));
+                return Work::Done;
+            }
+            ClientState::Reset => {
+                failure = Some(format!("{target} reset the connection"));
+                return Work::Done;
+            }
+            ClientState::Closed if replies.len() < messages.len() => {
+                failure = Some(format!("{target} closed after {} frames", replies.len()));
+                return Work::Done;
+            }
+            ClientState::Closed => return Work::Done,
+            ClientState::Connected => {}
+        }
+        let mut progress = false;
+        // Each frame goes whole or waits for room (`WouldBlock`).
+        while let Some(message) = messages.get(sent) {
+            match send_frame(client.socket(stack), message.as_bytes()) {
+                Ok(_) => {
+                    sent += 1;
+                    progress = true;
+                }
+                Err(_) => break,
+            }
+        }
+        let got = decoder.recv_from(client.socket(stack), |frame| {
+            replies.push(String::from_utf8_lossy(frame).into_owned());
+            Accept::Taken
+        });
+        match got {
+            Ok(p) => progress |= p.made_progress(),
+            Err(e) => {
+                failure = Some(format!("bad frame from {target}: {e}"));
+                client.abort(stack);
+                return Work::Done;
+            }
+        }
+        if replies.len() == messages.len() && sent == messages.len() {
+            if closing {
+                // Wait for the server's FIN (the state check above ends the loop).
+                return Work::Idle;
+            }
+            client.close(stack);
+            closing = true;
+            return Work::Busy;
+        }
+        progress.into()
+    })?;
+    for reply in &replies {
+        println!("{reply}");
+    }
+    match failure {
+        Some(e) => Err(Failure::Other(e)),
+        None if replies.len() < messages.len() => Err(Failure::Other(format!(
+            "{} of {} frames came back from {target} within {timeout} s",
+            replies.len(),
+            messages.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn client_udp(
+    net: &NetArgs,
+    target: IpEndpoint,
+    message: &str,
+    timeout: u64,
+) -> Result<(), Failure> {
+    let mut device = TapDevice::open(&net.iface)?;
+    let mut host = HostLoop::new(&device).stop_on(&STOP);
+    let mut sockets = [SocketStorage::EMPTY; 1];
+    let mut storage = Box::new(UdpStorage::<8, 8192>::new());
+    let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
+    let handle = stack.add_udp(&mut storage)?;
+    let mut ports = EphemeralPorts::new(seed());
+    let mut client = UdpClient::bind_ephemeral(&mut stack, handle, &mut ports)?;
+    client.send_to(&mut stack, message.as_bytes(), target)?;
+    log::info!(
+        "sent {} bytes from port {} to {target}",
+        message.len(),
+        client.local_port()
+    );
+    let give_up = deadline(&host, timeout);
+    let mut buf = [0u8; 2048];
+    let mut reply: Option<Result<(usize, IpEndpoint), Error>> = None;
+    host.run(&mut stack, &mut device, |stack, now| {
+        match client.recv_from(stack, &mut buf) {
+            Ok(Some(got)) => {
+                reply = Some(Ok(got));
+                Work::Done
+            }
+            Ok(None) if now >= give_up => Work::Done,
+            Ok(None) => Work::Idle,
+            Err(e) => {
+                reply = Some(Err(e));
+                Work::Done
+            }
+        }
+    })?;
+    match reply {
+        Some(Ok((n, from))) => {
+            println!("{}", String::from_utf8_lossy(&buf[..n]));
+            log::info!("{n} bytes from {from}");
+            Ok(())
+        }
+        Some(Err(e)) => Err(e.into()),
+        None => Err(Failure::Other(format!(
+            "no datagram came back from {target} within {timeout} s (UDP does not retry)"
+        ))),
+    }
+}
+
+/// Where the chat client is.
+enum ChatPhase {
+    Connecting,
+    /// Waiting for the user's next line.
+    Typing,
+    /// A line was sent; waiting for the reply.
+    Waiting,
+    /// The user quit; waiting (until then) for the connection to close.
+    Leaving(Instant),
+}
+
+fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
+    let mut device = TapDevice::open(&net.iface)?;
+    // Check for typed lines every 50 ms while idle.
+    let mut host = HostLoop::new(&device)
+        .stop_on(&STOP)
+        .max_wait(Some(Duration::from_millis(50)));
+    let mut sockets = [SocketStorage::EMPTY; 1];
+    let mut storage = Box::new(TcpStorage::<4096, 4096>::new());
+    let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
+    let handle = stack.add_tcp(&mut storage)?;
+    let mut ports = EphemeralPorts::new(seed());
+    let mut client = ChatClient::<256>::connect(&mut stack, handle, target, &mut ports)?;
+    let lines = stdin_lines();
+    let mut phase = ChatPhase::Connecting;
+    let mut pending: Option<String> = None;
+    let mut outcome: Result<(), Failure> = Ok(());
+    let prompt = || {
+        print!("message (yes to quit)> ");
+        std::io::stdout().flush().ok();
+    };
+    let give_up = deadline(&host, 10);
+    host.run(&mut stack, &mut device, |stack, now| {
+        let state = client.state(stack);
+        match state {
+            ClientState::Refused => {
+                outcome = Err(Failure::Other(format!("{target} refused the connection")));
+                return Work::Done;
+            }
+            ClientState::Reset => {
+                outcome = Err(Failure::Other(format!("{target} reset the connection")));
+                return Work::Done;
+            }
+            ClientState::Closed => {
+                if !matches!(phase, ChatPhase::Leaving(_)) {
+                    println!("the server closed the chat");
+                }
+                return Work::Done;
+            }
+            _ => {}
+        }
+        match phase {
+            ChatPhase::Connecting => {
+                if state == ClientState::Connected {
+                    println!("connected to {target}");
+                    prompt();
+                    phase = ChatPhase::Typing;
+                    return Work::Busy;
+                }
+                if now >= give_up {
+                    outcome = Err(Failure::Other(format!("no answer from {target}")));
+                    return Work::Done;
+                }
+                Work::Idle
+            }
+            ChatPhase::Typing => {
+                if pending.is_none() {
+                    pending = match lines.try_recv() {
+                        Ok(line) => Some(line),
+                        Err(mpsc::TryRecvError::Empty) => return Work::Idle,
+                        // End of input: like `yes`.
+                        Err(mpsc::TryRecvError::Disconnected) => Some("yes".into()),
+                    };
+                }
+                match client.submit(stack, pending.as_deref()) {
+                    Ok(Submitted::Refused) => {
+                        println!("\nempty line refused: type a message, or yes to quit");
+                        prompt();
+                        pending = None;
+                    }
+                    Ok(Submitted::Quit) => {
+                        println!("\nbye");
+                        phase = ChatPhase::Leaving(now + Duration::from_secs(5));
+                        pending = None;
+                    }
+                    Ok(Submitted::Sent) => {
+                        println!();
+                        phase = ChatPhase::Waiting;
+                        pending = None;
+                    }
+                    Err(Error::WouldBlock) => return Work::Idle,
+                    Err(e) => {
+                        println!("\nnot sent: {e}");
+                        prompt();
+                        pending = None;
+                    }
+                }
+                Work::Busy
+            }
+            ChatPhase::Waiting => match client.reply(stack) {
+                Ok(Some(reply)) => {
+                    println!("server: {}", String::from_utf8_lossy(reply));
+                    prompt();
+                    phase = ChatPhase::Typing;
+                    Work::Busy
+                }
+                Ok(None) => Work::Idle,
+                Err(e) => {
+                    outcome = Err(Failure::Other(format!("bad reply: {e}")));
+                    Work::Done
+                }
+            },
+            // A server that never closes its side is left behind after 5 s.
+            ChatPhase::Leaving(give_up) if now >= give_up => Work::Done,
+            ChatPhase::Leaving(_) => Work::Idle,
+        }
+    })?;
+    outcome
+}

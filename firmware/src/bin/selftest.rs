@@ -1,0 +1,467 @@
+//! Self-test mode: the library's services and clients run inside the MCU over the library's
+//! allocation-free loopback (the same code the host tests run): the upper-case echo, the framed
+//! echo (sticky packets, a frame in pieces, an oversize header), UDP echo and sink. Plus checks
+//! of the board itself (SysTick, the LAN9118 in PHY loopback). Prints one line per check and a summary, then exits
+//! QEMU with status 0 when every check passed, 1 otherwise (so `cargo run` fails with it).
+#![no_std]
+#![no_main]
+
+#[path = "../board.rs"]
+mod board;
+
+use core::mem::MaybeUninit;
+
+use cortex_m_rt::entry;
+use smolsock::device::lan9118::{Lan9118, Mps2};
+use smolsock::device::Loopback;
+use smolsock::digest::Fnv1a;
+use smolsock::event_loop::Work;
+use smolsock::frame::{encode_into, Accept, FrameDecoder};
+use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UdpSink, UpperEcho};
+use smolsock::smoltcp::iface::SocketStorage;
+use smolsock::smoltcp::phy::{Device, RxToken, TxToken};
+use smolsock::smoltcp::time::Duration;
+use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
+use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::udp::UdpClient;
+use smolsock::{Stack, StackConfig};
+
+const MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
+const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
+
+/// Echo server sockets (the pool), framed echo sockets, and client sockets.
+const SERVERS: usize = 2;
+const FRAMED: usize = 2;
+const CLIENTS: usize = 2;
+const UDP_CLIENTS: usize = 3;
+const SOCKETS: usize = SERVERS + FRAMED + CLIENTS + 2 + UDP_CLIENTS;
+/// Bytes each of the two concurrent TCP clients pushes through the echo.
+const BULK: usize = 16 * 1024;
+
+type Dev = Loopback<1500, 8>;
+type Tcp = TcpStorage<2048, 2048>;
+type Udp = UdpStorage<4, 1024>;
+
+/// Pass/fail bookkeeping for the summary.
+struct Report {
+    passed: u32,
+    failed: u32,
+}
+
+impl Report {
+    fn check(&mut self, name: &str, ok: bool) {
+        board::print(if ok { "  ok    " } else { "  FAIL  " });
+        board::print(name);
+        board::print("\n");
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    // SAFETY: 0x4020_0000 is the LAN9118's register block on mps2-an385/an386, and this driver
+    // is its only user.
+    static mut NIC: Lan9118<Mps2> = unsafe { Lan9118::new() };
+    static mut DEV: MaybeUninit<Dev> = MaybeUninit::uninit();
+    static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
+    static mut TCP: [Tcp; SERVERS + FRAMED + CLIENTS] =
+        [const { Tcp::new() }; SERVERS + FRAMED + CLIENTS];
+    static mut UDP: MaybeUninit<[Udp; 2 + UDP_CLIENTS]> = MaybeUninit::uninit();
+    static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
+    static mut PAYLOAD: [u8; BULK] = [0; BULK];
+
+    let Some(core) = cortex_m::Peripherals::take() else {
+        board::exit(false)
+    };
+    board::init(core.SYST);
+    board::print("smolsock self-test\n");
+    let mut report = Report {
+        passed: 0,
+        failed: 0,
+    };
+
+    report.check("SysTick clock advances", clock_advances());
+    let nic: &'static mut Lan9118<Mps2> = NIC;
+    report.check("LAN9118 byte test, reset, MAC setup", nic.init(MAC).is_ok());
+    report.check(
+        "LAN9118 station address reads back",
+        nic.mac_address() == Ok(MAC),
+    );
+    report.check("LAN9118 frames survive PHY loopback", phy_loopback(nic));
+
+    // The services on the library's loopback, exactly as on the host.
+    let dev = DEV.write(Dev::new());
+    let slots = SOCKET_SLOTS.write([SocketStorage::EMPTY; SOCKETS]);
+    let stack = STACK.write(Stack::new(
+        StackConfig::ip(IpCidr::new(LOCALHOST, 8)).with_seed(board::seed()),
+        dev,
+        slots,
+        board::now(),
+    ));
+    let [udp_echo_buf, sink_buf, udp_client_bufs @ ..] =
+        UDP.write([const { Udp::new() }; 2 + UDP_CLIENTS]);
+    let (server_tcp, rest) = TCP.split_at_mut(SERVERS);
+    let (framed_tcp, client_tcp) = rest.split_at_mut(FRAMED);
+    let [client_a, client_b] = client_tcp else {
+        finish(&report)
+    };
+    let echo = UpperEcho::<SERVERS>::new(
+        stack,
+        server_tcp.iter_mut(),
+        PoolConfig::new(ports::TCP_ECHO, SERVERS),
+    );
+    let framed = FramedEcho::<FRAMED, 1024>::new(
+        stack,
+        framed_tcp.iter_mut(),
+        PoolConfig::new(ports::FRAMED_ECHO, FRAMED),
+    );
+    let udp_echo = UdpEcho::<1024>::new(stack, udp_echo_buf, ports::UDP_ECHO);
+    let sink = UdpSink::new(stack, sink_buf, ports::UDP_SINK);
+    let a = stack.add_tcp(client_a);
+    let b = stack.add_tcp(client_b);
+    let (Ok(mut echo), Ok(mut framed), Ok(mut udp_echo), Ok(mut sink), Ok(a), Ok(b)) =
+        (echo, framed, udp_echo, sink, a, b)
+    else {
+        report.check("services start on the loopback", false);
+        finish(&report)
+    };
+    let mut ports_alloc = EphemeralPorts::new(board::seed());
+    let server = IpEndpoint::new(LOCALHOST, ports::TCP_ECHO);
+
+    // 1. The lesson's first exchange.
+    let hello = EchoClient::connect(stack, a, server, &mut ports_alloc, b"hello world");
+    let ok = hello.is_ok_and(|mut client| {
+        let done = board::run(stack, dev, deadline(5), |s| {
+            let p = echo.poll(s) | client.poll(s);
+            if client.outcome().is_some() {
+                Work::Done
+            } else {
+                p.into()
+            }
+        });
+        done && client.outcome() == Some(Ok(())) && client.reply_prefix() == b"HELLO WORLD"
+    });
+    report.check("TCP 8000: \"hello world\" comes back \"HELLO WORLD\"", ok);
+
+    // 2. Two clients at once, every byte value, each reply checked byte for byte.
+    let payload: &'static [u8] = {
+        for (i, b) in PAYLOAD.iter_mut().enumerate() {
+            *b = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3];
+        }
+        &*PAYLOAD
+    };
+    let one = EchoClient::connect(stack, a, server, &mut ports_alloc, payload);
+    let two = EchoClient::connect(stack, b, server, &mut ports_alloc, &payload[..BULK / 2]);
+    let ok = match (one, two) {
+        (Ok(mut one), Ok(mut two)) => {
+            let done = board::run(stack, dev, deadline(20), |s| {
+                let p = echo.poll(s) | one.poll(s) | two.poll(s);
+                if one.outcome().is_some() && two.outcome().is_some() {
+                    Work::Done
+                } else {
+                    p.into()
+                }
+            });
+            done && one.outcome() == Some(Ok(())) && two.outcome() == Some(Ok(()))
+        }
+        _ => false,
+    };
+    report.check("TCP 8000: two clients, 16 KiB + 8 KiB, every byte", ok);
+    report.check(
+        "TCP 8000: pool accepted 3, all closed cleanly",
+        settle(stack, dev, &mut echo) && {
+            let st = echo.pool().stats();
+            st.accepted == 3 && st.closed == 3 && st.reset == 0
+        },
+    );
+
+    // 3. Framed echo: message boundaries survive whatever TCP does to the bytes.
+    let framed_server = IpEndpoint::new(LOCALHOST, ports::FRAMED_ECHO);
+    let mut wire = [0u8; 64];
+    let mut len = 0;
+    for msg in [&b"one"[..], b"two", b"three"] {
+        len += encode_into(msg, &mut wire[len..]).unwrap_or(0);
+    }
+    let three: &[&[u8]] = &[b"one", b"two", b"three"];
+    let mut ca = TcpClient::new(a);
+    let mut cb = TcpClient::new(b);
+    let ok = ca.connect(stack, framed_server, &mut ports_alloc).is_ok()
+        && framed_exchange(stack, dev, &mut framed, &mut ca, &wire[..len], len, three);
+    report.check(
+        "TCP 9000: three frames in one send come back as three frames",
+        ok,
+    );
+    let one = encode_into(b"piece by piece", &mut wire).unwrap_or(0);
+    let ok = framed_exchange(
+        stack,
+        dev,
+        &mut framed,
+        &mut ca,
+        &wire[..one],
+        1,
+        &[b"piece by piece"],
+    );
+    report.check(
+        "TCP 9000: a frame sent one byte at a time comes back whole",
+        ok,
+    );
+    // B breaks the framing (a 4 GiB header) while A is connected: only B is reset.
+    let ok = cb.connect(stack, framed_server, &mut ports_alloc).is_ok()
+        && framed_reset(stack, dev, &mut framed, &mut cb)
+        && framed_exchange(
+            stack,
+            dev,
+            &mut framed,
+            &mut ca,
+            &wire[..one],
+            one,
+            &[b"piece by piece"],
+        )
+        && framed.stats().bad_frames == 1;
+    report.check(
+        "TCP 9000: an oversize header resets only that connection",
+        ok,
+    );
+    ca.close(stack);
+
+    // 4. UDP echo: several clients, each answered at its own address.
+    let mut clients: [Option<UdpClient>; UDP_CLIENTS] = [None; UDP_CLIENTS];
+    for (slot, buf) in clients.iter_mut().zip(udp_client_bufs.iter_mut()) {
+        *slot = stack
+            .add_udp(buf)
+            .and_then(|h| UdpClient::bind_ephemeral(stack, h, &mut ports_alloc))
+            .ok();
+    }
+    report.check("UDP 8848: three clients each get their own reply", {
+        udp_echo_round(stack, dev, &mut udp_echo, &mut clients)
+    });
+
+    // 5. UDP sink: counts every datagram and byte; the digest matches what was sent.
+    report.check(
+        "UDP 8888: sink counts 20 datagrams, bytes and digest",
+        udp_sink_round(stack, dev, &mut sink, &mut clients),
+    );
+
+    finish(&report)
+}
+
+fn finish(report: &Report) -> ! {
+    board::print("summary: ");
+    board::print_u32(report.passed);
+    board::print(" passed, ");
+    board::print_u32(report.failed);
+    board::print(" failed\n");
+    board::exit(report.failed == 0)
+}
+
+fn deadline(secs: u64) -> Option<smolsock::smoltcp::time::Instant> {
+    Some(board::now() + Duration::from_secs(secs))
+}
+
+/// Let the echo pool see every connection end.
+fn settle(stack: &mut Stack<'_>, dev: &mut Dev, echo: &mut UpperEcho<SERVERS>) -> bool {
+    board::run(stack, dev, deadline(5), |s| {
+        let p = echo.poll(s);
+        let st = echo.pool().stats();
+        if st.closed + st.reset >= st.accepted {
+            Work::Done
+        } else {
+            p.into()
+        }
+    })
+}
+
+/// Send `wire` on `client`, `chunk` bytes per loop round, and check the framed echo answers
+/// with exactly `expected`, upper-cased, one frame each.
+fn framed_exchange(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    framed: &mut FramedEcho<FRAMED, 1024>,
+    client: &mut TcpClient,
+    wire: &[u8],
+    chunk: usize,
+    expected: &[&[u8]],
+) -> bool {
+    let mut decoder: FrameDecoder<64> = FrameDecoder::new();
+    let (mut sent, mut got, mut wrong) = (0, 0, false);
+    let done = board::run(stack, dev, deadline(5), |s| {
+        let mut p = framed.poll(s);
+        if client.state(s) == ClientState::Connected {
+            if sent < wire.len() {
+                let end = (sent + chunk).min(wire.len());
+                if let Ok(n) = client.send(s, &wire[sent..end]) {
+                    sent += n;
+                    p |= n > 0;
+                }
+            }
+            let read = decoder.recv_from(client.socket(s), |frame| {
+                let want = expected.get(got).copied().unwrap_or_default();
+                wrong |= frame.len() != want.len()
+                    || frame
+                        .iter()
+                        .zip(want)
+                        .any(|(f, w)| *f != w.to_ascii_uppercase());
+                got += 1;
+                Accept::Taken
+            });
+            match read {
+                Ok(progress) => p |= progress.made_progress(),
+                Err(_) => wrong = true,
+            }
+        }
+        if wrong || got >= expected.len() {
+            Work::Done
+        } else {
+            p.into()
+        }
+    });
+    done && !wrong && got == expected.len()
+}
+
+/// Send a header announcing 4 GiB on `client`; the framed echo must reset the connection.
+fn framed_reset(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    framed: &mut FramedEcho<FRAMED, 1024>,
+    client: &mut TcpClient,
+) -> bool {
+    let mut sent = false;
+    board::run(stack, dev, deadline(5), |s| {
+        let p = framed.poll(s);
+        match client.state(s) {
+            ClientState::Reset => return Work::Done,
+            ClientState::Connected if !sent => sent = client.send(s, &[0xFF; 4]) == Ok(4),
+            _ => {}
+        }
+        p.into()
+    })
+}
+
+fn udp_echo_round(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    echo: &mut UdpEcho<1024>,
+    clients: &mut [Option<UdpClient>; UDP_CLIENTS],
+) -> bool {
+    let server = IpEndpoint::new(LOCALHOST, ports::UDP_ECHO);
+    let messages: [&[u8]; UDP_CLIENTS] = [b"client zero", b"client one", b"client two"];
+    for (client, msg) in clients.iter_mut().zip(messages) {
+        let Some(client) = client else { return false };
+        if client.send_to(stack, msg, server).is_err() {
+            return false;
+        }
+    }
+    let mut answered = [false; UDP_CLIENTS];
+    let mut wrong = false;
+    let done = board::run(stack, dev, deadline(5), |s| {
+        let mut p = echo.poll(s);
+        for ((client, msg), seen) in clients.iter_mut().zip(messages).zip(answered.iter_mut()) {
+            let Some(client) = client else { continue };
+            let mut buf = [0u8; 64];
+            if let Ok(Some((n, from))) = client.recv_from(s, &mut buf) {
+                let mut expected = [0u8; 64];
+                expected[..msg.len()].copy_from_slice(msg);
+                expected.make_ascii_uppercase();
+                wrong |= from != server || buf[..n] != expected[..msg.len()] || *seen;
+                *seen = true;
+                p = true;
+            }
+        }
+        if answered.iter().all(|&a| a) {
+            Work::Done
+        } else {
+            p.into()
+        }
+    });
+    done && !wrong && echo.stats().datagrams == UDP_CLIENTS as u64
+}
+
+fn udp_sink_round(
+    stack: &mut Stack<'_>,
+    dev: &mut Dev,
+    sink: &mut UdpSink,
+    clients: &mut [Option<UdpClient>; UDP_CLIENTS],
+) -> bool {
+    let Some(client) = &mut clients[0] else {
+        return false;
+    };
+    let server = IpEndpoint::new(LOCALHOST, ports::UDP_SINK);
+    let mut buf = [0u8; 200];
+    let (mut next, mut bytes, mut digest) = (0u32, 0u64, 0u64);
+    let done = board::run(stack, dev, deadline(5), |s| {
+        let mut p = sink.poll(s);
+        while next < 20 {
+            let len = 10 + next as usize * 9;
+            for (i, b) in buf[..len].iter_mut().enumerate() {
+                *b = (i as u8).wrapping_mul(next as u8 | 1);
+            }
+            if client.send_to(s, &buf[..len], server).is_err() {
+                break;
+            }
+            next += 1;
+            bytes += len as u64;
+            digest = digest.wrapping_add(Fnv1a::of(&buf[..len]));
+            p = true;
+        }
+        if sink.stats().datagrams == 20 {
+            Work::Done
+        } else {
+            p.into()
+        }
+    });
+    let st = sink.stats();
+    done && st.bytes == bytes
+        && st.digest == digest
+        && st.last_sender == Some(IpEndpoint::new(LOCALHOST, client.local_port()))
+}
+
+/// The SysTick clock ticks: 20 ms pass within a bounded number of sleeps.
+fn clock_advances() -> bool {
+    let start = board::now();
+    for _ in 0..1000 {
+        if (board::now() - start).total_millis() >= 20 {
+            return true;
+        }
+        cortex_m::asm::wfi();
+    }
+    false
+}
+
+/// Send broadcast frames of every length class through the PHY in loopback and check each comes
+/// back byte for byte (FIFO word packing, FCS stripping, status lengths).
+fn phy_loopback(nic: &mut Lan9118<Mps2>) -> bool {
+    if nic.set_phy_loopback(true).is_err() {
+        return false;
+    }
+    let mut ok = true;
+    for len in [60usize, 61, 62, 63, 300, 1514] {
+        let fill = |buf: &mut [u8]| {
+            buf[..6].copy_from_slice(&[0xFF; 6]);
+            buf[6..12].copy_from_slice(&MAC.0);
+            buf[12..14].copy_from_slice(&[0x88, 0xB5]); // local experimental EtherType
+            for (i, b) in buf[14..].iter_mut().enumerate() {
+                *b = (i as u8) ^ (len as u8);
+            }
+        };
+        let Some(tx) = nic.transmit(board::now()) else {
+            ok = false;
+            break;
+        };
+        tx.consume(len, fill);
+        let mut expected = [0u8; 1514];
+        fill(&mut expected[..len]);
+        let same = match nic.receive(board::now()) {
+            Some((rx, _tx)) => rx.consume(|got| got == &expected[..len]),
+            None => false,
+        };
+        ok &= same;
+    }
+    let counters = nic.counters();
+    ok &= counters.rx_frames == 6 && counters.tx_frames == 6 && counters.rx_dropped == 0;
+    ok & nic.set_phy_loopback(false).is_ok()
+}

@@ -1,0 +1,34 @@
+//! Linux TAP: the same services, serving the Linux kernel's own sockets over Ethernet.
+//!
+//! ```text
+//!   Python / nc / std::net ──▶ kernel TCP/IP ──▶ tap0 (192.168.69.100) ═══ fd ═══▶ TapDevice
+//!                                                                                  │
+//!                         FaultInjector (optional) ◀── PcapWriter (optional) ◀─────┘
+//!                                  │
+//!                                Stack (192.168.69.1) ──▶ the library's services
+//! ```
+//!
+//! Only host glue lives here; nothing about echo, framing, backlog or UDP is written again:
+//!
+//! | item | one job |
+//! |---|---|
+//! | [`TapDevice`] | a TAP file descriptor as a smoltcp device that never panics on I/O errors, with counters and a log line per refused connection |
+//! | [`TapError`] | what went wrong, with the commands that fix it (missing interface, permission, busy) |
+//! | [`PcapFile`] | a `PcapSink` that writes whole records with wall-clock time stamps and never panics |
+//! | [`HostLoop`] | the [event-loop contract](crate::event_loop) on the host: poll, work, poll again while busy, else `phy::wait` on the fd |
+//! | [`TapServer`] | the lesson's services (TCP 8000, framed 9000, UDP 8848, UDP 8888, chat 8080) assembled over a TAP device |
+//!
+//! The addresses of the lesson (192.168.69.1 for smolsock, 192.168.69.100 for the kernel) belong
+//! inside a network namespace made for them (`scripts/tap-netns.sh`), never in the root namespace.
+//!
+//! Available with the `tap` feature, on Linux.
+
+mod device;
+mod host;
+mod pcap;
+mod server;
+
+pub use device::{TapDevice, TapError, TapMonitor, TapStats};
+pub use host::{HostLoop, Stopped};
+pub use pcap::PcapFile;
+pub use server::{ChatOperator, ServerConfig, ServerReport, TapServer, MAX_FRAME, MAX_POOL};

@@ -1,0 +1,410 @@
+//! The lesson's servers on a TAP interface: the library's services, assembled, nothing more.
+
+use std::boxed::Box;
+use std::fmt;
+use std::path::PathBuf;
+use std::string::{String, ToString};
+use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
+use std::vec::Vec;
+
+use smoltcp::iface::SocketStorage;
+use smoltcp::phy::{Device, FaultInjector, PcapMode, PcapWriter};
+use smoltcp::time::Duration;
+use smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
+
+use super::{HostLoop, PcapFile, Stopped, TapDevice, TapError, TapStats};
+use crate::clock::StdClock;
+use crate::event_loop::Work;
+use crate::service::{
+    poll_all, ports, ChatServer, FramedEcho, FramedEchoStats, Service, UdpEcho, UdpEchoStats,
+    UdpSink, UdpSinkStats, UpperEcho,
+};
+use crate::storage::{TcpStorage, UdpStorage};
+use crate::tcp::{PoolConfig, PoolStats};
+use crate::{Stack, StackConfig};
+
+/// Most sockets in each TCP echo pool (upper-case and framed).
+pub const MAX_POOL: usize = 16;
+
+/// Largest frame payload the framed echo accepts; a header announcing more resets that
+/// connection.
+pub const MAX_FRAME: usize = 4096;
+
+/// Buffers of one TCP echo socket (upper-case or framed): 64 KiB each way, so the window lets a
+/// fast peer stream.
+type EchoStorage = TcpStorage<65536, 65536>;
+/// Chat connections carry short lines.
+type ChatStorage = TcpStorage<4096, 4096>;
+/// Sockets of the chat pool (one listens at a time, as in the lesson).
+const CHAT_POOL: usize = 4;
+/// Largest UDP payload on a 1500-byte MTU.
+const UDP_MAX: usize = 1472;
+type UdpBuffers = UdpStorage<64, 65536>;
+/// smoltcp reads every frame the kernel has queued before the services run, so a burst of
+/// datagrams must fit in the socket's buffer or the rest is dropped (UDP promises no more).
+/// The sink, which only receives, takes bursts of up to 256 datagrams.
+type SinkBuffers = UdpStorage<256, 262144>;
+
+/// Who types the chat server's replies: `(client, line, reply buffer) -> reply length`.
+pub type ChatOperator = Box<dyn FnMut(IpEndpoint, &[u8], &mut [u8]) -> usize + Send>;
+
+/// How a [`TapServer`] is set up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The TAP interface (it must exist in the current network namespace).
+    pub iface: String,
+    /// smolsock's address on it.
+    pub address: Ipv4Cidr,
+    /// smolsock's MAC address (must differ from the kernel side's).
+    pub mac: EthernetAddress,
+    /// Default gateway, to answer clients outside the subnet.
+    pub gateway: Option<Ipv4Address>,
+    /// Sockets in each TCP echo pool (1..=[`MAX_POOL`]): connections served at once per port.
+    pub pool: usize,
+    /// Sockets of the pool waiting in LISTEN at once (1..=`pool`).
+    pub backlog: usize,
+    /// Write every frame in and out to this libpcap file.
+    pub pcap: Option<PathBuf>,
+    /// Percentage of frames dropped, each way (smoltcp's `FaultInjector`).
+    pub drop_pct: u8,
+    /// Percentage of frames with one bit flipped, each way.
+    pub corrupt_pct: u8,
+    /// Seed for TCP sequence numbers and the fault injector.
+    pub seed: u64,
+    /// Longest single sleep; bounds how long a stop flag set by another thread goes unseen.
+    /// `None`: sleep until a frame or a timer (Ctrl-C still interrupts the sleep).
+    pub max_wait: Option<Duration>,
+}
+
+impl ServerConfig {
+    /// The lesson's defaults on `iface`: 192.168.69.1/24, MAC 02:00:00:00:00:01, pool 8,
+    /// backlog 4, no capture, no faults.
+    pub fn new(iface: &str) -> Self {
+        ServerConfig {
+            iface: iface.to_string(),
+            address: Ipv4Cidr::new(Ipv4Address::new(192, 168, 69, 1), 24),
+            mac: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
+            gateway: None,
+            pool: 8,
+            backlog: 4,
+            pcap: None,
+            drop_pct: 0,
+            corrupt_pct: 0,
+            seed: seed_from_time(),
+            max_wait: None,
+        }
+    }
+}
+
+/// A seed that differs between runs, so sequence numbers are not predictable.
+pub(crate) fn seed_from_time() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// What a [`TapServer`] did, when it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerReport {
+    /// Why it stopped.
+    pub stopped: Stopped,
+    /// TCP upper-case echo (port 8000).
+    pub echo: PoolStats,
+    /// Framed upper-case echo (port 9000): its connections.
+    pub framed: PoolStats,
+    /// Framed upper-case echo: frames echoed, connections reset for a bad frame.
+    pub frames: FramedEchoStats,
+    /// Chat (port 8080), when it ran.
+    pub chat: Option<PoolStats>,
+    /// UDP echo (port 8848).
+    pub udp_echo: UdpEchoStats,
+    /// UDP sink (port 8888).
+    pub sink: UdpSinkStats,
+    /// The TAP device.
+    pub tap: TapStats,
+}
+
+impl fmt::Display for ServerReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pool = |f: &mut fmt::Formatter<'_>, name: &str, s: &PoolStats| {
+            writeln!(
+                f,
+                "  {name}: {} accepted, {} closed, {} reset, pool exhausted {} times",
+                s.accepted, s.closed, s.reset, s.exhausted
+            )
+        };
+        writeln!(f, "smolsock served:")?;
+        pool(f, "TCP echo :8000", &self.echo)?;
+        pool(f, "framed   :9000", &self.framed)?;
+        writeln!(
+            f,
+            "           frames: {} echoed, {} connections reset for a bad frame, {} closed \
+             mid-frame",
+            self.frames.frames, self.frames.bad_frames, self.frames.truncated
+        )?;
+        if let Some(chat) = &self.chat {
+            pool(f, "chat     :8080", chat)?;
+        }
+        writeln!(
+            f,
+            "  UDP echo :8848: {} datagrams, {} bytes ({} too large)",
+            self.udp_echo.datagrams, self.udp_echo.bytes, self.udp_echo.too_large
+        )?;
+        writeln!(
+            f,
+            "  UDP sink :8888: {} datagrams, {} bytes",
+            self.sink.datagrams, self.sink.bytes
+        )?;
+        write!(
+            f,
+            "  tap: {} frames in ({} bytes), {} out ({} bytes), {} not taken by the kernel, \
+             {} connections refused",
+            self.tap.rx_frames,
+            self.tap.rx_bytes,
+            self.tap.tx_frames,
+            self.tap.tx_bytes,
+            self.tap.tx_errors,
+            self.tap.refused
+        )
+    }
+}
+
+/// The lesson's services on a TAP interface: TCP upper-case echo on 8000 (with a backlog),
+/// framed upper-case echo on 9000 (4-byte big-endian length frames), UDP upper-case echo on
+/// 8848, UDP sink on 8888, and the chat on 8080 when an operator is given.
+///
+/// ```no_run
+/// # use std::sync::atomic::AtomicBool;
+/// use smolsock::tap::{ServerConfig, TapServer};
+/// let stop = AtomicBool::new(false);
+/// let server = TapServer::open(ServerConfig::new("tap0"))?; // errors explain the fix
+/// let report = server.run(&stop, None)?;
+/// println!("{report}");
+/// # Ok::<(), smolsock::tap::TapError>(())
+/// ```
+#[derive(Debug)]
+pub struct TapServer {
+    config: ServerConfig,
+    device: TapDevice,
+    pcap: Option<PcapFile>,
+    clock: StdClock,
+}
+
+impl TapServer {
+    /// Attach to the interface and create the capture file; serving starts with
+    /// [`run`](Self::run). Once this returns, frames sent to the interface are queued for us.
+    pub fn open(mut config: ServerConfig) -> Result<Self, TapError> {
+        config.pool = config.pool.clamp(1, MAX_POOL);
+        config.backlog = config.backlog.clamp(1, config.pool);
+        config.drop_pct = config.drop_pct.min(100);
+        config.corrupt_pct = config.corrupt_pct.min(100);
+        let device = TapDevice::open(&config.iface)?;
+        let clock = StdClock::new();
+        let pcap = match &config.pcap {
+            Some(path) => Some(PcapFile::create(path, SystemTime::now())?),
+            None => None,
+        };
+        Ok(TapServer {
+            config,
+            device,
+            pcap,
+            clock,
+        })
+    }
+
+    /// The configuration in force (pool and backlog clamped to what is possible).
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Serve until `stop` is set (or the device fails). `chat`: serve port 8080 with this
+    /// operator typing the replies.
+    pub fn run(
+        self,
+        stop: &AtomicBool,
+        chat: Option<ChatOperator>,
+    ) -> Result<ServerReport, TapError> {
+        self.run_observed(stop, chat, |_| {})
+    }
+
+    /// [`run`](Self::run), showing `observe` the counters after every round in which anything
+    /// happened (for a status display, or a test waiting for a connection to finish closing).
+    pub fn run_observed(
+        self,
+        stop: &AtomicBool,
+        chat: Option<ChatOperator>,
+        observe: impl FnMut(&ServerReport),
+    ) -> Result<ServerReport, TapError> {
+        let TapServer {
+            config,
+            device,
+            pcap,
+            clock,
+        } = self;
+        let mut host = HostLoop::new(&device)
+            .with_clock(clock)
+            .stop_on(stop)
+            .max_wait(config.max_wait);
+        let faulty = config.drop_pct > 0 || config.corrupt_pct > 0;
+        // The capture sits next to the TAP descriptor: it shows the wire as the kernel sees it,
+        // including frames the fault injector then drops.
+        match (pcap, faulty) {
+            (None, false) => serve(&config, &mut host, device, chat, observe),
+            (None, true) => serve(&config, &mut host, faults(device, &config), chat, observe),
+            (Some(pcap), false) => {
+                let device = PcapWriter::new(device, pcap, PcapMode::Both);
+                serve(&config, &mut host, device, chat, observe)
+            }
+            (Some(pcap), true) => {
+                let device = PcapWriter::new(device, pcap, PcapMode::Both);
+                serve(&config, &mut host, faults(device, &config), chat, observe)
+            }
+        }
+    }
+}
+
+fn faults<D: Device>(device: D, config: &ServerConfig) -> FaultInjector<D> {
+    // xorshift must not start at zero.
+    let seed = (config.seed as u32) | 1;
+    let mut device = FaultInjector::new(device, seed);
+    device.set_drop_chance(config.drop_pct);
+    device.set_corrupt_chance(config.corrupt_pct);
+    device
+}
+
+fn serve<D: Device>(
+    config: &ServerConfig,
+    host: &mut HostLoop<'_>,
+    mut device: D,
+    chat: Option<ChatOperator>,
+    mut observe: impl FnMut(&ServerReport),
+) -> Result<ServerReport, TapError> {
+    let chat_pool = if chat.is_some() { CHAT_POOL } else { 0 };
+    let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 2)
+        .map(|_| SocketStorage::EMPTY)
+        .collect();
+    let mut echo_storage: Vec<EchoStorage> = (0..config.pool).map(|_| EchoStorage::new()).collect();
+    let mut framed_storage: Vec<EchoStorage> =
+        (0..config.pool).map(|_| EchoStorage::new()).collect();
+    let mut chat_storage: Vec<ChatStorage> = (0..chat_pool).map(|_| ChatStorage::new()).collect();
+    let mut udp_echo_storage = Box::new(UdpBuffers::new());
+    let mut sink_storage = Box::new(SinkBuffers::new());
+
+    let mut stack_config =
+        StackConfig::ethernet(config.mac, IpCidr::Ipv4(config.address)).with_seed(config.seed);
+    if let Some(gateway) = config.gateway {
+        stack_config = stack_config.with_gateway(gateway);
+    }
+    let mut stack = Stack::new(stack_config, &mut device, &mut sockets[..], host.now());
+
+    let echo = UpperEcho::<MAX_POOL>::new(
+        &mut stack,
+        echo_storage.iter_mut(),
+        PoolConfig::new(ports::TCP_ECHO, config.backlog),
+    )?;
+    let framed = Box::new(Framed::new(
+        &mut stack,
+        framed_storage.iter_mut(),
+        PoolConfig::new(ports::FRAMED_ECHO, config.backlog),
+    )?);
+    let udp_echo = UdpEcho::<UDP_MAX>::new(&mut stack, &mut udp_echo_storage, ports::UDP_ECHO)?;
+    let sink = UdpSink::new(&mut stack, &mut sink_storage, ports::UDP_SINK)?;
+    let chat = match chat {
+        Some(operator) => Some(Chat::new(
+            &mut stack,
+            chat_storage.iter_mut(),
+            PoolConfig::new(ports::CHAT, 1),
+            operator,
+        )?),
+        None => None,
+    };
+
+    log::info!(
+        "smolsock on {} at {} ({}): TCP upper-case echo :{} and framed echo :{} (pool {}, \
+         backlog {}, frames up to {} bytes), UDP echo :{}, UDP sink :{}{}",
+        config.iface,
+        config.address,
+        config.mac,
+        ports::TCP_ECHO,
+        ports::FRAMED_ECHO,
+        config.pool,
+        config.backlog,
+        MAX_FRAME,
+        ports::UDP_ECHO,
+        ports::UDP_SINK,
+        if chat.is_some() { ", chat :8080" } else { "" },
+    );
+    if let Some(path) = &config.pcap {
+        log::info!("capturing every frame to {}", path.display());
+    }
+    if config.drop_pct > 0 || config.corrupt_pct > 0 {
+        log::info!(
+            "fault injection: {}% of frames dropped, {}% corrupted, each way",
+            config.drop_pct,
+            config.corrupt_pct
+        );
+    }
+
+    let mut services = Services {
+        echo,
+        framed,
+        udp_echo,
+        sink,
+        chat,
+    };
+    let monitor = host.monitor().clone();
+    let stopped = host.run(&mut stack, &mut device, |stack, _now| {
+        let progress = services.poll(stack);
+        if progress {
+            observe(&services.report(Stopped::Requested, monitor.stats()));
+        }
+        Work::from(progress)
+    })?;
+    Ok(services.report(stopped, monitor.stats()))
+}
+
+/// Every service of the server, polled together.
+struct Services {
+    echo: UpperEcho<MAX_POOL>,
+    framed: Box<Framed>,
+    udp_echo: UdpEcho<UDP_MAX>,
+    sink: UdpSink,
+    chat: Option<Chat>,
+}
+
+impl Services {
+    fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
+        let mut progress = poll_all(
+            stack,
+            &mut [
+                &mut self.echo,
+                &mut *self.framed,
+                &mut self.udp_echo,
+                &mut self.sink,
+            ],
+        );
+        if let Some(chat) = self.chat.as_mut() {
+            progress |= chat.poll(stack);
+        }
+        progress
+    }
+
+    fn report(&mut self, stopped: Stopped, tap: TapStats) -> ServerReport {
+        ServerReport {
+            stopped,
+            echo: self.echo.pool().stats(),
+            framed: self.framed.pool().stats(),
+            frames: self.framed.stats(),
+            chat: self.chat.as_mut().map(|c| c.pool().stats()),
+            udp_echo: self.udp_echo.stats(),
+            sink: self.sink.stats(),
+            tap,
+        }
+    }
+}
+
+type Chat = ChatServer<ChatOperator, CHAT_POOL>;
+type Framed = FramedEcho<MAX_POOL, MAX_FRAME>;
