@@ -23,7 +23,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
 use crate::storage::{TcpStorage, UdpStorage};
-use crate::tcp::demux::{AtRisk, Guarded};
+use crate::tcp::demux::{is_late_syn, OneFrame};
 use crate::Error;
 
 /// How an interface is addressed.
@@ -220,28 +220,27 @@ impl<'a> Stack<'a> {
     /// Returns `true` when a socket's state may have changed (new data, a connection opened or
     /// closed), i.e. when the services have work.
     ///
-    /// Like smoltcp's `Interface::poll`, but received frames are handed over one at a time, each
-    /// behind a guard that keeps a late SYN of an existing connection away from the listeners
-    /// (see [`crate::tcp`], "A late SYN and the pool").
+    /// Like smoltcp's `Interface::poll`, except that each received frame is looked at first, so
+    /// that a late SYN of an existing connection never reaches a listener (see [`crate::tcp`],
+    /// "A late SYN and the pool").
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         use smoltcp::iface::{PollIngressSingleResult, PollResult};
+        use smoltcp::phy::RxToken;
         let mut changed = false;
         self.iface.poll_maintenance(now);
-        loop {
-            let at_risk = AtRisk::of(&self.sockets);
-            let result = if at_risk.is_empty() {
-                self.iface
-                    .poll_ingress_single(now, device, &mut self.sockets)
-            } else {
-                let mut guarded = Guarded::new(device, &at_risk);
-                self.iface
-                    .poll_ingress_single(now, &mut guarded, &mut self.sockets)
-            };
-            match result {
-                PollIngressSingleResult::None => break,
-                PollIngressSingleResult::PacketProcessed => {}
-                PollIngressSingleResult::SocketStateChanged => changed = true,
-            }
+        let caps = device.capabilities();
+        while let Some((rx, tx)) = device.receive(now) {
+            let (iface, sockets) = (&mut self.iface, &mut self.sockets);
+            let meta = rx.meta();
+            let result = rx.consume(|frame| {
+                if is_late_syn(caps.medium, frame, sockets) {
+                    log::debug!("late SYN for a connection behind a listener: dropped");
+                    return PollIngressSingleResult::PacketProcessed;
+                }
+                let mut one = OneFrame::new(frame, meta, tx, caps.clone());
+                iface.poll_ingress_single(now, &mut one, sockets)
+            });
+            changed |= result == PollIngressSingleResult::SocketStateChanged;
         }
         while self.iface.poll_egress(now, device, &mut self.sockets)
             == PollResult::SocketStateChanged

@@ -7,7 +7,8 @@
 //!
 //! | test | what it proves |
 //! |---|---|
-//! | `tcp_bulk_256k_under_all_faults` | 256 KiB through the echo, every byte checked, 10% loss + 5% dup + 5% reorder + 1% corruption + jitter, within 600 s |
+//! | `tcp_bulk_256k_under_all_faults` | 256 KiB through the echo, every byte checked, 10% loss + 5% dup + 5% reorder + 1% corruption + jitter, within 900 s |
+//! | `framed_echo_500_frames_under_all_faults` | 500 frames of 0..=1024 bytes through the framed echo, every frame checked, same faults and bound |
 //! | `udp_under_all_faults` | no corrupted or invented datagram reaches an application; counts |
 //! | `connection_churn_10000_cycles` | 10,000 sequential connect/echo/close cycles, then the whole pool is reusable |
 //! | `connection_churn_under_all_faults` | the same under the hostile network |
@@ -19,7 +20,8 @@
 use std::time::Instant as WallClock;
 
 use smolsock::event_loop::Work;
-use smolsock::service::{ports, EchoClient, Service, UdpEcho, UdpSink, UpperEcho};
+use smolsock::frame::{send_frame, Accept, FrameDecoder, SendFrameError};
+use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UdpSink, UpperEcho};
 use smolsock::sim::seeds::{for_each_seed, pcap_dir};
 use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
@@ -27,7 +29,7 @@ use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpStorage};
-use smolsock::tcp::{EphemeralPorts, PoolConfig};
+use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::Error;
 
@@ -371,6 +373,217 @@ fn bandwidth_limit_paces_the_transfer() {
     let floor = Instant::from_micros(256 * 1024);
     assert!(report.at > floor, "{} is faster than the link", report.at);
     assert!(report.at < floor + secs(2), "{} is too slow", report.at);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The framed echo: frames of random length, one connection.
+
+/// Largest frame payload the framed echo takes.
+const FRAME_MAX: usize = 1024;
+
+/// Sends `frames` to the framed echo, keeping at most `window` bytes (headers included) sent
+/// but not yet echoed, and checks every reply frame against its frame upper-cased, in order.
+struct FramedClient<'d> {
+    client: TcpClient,
+    frames: &'d [Vec<u8>],
+    window: usize,
+    sent: usize,
+    checked: usize,
+    outstanding: usize,
+    decoder: FrameDecoder<FRAME_MAX>,
+    closing: bool,
+    outcome: Option<Result<(), String>>,
+}
+
+impl<'d> FramedClient<'d> {
+    fn connect(
+        stack: &mut smolsock::Stack<'_>,
+        handle: SocketHandle,
+        ports: &mut EphemeralPorts,
+        frames: &'d [Vec<u8>],
+        window: usize,
+    ) -> Result<Self, Error> {
+        let mut client = TcpClient::new(handle);
+        client.connect(
+            stack,
+            IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO),
+            ports,
+        )?;
+        Ok(FramedClient {
+            client,
+            frames,
+            window,
+            sent: 0,
+            checked: 0,
+            outstanding: 0,
+            decoder: FrameDecoder::new(),
+            closing: false,
+            outcome: None,
+        })
+    }
+}
+
+impl Service for FramedClient<'_> {
+    fn poll(&mut self, stack: &mut smolsock::Stack<'_>) -> bool {
+        if self.outcome.is_some() {
+            return false;
+        }
+        match self.client.state(stack) {
+            ClientState::Idle | ClientState::Connecting => return false,
+            ClientState::Connected => {}
+            ClientState::Closed if self.checked == self.frames.len() => {
+                self.outcome = Some(Ok(()));
+                return true;
+            }
+            other => {
+                self.outcome = Some(Err(format!(
+                    "{other:?} after {} of {} frames",
+                    self.checked,
+                    self.frames.len()
+                )));
+                return true;
+            }
+        }
+        let socket = self.client.socket(stack);
+        let mut progress = false;
+        while let Some(frame) = self.frames.get(self.sent) {
+            let size = 4 + frame.len();
+            if self.outstanding + size > self.window {
+                break;
+            }
+            match send_frame(socket, frame) {
+                Ok(_) => {
+                    self.sent += 1;
+                    self.outstanding += size;
+                    progress = true;
+                }
+                Err(SendFrameError::WouldBlock { .. }) => break,
+                Err(e) => {
+                    self.outcome = Some(Err(format!("send: {e}")));
+                    return true;
+                }
+            }
+        }
+        let (frames, checked, outstanding) =
+            (self.frames, &mut self.checked, &mut self.outstanding);
+        let mut wrong = None;
+        let result = self.decoder.recv_from(socket, |reply| {
+            let expected = frames.get(*checked).map(|f| f.to_ascii_uppercase());
+            if expected.as_deref() != Some(reply) {
+                wrong.get_or_insert(*checked);
+            }
+            *checked += 1;
+            *outstanding = outstanding.saturating_sub(4 + reply.len());
+            Accept::Taken
+        });
+        match (result, wrong) {
+            (Ok(p), None) => progress |= p.made_progress(),
+            (Err(e), _) => {
+                self.outcome = Some(Err(format!("reply stream: {e}")));
+                return true;
+            }
+            (_, Some(i)) => {
+                self.outcome = Some(Err(format!("reply to frame {i} differs")));
+                return true;
+            }
+        }
+        if self.checked == self.frames.len() && !self.closing {
+            socket.close();
+            self.closing = true;
+            progress = true;
+        }
+        progress
+    }
+}
+
+fn random_frames(count: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = Prng::new(seed ^ 0xf4a3_e5);
+    (0..count)
+        .map(|_| {
+            let mut frame = vec![0; rng.below(FRAME_MAX as u64 + 1) as usize];
+            rng.fill(&mut frame);
+            frame
+        })
+        .collect()
+}
+
+fn framed_transfer(
+    test: &str,
+    seed: u64,
+    count: usize,
+    faults: &FaultModel,
+) -> Result<Report, String> {
+    const BUF: usize = 4096;
+    let cables = cables(2);
+    let mut net: Net = Network::new(&cables, seed);
+    net.set_all_faults(faults);
+    let mut net = net.with_observer(maybe_pcap(test, seed, 2));
+    let mut socks = sockets(2);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut pool = tcp_pool::<BUF, BUF>(2);
+    let mut server = FramedEcho::<2, FRAME_MAX>::new(
+        &mut hosts[0].stack,
+        pool.iter_mut(),
+        PoolConfig {
+            timeout: None,
+            ..PoolConfig::new(ports::FRAMED_ECHO, 2)
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let frames = random_frames(count, seed);
+    let mut buffers = TcpStorage::<BUF, BUF>::new();
+    let handle = hosts[1].stack.add_tcp(&mut buffers).unwrap();
+    let mut client = FramedClient::connect(
+        &mut hosts[1].stack,
+        handle,
+        &mut EphemeralPorts::new(seed),
+        &frames,
+        BUF,
+    )
+    .map_err(|e| e.to_string())?;
+    let run = net.run(&mut hosts, BULK_BOUND, |hosts| {
+        let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
+        if client.outcome.is_some() {
+            Work::Done
+        } else {
+            progress.into()
+        }
+    });
+    if let Some(files) = net.observer().take() {
+        files.finish().map_err(|e| e.to_string())?;
+    }
+    let at = run.map_err(|e| {
+        format!(
+            "{e}; {} of {count} frames back\n{}",
+            client.checked,
+            net.link_table()
+        )
+    })?;
+    match client.outcome.take() {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(format!("{e} at {at}\n{}", net.link_table())),
+        None => return Err("no outcome".into()),
+    }
+    if server.stats().frames != count as u64 {
+        return Err(format!("server echoed {} frames", server.stats().frames));
+    }
+    Ok(Report::of(&net, at))
+}
+
+#[test]
+fn framed_echo_500_frames_under_all_faults() {
+    init_log();
+    let test = "framed_echo_500_frames_under_all_faults";
+    let wall = WallClock::now();
+    let reports = for_each_seed(test, SEEDS, |seed| {
+        framed_transfer(test, seed, 500, &FaultModel::hostile())
+    });
+    let max = summarise("framed echo 500 frames", &reports, wall.elapsed());
+    assert!(max <= Instant::ZERO + BULK_BOUND);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,197 +12,144 @@
 //! ACK) is exactly what the client expects: the client's connection is reset. The network
 //! simulator's churn test found this within 31 connections on a lossy network.
 //!
-//! The guard: [`Stack::poll`] feeds received frames to smoltcp one at a time, and before each it
-//! notes the four-tuples of the connections that sit *behind* a listening socket in slot order
-//! (the only ones at risk). A SYN without ACK for one of those tuples is dropped before smoltcp
-//! sees it; the connection's own socket retransmits its SYN-ACK on its timer, so the handshake
-//! still completes. Cost: one pass over the socket set per received frame, and nothing at all
-//! while no connection sits behind a listener.
+//! The guard: [`Stack::poll`] takes each received frame from the device itself and looks at it
+//! before smoltcp does. A SYN without ACK whose four-tuple belongs to a connection that sits
+//! *behind* a socket listening on the same port (the only case smoltcp gets wrong) is dropped;
+//! the connection's own socket retransmits its SYN-ACK on its timer, so the handshake still
+//! completes. Every other frame goes to smoltcp unchanged ([`OneFrame`]). Cost: a glance at the
+//! headers of each frame, and one pass over the socket set per SYN.
 //!
 //! [`Stack::poll`]: crate::Stack::poll
 
-use heapless::Vec;
 use smoltcp::iface::SocketSet;
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium, PacketMeta};
 use smoltcp::socket::{tcp, Socket};
 use smoltcp::time::Instant;
 use smoltcp::wire::IpAddress;
 
-/// How many at-risk connections the guard tracks per frame; beyond that the rest go unguarded
-/// (and a warning is logged).
-pub const MAX_GUARDED: usize = 32;
-
-/// A connection's four-tuple, as seen from here (IPv4 only, like the crate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Tuple {
-    local_port: u16,
-    remote_addr: [u8; 4],
-    remote_port: u16,
-}
-
-/// The connections whose socket comes after a listening socket in slot order.
-#[derive(Debug, Default)]
-pub(crate) struct AtRisk {
-    tuples: Vec<Tuple, MAX_GUARDED>,
-}
-
-impl AtRisk {
-    /// Collect them from `sockets`.
-    pub(crate) fn of(sockets: &SocketSet<'_>) -> Self {
-        let mut at_risk = AtRisk::default();
-        let mut listener_seen = false;
-        for (_, socket) in sockets.iter() {
-            let Socket::Tcp(socket) = socket else {
-                continue;
-            };
-            match socket.state() {
-                tcp::State::Listen => listener_seen = true,
-                // Nothing to protect; a SYN for a TIME-WAIT tuple may start a new connection.
-                tcp::State::Closed | tcp::State::TimeWait => {}
-                _ if listener_seen => {
-                    let (Some(local), Some(remote)) =
-                        (socket.local_endpoint(), socket.remote_endpoint())
-                    else {
-                        continue;
-                    };
-                    let remote_addr = match remote.addr {
-                        IpAddress::Ipv4(addr) => addr.octets(),
-                        #[allow(unreachable_patterns)]
-                        _ => continue,
-                    };
-                    let tuple = Tuple {
-                        local_port: local.port,
-                        remote_addr,
-                        remote_port: remote.port,
-                    };
-                    if at_risk.tuples.push(tuple).is_err() {
-                        log::warn!("more than {MAX_GUARDED} connections behind a listener");
-                        break;
-                    }
+/// Whether `frame` is a SYN (without ACK) for a connection whose socket comes after a socket
+/// listening on the same port, so that smoltcp would hand it to the listener.
+pub(crate) fn is_late_syn(medium: Medium, frame: &[u8], sockets: &SocketSet<'_>) -> bool {
+    let Some((local_port, remote_addr, remote_port)) = syn_tuple(medium, frame) else {
+        return false;
+    };
+    let mut listener_before = false;
+    for (_, socket) in sockets.iter() {
+        let Socket::Tcp(socket) = socket else {
+            continue;
+        };
+        match socket.state() {
+            tcp::State::Listen => {
+                listener_before |= socket.listen_endpoint().port == local_port;
+            }
+            // Nothing to protect; a SYN for a TIME-WAIT tuple may start a new connection.
+            tcp::State::Closed | tcp::State::TimeWait => {}
+            _ => {
+                let owns = socket
+                    .local_endpoint()
+                    .is_some_and(|l| l.port == local_port)
+                    && socket.remote_endpoint().is_some_and(|r| {
+                        r.port == remote_port && r.addr == IpAddress::Ipv4(remote_addr.into())
+                    });
+                if owns {
+                    return listener_before;
                 }
-                _ => {}
             }
         }
-        at_risk
     }
-
-    /// Whether nothing needs guarding.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.tuples.is_empty()
-    }
-
-    /// Whether `frame` is a SYN (without ACK) for one of the tuples.
-    fn is_late_syn(&self, medium: Medium, frame: &[u8]) -> bool {
-        let ip = match medium {
-            Medium::Ethernet => match frame.get(12..14) {
-                Some([0x08, 0x00]) => &frame[14..],
-                _ => return false,
-            },
-            _ => frame,
-        };
-        // IPv4, TCP, not a fragment, header length within the packet.
-        let (Some(&version_ihl), Some(&protocol)) = (ip.first(), ip.get(9)) else {
-            return false;
-        };
-        let header = usize::from(version_ihl & 0x0f) * 4;
-        if version_ihl >> 4 != 4 || protocol != 6 || header < 20 {
-            return false;
-        }
-        let Some(tcp) = ip.get(header..) else {
-            return false;
-        };
-        let (Some(src), Some(ports), Some(&flags)) = (ip.get(12..16), tcp.get(0..4), tcp.get(13))
-        else {
-            return false;
-        };
-        const SYN: u8 = 0x02;
-        const ACK: u8 = 0x10;
-        if flags & (SYN | ACK) != SYN {
-            return false;
-        }
-        let tuple = Tuple {
-            local_port: u16::from_be_bytes([ports[2], ports[3]]),
-            remote_addr: [src[0], src[1], src[2], src[3]],
-            remote_port: u16::from_be_bytes([ports[0], ports[1]]),
-        };
-        self.tuples.contains(&tuple)
-    }
+    false
 }
 
-/// A device that hides late SYNs from smoltcp (see the [module docs](self)).
-pub(crate) struct Guarded<'d, D: ?Sized> {
-    inner: &'d mut D,
-    at_risk: &'d AtRisk,
-    medium: Medium,
+/// The (local port, remote address, remote port) of a TCP SYN without ACK in `frame`.
+fn syn_tuple(medium: Medium, frame: &[u8]) -> Option<(u16, [u8; 4], u16)> {
+    let ip = match medium {
+        Medium::Ethernet => match frame.get(12..14)? {
+            [0x08, 0x00] => frame.get(14..)?,
+            _ => return None,
+        },
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ => frame,
+    };
+    // IPv4 carrying TCP, with a sane header length.
+    let version_ihl = *ip.first()?;
+    let header = usize::from(version_ihl & 0x0f) * 4;
+    if version_ihl >> 4 != 4 || *ip.get(9)? != 6 || header < 20 {
+        return None;
+    }
+    let tcp = ip.get(header..)?;
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    if tcp.get(13)? & (SYN | ACK) != SYN {
+        return None;
+    }
+    let src = ip.get(12..16)?;
+    let ports = tcp.get(0..4)?;
+    Some((
+        u16::from_be_bytes([ports[2], ports[3]]),
+        [src[0], src[1], src[2], src[3]],
+        u16::from_be_bytes([ports[0], ports[1]]),
+    ))
 }
 
-impl<'d, D: Device + ?Sized> Guarded<'d, D> {
-    pub(crate) fn new(inner: &'d mut D, at_risk: &'d AtRisk) -> Self {
-        let medium = inner.capabilities().medium;
-        Guarded {
-            inner,
-            at_risk,
-            medium,
+/// A device that offers smoltcp exactly one frame, already received, with its transmit token
+/// for the reply: how [`Stack::poll`](crate::Stack::poll) hands over a frame it has looked at.
+pub(crate) struct OneFrame<'f, T> {
+    frame: Option<(&'f [u8], PacketMeta)>,
+    tx: Option<T>,
+    caps: DeviceCapabilities,
+}
+
+impl<'f, T> OneFrame<'f, T> {
+    pub(crate) fn new(frame: &'f [u8], meta: PacketMeta, tx: T, caps: DeviceCapabilities) -> Self {
+        OneFrame {
+            frame: Some((frame, meta)),
+            tx: Some(tx),
+            caps,
         }
     }
 }
 
-/// A received frame that may turn out to be a late SYN.
-pub(crate) struct GuardedRx<'d, R> {
-    inner: R,
-    at_risk: &'d AtRisk,
-    medium: Medium,
+/// The frame of a [`OneFrame`].
+pub(crate) struct FrameRx<'f> {
+    frame: &'f [u8],
+    meta: PacketMeta,
 }
 
-impl<R: phy::RxToken> phy::RxToken for GuardedRx<'_, R> {
-    fn consume<T, F>(self, f: F) -> T
+impl phy::RxToken for FrameRx<'_> {
+    fn consume<R, F>(self, f: F) -> R
     where
-        F: FnOnce(&[u8]) -> T,
+        F: FnOnce(&[u8]) -> R,
     {
-        let (at_risk, medium) = (self.at_risk, self.medium);
-        self.inner.consume(|frame| {
-            if at_risk.is_late_syn(medium, frame) {
-                log::debug!("late SYN for a connection behind a listener: dropped");
-                // An empty frame is malformed: smoltcp drops it without a reply.
-                f(&[])
-            } else {
-                f(frame)
-            }
-        })
+        f(self.frame)
     }
 
-    fn meta(&self) -> phy::PacketMeta {
-        self.inner.meta()
+    fn meta(&self) -> PacketMeta {
+        self.meta
     }
 }
 
-impl<D: Device + ?Sized> Device for Guarded<'_, D> {
+impl<'f, T: phy::TxToken> Device for OneFrame<'f, T> {
     type RxToken<'a>
-        = GuardedRx<'a, D::RxToken<'a>>
+        = FrameRx<'f>
     where
         Self: 'a;
     type TxToken<'a>
-        = D::TxToken<'a>
+        = T
     where
         Self: 'a;
 
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let (rx, tx) = self.inner.receive(now)?;
-        Some((
-            GuardedRx {
-                inner: rx,
-                at_risk: self.at_risk,
-                medium: self.medium,
-            },
-            tx,
-        ))
+    fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let (frame, meta) = self.frame.take()?;
+        let tx = self.tx.take()?;
+        Some((FrameRx { frame, meta }, tx))
     }
 
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        self.inner.transmit(now)
+    // Ingress only ever replies through the token paired with the frame.
+    fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
+        None
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        self.inner.capabilities()
+        self.caps.clone()
     }
 }

@@ -1,0 +1,593 @@
+//! The network simulator from the command line: the lesson's servers on host 0, clients on
+//! every other host, all on one simulated Ethernet segment with the faults you ask for.
+//!
+//! ```text
+//! cargo run --release --example sim -- --hosts 8 --loss 0.1 --seed 7 --seconds 60
+//! cargo run --release --example sim -- --loss 0.05 --dup 0.05 --reorder 0.05 --corrupt 0.01 --pcap /tmp/sim
+//! ```
+//!
+//! Host 0 serves the upper-case echo (TCP 8000), the framed echo (TCP 9000) and the UDP echo
+//! (UDP 8848). Every other host runs, over and over for the whole run: an echo client (a few KiB,
+//! every byte checked), a framed client (20 frames, every frame checked) and a UDP client (one
+//! numbered datagram every 100 ms). At the end: each link's counters, each host's sockets, and
+//! what every client achieved. With `--pcap DIR`, `DIR/port<N>.pcap` holds what host N's cable
+//! carried, for Wireshark. The same seed gives the same run (compare the trace digest).
+
+use std::path::PathBuf;
+use std::time::Instant as WallClock;
+
+use clap::Parser;
+use smolsock::frame::{send_frame, Accept, FrameDecoder, SendFrameError};
+use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UpperEcho};
+use smolsock::sim::{ip, Cable, FaultModel, Host, HostTable, Network, PcapFiles, Prng, Rate};
+use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
+use smolsock::smoltcp::time::{Duration, Instant};
+use smolsock::smoltcp::wire::IpEndpoint;
+use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::udp::UdpClient;
+use smolsock::{Error, Stack};
+
+/// Most client hosts.
+const MAX_CLIENTS: usize = 63;
+/// Most sockets in each of the server's TCP pools (sized at compile time). A pool gets two
+/// sockets per client: a connection that has just closed may linger a little in LAST-ACK.
+const POOL_MAX: usize = 64;
+/// Bytes each way of every TCP socket.
+const BUF: usize = 8192;
+/// Largest framed-echo payload.
+const FRAME_MAX: usize = 1024;
+
+type SimCable = Cable<1514, 64, 256>;
+type SimHost<'a, 'w> = Host<'a, 'w, 1514, 64>;
+
+/// A deterministic multi-host network with faults, in virtual time.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Hosts on the segment: host 0 serves, the others are clients (2..=64).
+    #[arg(long, default_value_t = 4)]
+    hosts: usize,
+    /// Probability that a frame is lost.
+    #[arg(long, default_value_t = 0.01)]
+    loss: f64,
+    /// Probability that a frame is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    dup: f64,
+    /// Probability that a frame is held back 5 ms, so that later ones overtake it.
+    #[arg(long, default_value_t = 0.0)]
+    reorder: f64,
+    /// Probability that one bit of a frame's IP packet flips (checksums must catch it).
+    #[arg(long, default_value_t = 0.0)]
+    corrupt: f64,
+    /// One-way delay of every link, in milliseconds.
+    #[arg(long, default_value_t = 1)]
+    delay_ms: u64,
+    /// Extra random delay, up to this many milliseconds per frame.
+    #[arg(long, default_value_t = 1)]
+    jitter_ms: u64,
+    /// Link rate in bits per second (default: unlimited).
+    #[arg(long)]
+    bandwidth: Option<u64>,
+    /// Seed of every random decision: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Virtual seconds to simulate.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Write one pcap file per host's cable into this directory.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = Args::parse();
+    if !(2..=MAX_CLIENTS + 1).contains(&args.hosts) {
+        eprintln!("--hosts must be between 2 and {}", MAX_CLIENTS + 1);
+        std::process::exit(2);
+    }
+    let mut faults = FaultModel::perfect()
+        .with_loss(Rate::from_f64(args.loss))
+        .with_duplicate(Rate::from_f64(args.dup))
+        .with_reorder(Rate::from_f64(args.reorder), Duration::from_millis(5))
+        .with_corrupt(Rate::from_f64(args.corrupt))
+        .with_delay(
+            Duration::from_millis(args.delay_ms),
+            Duration::from_millis(args.jitter_ms),
+        );
+    if let Some(bps) = args.bandwidth {
+        faults = faults.with_bandwidth(bps);
+    }
+    println!(
+        "smolsock simulator: {} hosts, seed {}, {} s; per link: loss {}, dup {}, reorder {}, \
+         corrupt {}, delay {} ms + up to {} ms{}",
+        args.hosts,
+        args.seed,
+        args.seconds,
+        faults.loss,
+        faults.duplicate,
+        faults.reorder,
+        faults.corrupt,
+        args.delay_ms,
+        args.jitter_ms,
+        args.bandwidth
+            .map(|b| format!(", {b} bit/s"))
+            .unwrap_or_default()
+    );
+    let pcap = args.pcap.as_ref().map(|dir| {
+        PcapFiles::create(dir, args.hosts).unwrap_or_else(|e| {
+            eprintln!("cannot write captures to {}: {e}", dir.display());
+            std::process::exit(1);
+        })
+    });
+    run(&args, &faults, pcap);
+}
+
+fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
+    let clients = args.hosts - 1;
+    let cables: Vec<SimCable> = (0..args.hosts).map(|_| Cable::new()).collect();
+    let mut net = Network::new(&cables, args.seed).with_observer(pcap);
+    net.set_all_faults(faults);
+
+    // Memory: socket slots and buffers for every host, owned here.
+    let pool_size = (2 * clients).min(POOL_MAX);
+    let mut server_slots: Vec<SocketStorage<'_>> = (0..2 * pool_size + 1)
+        .map(|_| SocketStorage::EMPTY)
+        .collect();
+    let mut client_slots: Vec<[SocketStorage<'_>; 3]> =
+        (0..clients).map(|_| [SocketStorage::EMPTY; 3]).collect();
+    let mut echo_pool: Vec<TcpStorage<BUF, BUF>> =
+        (0..pool_size).map(|_| TcpStorage::new()).collect();
+    let mut framed_pool: Vec<TcpStorage<BUF, BUF>> =
+        (0..pool_size).map(|_| TcpStorage::new()).collect();
+    let mut udp_server = UdpStorage::<64, 65536>::new();
+    let mut client_tcp: Vec<[TcpStorage<BUF, BUF>; 2]> = (0..clients)
+        .map(|_| [TcpStorage::new(), TcpStorage::new()])
+        .collect();
+    let mut client_udp: Vec<UdpStorage<8, 4096>> =
+        (0..clients).map(|_| UdpStorage::new()).collect();
+
+    let mut hosts: Vec<SimHost<'_, '_>> = Vec::with_capacity(args.hosts);
+    hosts.push(net.host(0, &mut server_slots).expect("host 0"));
+    for (i, slots) in client_slots.iter_mut().enumerate() {
+        hosts.push(net.host(i + 1, slots).expect("client host"));
+    }
+
+    // Host 0: the servers.
+    let pool = |port| PoolConfig::new(port, pool_size);
+    let mut echo = UpperEcho::<POOL_MAX>::new(
+        &mut hosts[0].stack,
+        echo_pool.iter_mut(),
+        pool(ports::TCP_ECHO),
+    )
+    .expect("echo server");
+    let mut framed = FramedEcho::<POOL_MAX, FRAME_MAX>::new(
+        &mut hosts[0].stack,
+        framed_pool.iter_mut(),
+        pool(ports::FRAMED_ECHO),
+    )
+    .expect("framed echo server");
+    let mut udp_echo = UdpEcho::<1472>::new(&mut hosts[0].stack, &mut udp_server, ports::UDP_ECHO)
+        .expect("udp echo");
+
+    // Every other host: one client of each kind, with its data.
+    let mut rng = Prng::new(args.seed ^ 0xe8a4);
+    let payloads: Vec<Vec<u8>> = (0..clients)
+        .map(|_| {
+            let mut p = vec![0; 1024 + rng.below(7 * 1024) as usize];
+            rng.fill(&mut p);
+            p
+        })
+        .collect();
+    let frame_sets: Vec<Vec<Vec<u8>>> = (0..clients)
+        .map(|_| {
+            (0..20)
+                .map(|_| {
+                    let mut f = vec![0; rng.below(FRAME_MAX as u64 + 1) as usize];
+                    rng.fill(&mut f);
+                    f
+                })
+                .collect()
+        })
+        .collect();
+    let mut loops: Vec<ClientLoops<'_>> = Vec::with_capacity(clients);
+    for (i, ((tcp, udp), (payload, frames))) in client_tcp
+        .iter_mut()
+        .zip(client_udp.iter_mut())
+        .zip(payloads.iter().zip(frame_sets.iter()))
+        .enumerate()
+    {
+        let [echo_buf, framed_buf] = tcp;
+        let stack = &mut hosts[i + 1].stack;
+        let echo_handle = stack.add_tcp(echo_buf).expect("socket");
+        let framed_handle = stack.add_tcp(framed_buf).expect("socket");
+        let udp_handle = stack.add_udp(udp).expect("socket");
+        let mut ports = EphemeralPorts::new(args.seed.wrapping_add(i as u64 * 7919));
+        let udp = UdpClient::bind_ephemeral(stack, udp_handle, &mut ports).expect("udp bind");
+        loops.push(ClientLoops {
+            echo: EchoLoop {
+                handle: echo_handle,
+                payload,
+                client: None,
+                retry_at: Instant::ZERO,
+                ok: 0,
+                refused: 0,
+                failed: 0,
+                bytes: 0,
+            },
+            framed: FramedLoop {
+                handle: framed_handle,
+                frames,
+                client: None,
+                retry_at: Instant::ZERO,
+                ok: 0,
+                refused: 0,
+                failed: 0,
+                checked: 0,
+            },
+            udp: UdpLoop {
+                udp,
+                next_at: Instant::ZERO,
+                seq: 0,
+                sent: 0,
+                replies: 0,
+            },
+            ports,
+        });
+    }
+
+    let wall = WallClock::now();
+    let end = net.run_for(
+        &mut hosts,
+        Duration::from_secs(args.seconds),
+        |hosts: &mut [SimHost<'_, '_>]| {
+            let (server, clients) = hosts.split_at_mut(1);
+            let stack = &mut server[0].stack;
+            let mut progress = echo.poll(stack) | framed.poll(stack) | udp_echo.poll(stack);
+            for (host, l) in clients.iter_mut().zip(loops.iter_mut()) {
+                progress |= l.poll(host);
+            }
+            progress.into()
+        },
+    );
+    let wall = wall.elapsed();
+
+    if let Some(files) = net.observer().take() {
+        let paths: Vec<String> = files
+            .paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        match files.finish() {
+            Ok(()) => println!("captures: {}", paths.join(", ")),
+            Err(e) => eprintln!("captures: {e}"),
+        }
+    }
+
+    let totals = net.totals();
+    let secs = end.total_micros() as f64 / 1e6;
+    println!(
+        "simulated {secs:.3} s in {:.3} s of wall time ({:.0}x), {} frames ({:.0} frames per wall \
+         second), {} rounds; trace digest {:#018x}\n",
+        wall.as_secs_f64(),
+        secs / wall.as_secs_f64().max(1e-9),
+        totals.sent,
+        totals.sent as f64 / wall.as_secs_f64().max(1e-9),
+        net.rounds(),
+        net.trace().digest()
+    );
+    println!("links (one per host's cable; sent = frames the host transmitted):");
+    println!("{}", net.link_table());
+    println!("sockets:");
+    println!("{}", HostTable::new(&hosts));
+    let es = echo.pool().stats();
+    let fs = framed.pool().stats();
+    println!(
+        "server: echo :8000 accepted {} closed {} reset {} exhausted {}; framed :9000 accepted \
+         {} closed {} reset {}, {} frames; udp :8848 {} datagrams answered\n",
+        es.accepted,
+        es.closed,
+        es.reset,
+        es.exhausted,
+        fs.accepted,
+        fs.closed,
+        fs.reset,
+        framed.stats().frames,
+        udp_echo.stats().datagrams
+    );
+    println!(
+        "{:>4}  {:>7} {:>7} {:>6} {:>10}  {:>9} {:>7} {:>6} {:>7}  {:>8} {:>8}",
+        "host",
+        "echo ok",
+        "refused",
+        "failed",
+        "bytes",
+        "framed ok",
+        "refused",
+        "failed",
+        "frames",
+        "udp sent",
+        "echoed"
+    );
+    let (mut refused, mut failed) = (0, 0);
+    for (i, l) in loops.iter().enumerate() {
+        refused += l.echo.refused + l.framed.refused;
+        failed += l.echo.failed + l.framed.failed;
+        println!(
+            "{:>4}  {:>7} {:>7} {:>6} {:>10}  {:>9} {:>7} {:>6} {:>7}  {:>8} {:>8}",
+            i + 1,
+            l.echo.ok,
+            l.echo.refused,
+            l.echo.failed,
+            l.echo.bytes,
+            l.framed.ok,
+            l.framed.refused,
+            l.framed.failed,
+            l.framed.checked,
+            l.udp.sent,
+            l.udp.replies
+        );
+    }
+    println!(
+        "\n{refused} connections refused (pool full: retried a second later), {failed} failed \
+         (reset, or given up); every byte that came back was checked"
+    );
+}
+
+/// The three clients of one host.
+struct ClientLoops<'d> {
+    echo: EchoLoop<'d>,
+    framed: FramedLoop<'d>,
+    udp: UdpLoop,
+    ports: EphemeralPorts,
+}
+
+impl ClientLoops<'_> {
+    fn poll(&mut self, host: &mut SimHost<'_, '_>) -> bool {
+        let now = host.now();
+        let mut progress = self.echo.poll(&mut host.stack, now, &mut self.ports);
+        progress |= self.framed.poll(&mut host.stack, now, &mut self.ports);
+        progress |= self.udp.poll(&mut host.stack, now);
+        for at in [self.echo.retry_at, self.framed.retry_at, self.udp.next_at] {
+            if at > now {
+                host.wake_at(at);
+            }
+        }
+        progress
+    }
+}
+
+/// Connect, echo `payload`, check it, close; again and again.
+struct EchoLoop<'d> {
+    handle: SocketHandle,
+    payload: &'d [u8],
+    client: Option<EchoClient<'d>>,
+    retry_at: Instant,
+    ok: u64,
+    refused: u64,
+    failed: u64,
+    bytes: u64,
+}
+
+impl EchoLoop<'_> {
+    fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
+        if self.client.is_none() && now >= self.retry_at {
+            let server = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
+            match EchoClient::connect(stack, self.handle, server, ports, self.payload) {
+                Ok(c) => self.client = Some(c.with_window(BUF)),
+                Err(e) => {
+                    log::warn!("echo connect: {e}");
+                    self.retry_at = now + Duration::from_secs(1);
+                }
+            }
+        }
+        let Some(client) = &mut self.client else {
+            return false;
+        };
+        let progress = client.poll(stack);
+        match client.outcome() {
+            None => {}
+            Some(Ok(())) => {
+                self.ok += 1;
+                self.bytes += self.payload.len() as u64;
+                self.client = None;
+            }
+            Some(Err(e)) => {
+                log::info!("echo client: {e}");
+                if e == Error::Refused {
+                    self.refused += 1;
+                } else {
+                    self.failed += 1;
+                }
+                self.client = None;
+                self.retry_at = now + Duration::from_secs(1);
+            }
+        }
+        progress
+    }
+}
+
+/// Connect, send `frames` and check every reply frame, close; again and again.
+struct FramedLoop<'d> {
+    handle: SocketHandle,
+    frames: &'d [Vec<u8>],
+    client: Option<FramedClient<'d>>,
+    retry_at: Instant,
+    ok: u64,
+    refused: u64,
+    failed: u64,
+    checked: u64,
+}
+
+impl FramedLoop<'_> {
+    fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
+        if self.client.is_none() && now >= self.retry_at {
+            match FramedClient::connect(stack, self.handle, ports, self.frames) {
+                Ok(c) => self.client = Some(c),
+                Err(e) => {
+                    log::warn!("framed connect: {e}");
+                    self.retry_at = now + Duration::from_secs(1);
+                }
+            }
+        }
+        let Some(client) = &mut self.client else {
+            return false;
+        };
+        let progress = client.poll(stack);
+        match client.outcome.take() {
+            None => {}
+            Some(Ok(())) => {
+                self.ok += 1;
+                self.checked += self.frames.len() as u64;
+                self.client = None;
+            }
+            Some(Err(e)) => {
+                log::info!("framed client: {e}");
+                if e.starts_with("Refused") {
+                    self.refused += 1;
+                } else {
+                    self.failed += 1;
+                }
+                self.checked += client.checked as u64;
+                self.client = None;
+                self.retry_at = now + Duration::from_secs(1);
+            }
+        }
+        progress
+    }
+}
+
+/// Sends `frames` to the framed echo (at most `BUF` bytes unanswered) and checks every reply.
+struct FramedClient<'d> {
+    client: TcpClient,
+    frames: &'d [Vec<u8>],
+    sent: usize,
+    checked: usize,
+    outstanding: usize,
+    decoder: FrameDecoder<FRAME_MAX>,
+    closing: bool,
+    outcome: Option<Result<(), String>>,
+}
+
+impl<'d> FramedClient<'d> {
+    fn connect(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        ports: &mut EphemeralPorts,
+        frames: &'d [Vec<u8>],
+    ) -> Result<Self, Error> {
+        let mut client = TcpClient::new(handle);
+        client.connect(
+            stack,
+            IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO),
+            ports,
+        )?;
+        Ok(FramedClient {
+            client,
+            frames,
+            sent: 0,
+            checked: 0,
+            outstanding: 0,
+            decoder: FrameDecoder::new(),
+            closing: false,
+            outcome: None,
+        })
+    }
+
+    fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
+        match self.client.state(stack) {
+            ClientState::Idle | ClientState::Connecting => return false,
+            ClientState::Connected => {}
+            ClientState::Closed if self.checked == self.frames.len() => {
+                self.outcome = Some(Ok(()));
+                return true;
+            }
+            other => {
+                self.outcome = Some(Err(format!("{other:?} after {} frames", self.checked)));
+                return true;
+            }
+        }
+        let socket = self.client.socket(stack);
+        let mut progress = false;
+        while let Some(frame) = self.frames.get(self.sent) {
+            if self.outstanding + 4 + frame.len() > BUF {
+                break;
+            }
+            match send_frame(socket, frame) {
+                Ok(_) => {
+                    self.sent += 1;
+                    self.outstanding += 4 + frame.len();
+                    progress = true;
+                }
+                Err(SendFrameError::WouldBlock { .. }) => break,
+                Err(e) => {
+                    self.outcome = Some(Err(format!("send: {e}")));
+                    return true;
+                }
+            }
+        }
+        let (frames, checked, outstanding) =
+            (self.frames, &mut self.checked, &mut self.outstanding);
+        let mut wrong = false;
+        let result = self.decoder.recv_from(socket, |reply| {
+            let expected = frames.get(*checked).map(|f| f.to_ascii_uppercase());
+            wrong |= expected.as_deref() != Some(reply);
+            *checked += 1;
+            *outstanding = outstanding.saturating_sub(4 + reply.len());
+            Accept::Taken
+        });
+        match result {
+            Ok(p) if !wrong => progress |= p.made_progress(),
+            Ok(_) => {
+                self.outcome = Some(Err("a reply frame differs".into()));
+                socket.abort();
+                return true;
+            }
+            Err(e) => {
+                self.outcome = Some(Err(format!("reply stream: {e}")));
+                socket.abort();
+                return true;
+            }
+        }
+        if self.checked == self.frames.len() && !self.closing {
+            socket.close();
+            self.closing = true;
+            progress = true;
+        }
+        progress
+    }
+}
+
+/// One numbered datagram to the UDP echo every 100 ms; counts the replies.
+struct UdpLoop {
+    udp: UdpClient,
+    next_at: Instant,
+    seq: u32,
+    sent: u64,
+    replies: u64,
+}
+
+impl UdpLoop {
+    fn poll(&mut self, stack: &mut Stack<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        if now >= self.next_at {
+            let msg = format!("datagram {:010}", self.seq);
+            let to = IpEndpoint::new(ip(0).into(), ports::UDP_ECHO);
+            if self.udp.send_to(stack, msg.as_bytes(), to).is_ok() {
+                self.seq += 1;
+                self.sent += 1;
+                progress = true;
+            }
+            self.next_at = now + Duration::from_millis(100);
+        }
+        let mut buf = [0u8; 64];
+        while let Ok(Some((n, _))) = self.udp.recv_from(stack, &mut buf) {
+            if buf[..n].starts_with(b"DATAGRAM ") {
+                self.replies += 1;
+            }
+            progress = true;
+        }
+        progress
+    }
+}
