@@ -497,7 +497,7 @@ impl Service for FramedClient<'_> {
 }
 
 fn random_frames(count: usize, seed: u64) -> Vec<Vec<u8>> {
-    let mut rng = Prng::new(seed ^ 0xf4a3_e5);
+    let mut rng = Prng::new(seed ^ 0x00f4_a3e5);
     (0..count)
         .map(|_| {
             let mut frame = vec![0; rng.below(FRAME_MAX as u64 + 1) as usize];
