@@ -41,7 +41,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `std` | yes | host conveniences: [`clock::StdClock`] |
+//! | `std` | yes | host conveniences: [`clock::StdClock`], the simulator's pcap files and seed helpers |
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
