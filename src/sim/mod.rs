@@ -58,7 +58,8 @@
 //! let to = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
 //! let mut client =
 //!     EchoClient::connect(&mut hosts[1].stack, handle, to, &mut EphemeralPorts::new(7), &payload)
-//!         .unwrap();
+//!         .unwrap()
+//!         .with_window(4096); // at most the server's send buffer in flight
 //!
 //! net.run(&mut hosts, Duration::from_secs(300), |hosts| {
 //!     let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);

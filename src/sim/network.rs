@@ -135,7 +135,8 @@ pub struct Network<'w, const MTU: usize, const Q: usize, const F: usize, O: Obse
 
 impl<'w, const MTU: usize, const Q: usize, const F: usize> Network<'w, MTU, Q, F, ()> {
     /// A network over `cables` (one per host), whose every random decision follows `seed`.
-    /// The clock starts at zero; every link is reseeded and emptied of nothing (use fresh cables).
+    /// The clock starts at zero and every link's generator is reseeded; use fresh cables (their
+    /// counters and any frames in flight are kept).
     pub fn new(cables: &'w [Cable<MTU, Q, F>], seed: u64) -> Self {
         let root = Prng::new(seed);
         for (i, cable) in cables.iter().enumerate() {
