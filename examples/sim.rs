@@ -17,14 +17,15 @@ use std::path::PathBuf;
 use std::time::Instant as WallClock;
 
 use clap::Parser;
-use smolsock::frame::{send_frame, Accept, FrameDecoder, SendFrameError};
-use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UpperEcho};
+use smolsock::service::{
+    ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UpperEcho,
+};
 use smolsock::sim::{ip, Cable, FaultModel, Host, HostTable, Network, PcapFiles, Prng, Rate};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpStorage};
-use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack};
 
@@ -412,7 +413,7 @@ impl EchoLoop<'_> {
 struct FramedLoop<'d> {
     handle: SocketHandle,
     frames: &'d [Vec<u8>],
-    client: Option<FramedClient<'d>>,
+    client: Option<FramedEchoClient<'d, Vec<u8>, FRAME_MAX>>,
     retry_at: Instant,
     ok: u64,
     refused: u64,
@@ -423,8 +424,9 @@ struct FramedLoop<'d> {
 impl FramedLoop<'_> {
     fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
         if self.client.is_none() && now >= self.retry_at {
-            match FramedClient::connect(stack, self.handle, ports, self.frames) {
-                Ok(c) => self.client = Some(c),
+            let server = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
+            match FramedEchoClient::connect(stack, self.handle, server, ports, self.frames) {
+                Ok(c) => self.client = Some(c.with_window(BUF)),
                 Err(e) => {
                     log::warn!("framed connect: {e}");
                     self.retry_at = now + Duration::from_secs(1);
@@ -435,7 +437,7 @@ impl FramedLoop<'_> {
             return false;
         };
         let progress = client.poll(stack);
-        match client.outcome.take() {
+        match client.outcome() {
             None => {}
             Some(Ok(())) => {
                 self.ok += 1;
@@ -444,116 +446,15 @@ impl FramedLoop<'_> {
             }
             Some(Err(e)) => {
                 log::info!("framed client: {e}");
-                if e.starts_with("Refused") {
+                if e == Error::Refused {
                     self.refused += 1;
                 } else {
                     self.failed += 1;
                 }
-                self.checked += client.checked as u64;
+                self.checked += client.checked() as u64;
                 self.client = None;
                 self.retry_at = now + Duration::from_secs(1);
             }
-        }
-        progress
-    }
-}
-
-/// Sends `frames` to the framed echo (at most `BUF` bytes unanswered) and checks every reply.
-struct FramedClient<'d> {
-    client: TcpClient,
-    frames: &'d [Vec<u8>],
-    sent: usize,
-    checked: usize,
-    outstanding: usize,
-    decoder: FrameDecoder<FRAME_MAX>,
-    closing: bool,
-    outcome: Option<Result<(), String>>,
-}
-
-impl<'d> FramedClient<'d> {
-    fn connect(
-        stack: &mut Stack<'_>,
-        handle: SocketHandle,
-        ports: &mut EphemeralPorts,
-        frames: &'d [Vec<u8>],
-    ) -> Result<Self, Error> {
-        let mut client = TcpClient::new(handle);
-        client.connect(
-            stack,
-            IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO),
-            ports,
-        )?;
-        Ok(FramedClient {
-            client,
-            frames,
-            sent: 0,
-            checked: 0,
-            outstanding: 0,
-            decoder: FrameDecoder::new(),
-            closing: false,
-            outcome: None,
-        })
-    }
-
-    fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
-        match self.client.state(stack) {
-            ClientState::Idle | ClientState::Connecting => return false,
-            ClientState::Connected => {}
-            ClientState::Closed if self.checked == self.frames.len() => {
-                self.outcome = Some(Ok(()));
-                return true;
-            }
-            other => {
-                self.outcome = Some(Err(format!("{other:?} after {} frames", self.checked)));
-                return true;
-            }
-        }
-        let socket = self.client.socket(stack);
-        let mut progress = false;
-        while let Some(frame) = self.frames.get(self.sent) {
-            if self.outstanding + 4 + frame.len() > BUF {
-                break;
-            }
-            match send_frame(socket, frame) {
-                Ok(_) => {
-                    self.sent += 1;
-                    self.outstanding += 4 + frame.len();
-                    progress = true;
-                }
-                Err(SendFrameError::WouldBlock { .. }) => break,
-                Err(e) => {
-                    self.outcome = Some(Err(format!("send: {e}")));
-                    return true;
-                }
-            }
-        }
-        let (frames, checked, outstanding) =
-            (self.frames, &mut self.checked, &mut self.outstanding);
-        let mut wrong = false;
-        let result = self.decoder.recv_from(socket, |reply| {
-            let expected = frames.get(*checked).map(|f| f.to_ascii_uppercase());
-            wrong |= expected.as_deref() != Some(reply);
-            *checked += 1;
-            *outstanding = outstanding.saturating_sub(4 + reply.len());
-            Accept::Taken
-        });
-        match result {
-            Ok(p) if !wrong => progress |= p.made_progress(),
-            Ok(_) => {
-                self.outcome = Some(Err("a reply frame differs".into()));
-                socket.abort();
-                return true;
-            }
-            Err(e) => {
-                self.outcome = Some(Err(format!("reply stream: {e}")));
-                socket.abort();
-                return true;
-            }
-        }
-        if self.checked == self.frames.len() && !self.closing {
-            socket.close();
-            self.closing = true;
-            progress = true;
         }
         progress
     }

@@ -39,6 +39,15 @@ pub enum Error {
         /// Offset in the stream of the first wrong (or surplus) byte.
         offset: u64,
     },
+    /// A reply frame did not match the frame sent (index of the first wrong one).
+    FrameMismatch {
+        /// Index, in sending order, of the frame whose reply differed.
+        index: usize,
+    },
+    /// The peer's byte stream broke the framing (e.g. a length above the decoder's maximum).
+    Frame(crate::frame::FrameError),
+    /// A frame could not be queued for sending (other than "no room yet").
+    FrameSend(crate::frame::SendFrameError),
     /// smoltcp refused to bind a UDP socket.
     UdpBind(udp::BindError),
     /// A UDP datagram could not be queued for sending.
@@ -72,6 +81,9 @@ impl fmt::Display for Error {
             Error::Reset => f.write_str("connection reset or timed out"),
             Error::WouldBlock => f.write_str("send buffer full, try again"),
             Error::Corrupted { offset } => write!(f, "reply differs at byte {offset}"),
+            Error::FrameMismatch { index } => write!(f, "reply to frame {index} differs"),
+            Error::Frame(e) => write!(f, "framing: {e}"),
+            Error::FrameSend(e) => write!(f, "cannot send frame: {e}"),
             Error::UdpBind(e) => write!(f, "cannot bind: {e}"),
             Error::UdpSend(e) => write!(f, "cannot send datagram: {e}"),
             Error::DatagramTooLarge { len, max } => {
@@ -104,4 +116,6 @@ from_smoltcp! {
     tcp::RecvError => TcpRecv,
     udp::BindError => UdpBind,
     udp::SendError => UdpSend,
+    crate::frame::FrameError => Frame,
+    crate::frame::SendFrameError => FrameSend,
 }

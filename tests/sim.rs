@@ -20,8 +20,9 @@
 use std::time::Instant as WallClock;
 
 use smolsock::event_loop::Work;
-use smolsock::frame::{send_frame, Accept, FrameDecoder, SendFrameError};
-use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UdpSink, UpperEcho};
+use smolsock::service::{
+    ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UdpSink, UpperEcho,
+};
 use smolsock::sim::seeds::{for_each_seed, pcap_dir};
 use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
@@ -29,7 +30,7 @@ use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpStorage};
-use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
 use smolsock::Error;
 
@@ -381,121 +382,6 @@ fn bandwidth_limit_paces_the_transfer() {
 /// Largest frame payload the framed echo takes.
 const FRAME_MAX: usize = 1024;
 
-/// Sends `frames` to the framed echo, keeping at most `window` bytes (headers included) sent
-/// but not yet echoed, and checks every reply frame against its frame upper-cased, in order.
-struct FramedClient<'d> {
-    client: TcpClient,
-    frames: &'d [Vec<u8>],
-    window: usize,
-    sent: usize,
-    checked: usize,
-    outstanding: usize,
-    decoder: FrameDecoder<FRAME_MAX>,
-    closing: bool,
-    outcome: Option<Result<(), String>>,
-}
-
-impl<'d> FramedClient<'d> {
-    fn connect(
-        stack: &mut smolsock::Stack<'_>,
-        handle: SocketHandle,
-        ports: &mut EphemeralPorts,
-        frames: &'d [Vec<u8>],
-        window: usize,
-    ) -> Result<Self, Error> {
-        let mut client = TcpClient::new(handle);
-        client.connect(
-            stack,
-            IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO),
-            ports,
-        )?;
-        Ok(FramedClient {
-            client,
-            frames,
-            window,
-            sent: 0,
-            checked: 0,
-            outstanding: 0,
-            decoder: FrameDecoder::new(),
-            closing: false,
-            outcome: None,
-        })
-    }
-}
-
-impl Service for FramedClient<'_> {
-    fn poll(&mut self, stack: &mut smolsock::Stack<'_>) -> bool {
-        if self.outcome.is_some() {
-            return false;
-        }
-        match self.client.state(stack) {
-            ClientState::Idle | ClientState::Connecting => return false,
-            ClientState::Connected => {}
-            ClientState::Closed if self.checked == self.frames.len() => {
-                self.outcome = Some(Ok(()));
-                return true;
-            }
-            other => {
-                self.outcome = Some(Err(format!(
-                    "{other:?} after {} of {} frames",
-                    self.checked,
-                    self.frames.len()
-                )));
-                return true;
-            }
-        }
-        let socket = self.client.socket(stack);
-        let mut progress = false;
-        while let Some(frame) = self.frames.get(self.sent) {
-            let size = 4 + frame.len();
-            if self.outstanding + size > self.window {
-                break;
-            }
-            match send_frame(socket, frame) {
-                Ok(_) => {
-                    self.sent += 1;
-                    self.outstanding += size;
-                    progress = true;
-                }
-                Err(SendFrameError::WouldBlock { .. }) => break,
-                Err(e) => {
-                    self.outcome = Some(Err(format!("send: {e}")));
-                    return true;
-                }
-            }
-        }
-        let (frames, checked, outstanding) =
-            (self.frames, &mut self.checked, &mut self.outstanding);
-        let mut wrong = None;
-        let result = self.decoder.recv_from(socket, |reply| {
-            let expected = frames.get(*checked).map(|f| f.to_ascii_uppercase());
-            if expected.as_deref() != Some(reply) {
-                wrong.get_or_insert(*checked);
-            }
-            *checked += 1;
-            *outstanding = outstanding.saturating_sub(4 + reply.len());
-            Accept::Taken
-        });
-        match (result, wrong) {
-            (Ok(p), None) => progress |= p.made_progress(),
-            (Err(e), _) => {
-                self.outcome = Some(Err(format!("reply stream: {e}")));
-                return true;
-            }
-            (_, Some(i)) => {
-                self.outcome = Some(Err(format!("reply to frame {i} differs")));
-                return true;
-            }
-        }
-        if self.checked == self.frames.len() && !self.closing {
-            socket.close();
-            self.closing = true;
-            progress = true;
-        }
-        progress
-    }
-}
-
 fn random_frames(count: usize, seed: u64) -> Vec<Vec<u8>> {
     let mut rng = Prng::new(seed ^ 0x00f4_a3e5);
     (0..count)
@@ -537,17 +423,19 @@ fn framed_transfer(
     let frames = random_frames(count, seed);
     let mut buffers = TcpStorage::<BUF, BUF>::new();
     let handle = hosts[1].stack.add_tcp(&mut buffers).unwrap();
-    let mut client = FramedClient::connect(
+    let server_at = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
+    let mut client = FramedEchoClient::<_, FRAME_MAX>::connect(
         &mut hosts[1].stack,
         handle,
+        server_at,
         &mut EphemeralPorts::new(seed),
         &frames,
-        BUF,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .with_window(BUF);
     let run = net.run(&mut hosts, BULK_BOUND, |hosts| {
         let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
-        if client.outcome.is_some() {
+        if client.outcome().is_some() {
             Work::Done
         } else {
             progress.into()
@@ -559,11 +447,11 @@ fn framed_transfer(
     let at = run.map_err(|e| {
         format!(
             "{e}; {} of {count} frames back\n{}",
-            client.checked,
+            client.checked(),
             net.link_table()
         )
     })?;
-    match client.outcome.take() {
+    match client.outcome() {
         Some(Ok(())) => {}
         Some(Err(e)) => return Err(format!("{e} at {at}\n{}", net.link_table())),
         None => return Err("no outcome".into()),

@@ -21,6 +21,7 @@
 mod chat;
 mod echo;
 mod echo_client;
+mod framed_client;
 mod framed_echo;
 mod udp_echo;
 mod udp_sink;
@@ -28,6 +29,7 @@ mod udp_sink;
 pub use chat::{ChatClient, ChatInput, ChatServer, LineBuffer, Operator, Submitted};
 pub use echo::{pump, UpperEcho};
 pub use echo_client::EchoClient;
+pub use framed_client::FramedEchoClient;
 pub use framed_echo::{echo_frames, FramedEcho, FramedEchoStats};
 pub use udp_echo::{UdpEcho, UdpEchoStats};
 pub use udp_sink::{UdpSink, UdpSinkStats};
