@@ -306,6 +306,69 @@ fn outage_of_10s_mid_transfer_resumes() {
 }
 
 #[test]
+fn a_client_that_vanishes_silently_times_out_and_frees_its_server_socket() {
+    init_log();
+    // The client's cable goes down for good mid-transfer (a pulled cable: no FIN, no RST). The
+    // server still has replies to deliver; its 5 s timeout must give up on the client and put
+    // the socket back in LISTEN for the next one.
+    const BUF: usize = 4096;
+    let cables = cables(2);
+    let mut net: Net = Network::new(&cables, 1);
+    let faults = FaultModel::perfect().with_delay(millis(1), Duration::ZERO);
+    net.set_all_faults(&faults);
+    let gone = Outage::new(Instant::from_millis(200), secs(3600));
+    net.set_faults(1, faults.with_bandwidth(1_000_000).with_outage(gone));
+    let mut socks = sockets(2);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut pool = tcp_pool::<BUF, BUF>(1);
+    let config = PoolConfig {
+        timeout: Some(secs(5)),
+        ..PoolConfig::new(ports::TCP_ECHO, 1)
+    };
+    let mut server = UpperEcho::<1>::new(&mut hosts[0].stack, pool.iter_mut(), config).unwrap();
+    let data = payload(1 << 20, 1);
+    let mut buffers = TcpStorage::<BUF, BUF>::new();
+    let handle = hosts[1].stack.add_tcp(&mut buffers).unwrap();
+    let mut client = EchoClient::connect(
+        &mut hosts[1].stack,
+        handle,
+        echo_endpoint(),
+        &mut EphemeralPorts::new(1),
+        &data,
+    )
+    .unwrap();
+    let at = net
+        .run(&mut hosts, secs(60), |hosts| {
+            let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
+            if server.pool().stats().reset == 1 {
+                Work::Done
+            } else {
+                progress.into()
+            }
+        })
+        .unwrap();
+    let stats = server.pool().stats();
+    assert_eq!((stats.accepted, stats.reset, stats.closed), (1, 1, 0));
+    assert!(
+        client.received() < data.len(),
+        "the client vanished mid-stream"
+    );
+    // 5 s after the last segment the server heard, just before the cable went.
+    let timeout_at = gone.from + secs(5);
+    assert!(
+        at + millis(100) > timeout_at && at < timeout_at + secs(2),
+        "reset by the 5 s timeout, not something else: {at}"
+    );
+    // The socket listens again at once.
+    server.poll(&mut hosts[0].stack);
+    assert_eq!(server.pool().listening(), 1);
+}
+
+#[test]
 fn outage_longer_than_timeout_fails_clearly() {
     init_log();
     let down_at = Instant::from_millis(300);

@@ -121,7 +121,9 @@ impl<F: AsRef<[u8]>, const MAX: usize> Service for FramedEchoClient<'_, F, MAX> 
             let expected = frames.get(*checked).map(AsRef::as_ref);
             let matches = expected.is_some_and(|e| {
                 e.len() == reply.len()
-                    && e.iter().zip(reply).all(|(a, b)| a.to_ascii_uppercase() == *b)
+                    && e.iter()
+                        .zip(reply)
+                        .all(|(a, b)| a.to_ascii_uppercase() == *b)
             });
             if !matches {
                 wrong.get_or_insert(*checked);
