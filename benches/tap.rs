@@ -30,15 +30,9 @@ use smolsock::tap::{ServerConfig, TapServer};
 const MIB: usize = 1 << 20;
 
 fn payload(len: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut bytes = vec![0; len];
+    smolsock::sim::Prng::new(0x9e37_79b9_7f4a_7c15).fill(&mut bytes);
+    bytes
 }
 
 /// Send `data` to an upper-case echo at `to`, receive and check the whole reply; the time from

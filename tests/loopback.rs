@@ -51,15 +51,9 @@ fn ep(port: u16) -> IpEndpoint {
 }
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut bytes = vec![0; len];
+    smolsock::sim::Prng::new(seed).fill(&mut bytes);
+    bytes
 }
 
 fn secs(s: u64) -> Duration {

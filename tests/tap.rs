@@ -35,15 +35,9 @@ fn upper(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut bytes = vec![0; len];
+    smolsock::sim::Prng::new(seed).fill(&mut bytes);
+    bytes
 }
 
 /// The library's TAP server running in a thread inside a namespace; stopped on drop.
