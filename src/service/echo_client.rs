@@ -27,6 +27,9 @@ const SHOWN: usize = 64;
 /// retransmission timer (backed off to up to 60 s) breaks the loop, once per timeout. The
 /// network simulator (`tests/sim.rs`) found this. A client that keeps at most the server's
 /// send-buffer size in flight never lets the server's receive window close, and never meets it.
+///
+/// By default the window is this client's own receive buffer, which is right when both ends use
+/// the same buffer sizes (as every program in this crate does); call `with_window` otherwise.
 #[derive(Debug)]
 pub struct EchoClient<'d> {
     client: TcpClient,
@@ -50,10 +53,11 @@ impl<'d> EchoClient<'d> {
     ) -> Result<Self, Error> {
         let mut client = TcpClient::new(handle);
         client.connect(stack, server, ports)?;
+        let window = client.socket(stack).recv_capacity().max(1);
         Ok(EchoClient {
             client,
             payload,
-            window: usize::MAX,
+            window,
             sent: 0,
             received: 0,
             closing: false,

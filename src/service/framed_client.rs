@@ -15,7 +15,8 @@ use crate::{Error, Stack};
 /// `MAX` is the largest reply payload the client's decoder takes. As with
 /// [`EchoClient::with_window`](super::EchoClient::with_window), [`with_window`](Self::with_window)
 /// bounds the bytes sent but not yet echoed; on a lossy link keep it within the server's send
-/// buffer.
+/// buffer. By default it is this client's own receive buffer, right when both ends use the same
+/// buffer sizes.
 #[derive(Debug)]
 pub struct FramedEchoClient<'d, F: AsRef<[u8]>, const MAX: usize> {
     client: TcpClient,
@@ -40,10 +41,11 @@ impl<'d, F: AsRef<[u8]>, const MAX: usize> FramedEchoClient<'d, F, MAX> {
     ) -> Result<Self, Error> {
         let mut client = TcpClient::new(handle);
         client.connect(stack, server, ports)?;
+        let window = client.socket(stack).recv_capacity().max(1);
         Ok(FramedEchoClient {
             client,
             frames,
-            window: usize::MAX,
+            window,
             sent: 0,
             checked: 0,
             outstanding: 0,
