@@ -203,11 +203,7 @@ fn transfer(name: &str, bytes: usize, faults: &FaultModel, seed: u64) -> Row {
     let end = net
         .run(&mut hosts, Duration::from_secs(3600), |hosts| {
             let p = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
-            if client.outcome().is_some() {
-                Work::Done
-            } else {
-                p.into()
-            }
+            Work::done_if(client.outcome().is_some(), p)
         })
         .unwrap_or(Instant::ZERO);
     let wall = wall.elapsed().as_secs_f64();

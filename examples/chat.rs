@@ -62,11 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let budget = Duration::from_secs(30);
     run_until(&mut stack, &mut device, &clock, budget, |s| {
         let p = server.poll(s);
-        if client.state(s) == ClientState::Connected {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.state(s) == ClientState::Connected, p)
     })?;
     println!("connected to {server_at}; type a line (empty lines are refused, `yes` quits)");
 
@@ -106,11 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Let the close finish on both sides, as a well-behaved client does.
     run_until(&mut stack, &mut device, &clock, budget, |s| {
         let p = server.poll(s);
-        if server.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(server.pool().stats().closed == 1, p)
     })?;
     Ok(())
 }

@@ -89,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s) | hello.poll(s);
-        done_if(hello.outcome().is_some(), p)
+        Work::done_if(hello.outcome().is_some(), p)
     })?;
     say(&format!(
         "client: received {:?} ({})",
@@ -123,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for c in three.iter_mut() {
             p |= c.poll(s);
         }
-        done_if(three.iter().all(|c| c.outcome().is_some()), p)
+        Work::done_if(three.iter().all(|c| c.outcome().is_some()), p)
     })?;
     for (i, c) in three.iter().enumerate() {
         say(&format!(
@@ -148,7 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let connected = holders
             .iter_mut()
             .all(|h| h.state(s) == ClientState::Connected);
-        done_if(connected && echo.pool().listening() == 0, p)
+        Work::done_if(connected && echo.pool().listening() == 0, p)
     })?;
     say(&format!(
         "server: {} connections open, {} sockets listening",
@@ -160,21 +160,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         EchoClient::connect(&mut stack, handle, echo_at, &mut ports_alloc, b"let me in")?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s) | fourth.poll(s);
-        done_if(fourth.outcome().is_some(), p)
+        Work::done_if(fourth.outcome().is_some(), p)
     })?;
     say(&format!("4th client: {}", verdict(fourth.outcome())));
     say("client 1 of 3 leaves...");
     holders[0].close(&mut stack);
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s);
-        done_if(echo.pool().listening() == 1, p)
+        Work::done_if(echo.pool().listening() == 1, p)
     })?;
     let handle = fourth.handle();
     let mut retry =
         EchoClient::connect(&mut stack, handle, echo_at, &mut ports_alloc, b"let me in")?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s) | retry.poll(s);
-        done_if(retry.outcome().is_some(), p)
+        Work::done_if(retry.outcome().is_some(), p)
     })?;
     say(&format!(
         "4th client, again: {:?} ({})",
@@ -186,7 +186,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s);
-        done_if(echo.pool().listening() == BACKLOG, p)
+        Work::done_if(echo.pool().listening() == BACKLOG, p)
     })?;
     let st = echo.pool().stats();
     say(&format!(
@@ -202,7 +202,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s);
         let accepted = echo.pool().connections().count() == 1;
-        done_if(idle.state(s) == ClientState::Connected && accepted, p)
+        Work::done_if(idle.state(s) == ClientState::Connected && accepted, p)
     })?;
     say("server: stop (closes first, so its socket enters TIME-WAIT)");
     echo.pool().stop(&mut stack);
@@ -214,7 +214,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             closed = true;
             p = true;
         }
-        done_if(
+        Work::done_if(
             idle.state(s) == ClientState::Closed && echo.pool().listening() == 0,
             p,
         )
@@ -238,7 +238,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s) | after.poll(s);
-        done_if(after.outcome().is_some(), p)
+        Work::done_if(after.outcome().is_some(), p)
     })?;
     say(&format!(
         "client: {:?} ({})",
@@ -253,7 +253,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rude = EchoClient::connect(&mut stack, handle, echo_at, &mut ports_alloc, &big)?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s) | rude.poll(s);
-        done_if(rude.received() >= 10_000, p)
+        Work::done_if(rude.received() >= 10_000, p)
     })?;
     say(&format!(
         "client: got {} of 100000 bytes, then aborts (RST)",
@@ -263,7 +263,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resets_before = echo.pool().stats().reset;
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s);
-        done_if(echo.pool().stats().reset > resets_before, p)
+        Work::done_if(echo.pool().stats().reset > resets_before, p)
     })?;
     let handle = three_handles[0];
     let mut polite = EchoClient::connect(
@@ -275,7 +275,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = echo.poll(s) | polite.poll(s);
-        done_if(polite.outcome().is_some(), p)
+        Work::done_if(polite.outcome().is_some(), p)
     })?;
     say(&format!(
         "next client: {:?} ({})",
@@ -308,7 +308,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 p = true;
             }
         }
-        done_if(udp_clients.iter().all(|(_, r)| r.is_some()), p)
+        Work::done_if(udp_clients.iter().all(|(_, r)| r.is_some()), p)
     })?;
     for (c, reply) in &udp_clients {
         say(&format!(
@@ -331,7 +331,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             sent += 1;
             p = true;
         }
-        done_if(sink.stats().datagrams == 100, p)
+        Work::done_if(sink.stats().datagrams == 100, p)
     })?;
     let st = sink.stats();
     say(&format!(
@@ -366,7 +366,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = chat.poll(s);
-        done_if(chatter.state(s) == ClientState::Connected, p)
+        Work::done_if(chatter.state(s) == ClientState::Connected, p)
     })?;
     for typed in [Some(""), Some("hello"), Some("how are you?"), Some("yes")] {
         println!("    user types {:?}", typed.unwrap_or("<end of input>"));
@@ -392,7 +392,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     run(&mut stack, &mut device, &clock, |s| {
         let p = chat.poll(s);
-        done_if(chat.pool().stats().closed == 1, p)
+        Work::done_if(chat.pool().stats().closed == 1, p)
     })?;
 
     // ── 9. Sticky packets ─────────────────────────────────────────────────────────────────
@@ -406,7 +406,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut ports_alloc,
     )?;
     run(&mut stack, &mut device, &clock, |s| {
-        done_if(
+        Work::done_if(
             sender.state(s) == ClientState::Connected && s.tcp(reader).may_send(),
             false,
         )
@@ -421,7 +421,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while let Ok(n @ 1..) = s.tcp(reader).recv_slice(&mut buf) {
             reads.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
-        done_if(reads.concat().len() == 11, false)
+        Work::done_if(reads.concat().len() == 11, false)
     })?;
     for read in &reads {
         say(&format!("server: recv(1024) -> {read:?}"));
@@ -448,7 +448,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     run(&mut stack, &mut device, &clock, |s| {
         let p = framed.poll(s);
-        done_if(framer.state(s) == ClientState::Connected, p)
+        Work::done_if(framer.state(s) == ClientState::Connected, p)
     })?;
     for message in ["one", "two", "three"] {
         let n = send_frame(framer.socket(&mut stack), message.as_bytes())?;
@@ -465,7 +465,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Accept::Taken
         });
         match got {
-            Ok(progress) => done_if(frames.len() == 3, p | progress.made_progress()),
+            Ok(progress) => Work::done_if(frames.len() == 3, p | progress.made_progress()),
             Err(_) => Work::Done,
         }
     })?;
@@ -493,14 +493,6 @@ fn run(
     work: impl FnMut(&mut Stack<'_>) -> Work,
 ) -> Result<(), RunError> {
     run_until(stack, device, clock, Duration::from_secs(30), work).map(|_| ())
-}
-
-fn done_if(done: bool, progress: bool) -> Work {
-    if done {
-        Work::Done
-    } else {
-        progress.into()
-    }
 }
 
 fn verdict(outcome: Option<Result<(), smolsock::Error>>) -> String {

@@ -35,6 +35,18 @@ pub enum Work {
     Done,
 }
 
+impl Work {
+    /// [`Work::Done`] when `done`, else busy or idle after `progress`: the usual last line of
+    /// a `run_until` closure.
+    pub fn done_if(done: bool, progress: bool) -> Work {
+        if done {
+            Work::Done
+        } else {
+            progress.into()
+        }
+    }
+}
+
 impl From<bool> for Work {
     /// `true` (progress) is [`Work::Busy`], `false` is [`Work::Idle`].
     fn from(progress: bool) -> Self {

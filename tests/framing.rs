@@ -693,11 +693,10 @@ fn framed_echo_2000_random_frames_every_byte_checked() {
     let mut client = FramedClient::connect(&mut stack, &mut ports_alloc, frames.clone());
     run_until(&mut stack, &mut dev, &clock, Duration::from_secs(60), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.state(s) == ClientState::Closed && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(
+            client.state(s) == ClientState::Closed && echo.pool().stats().closed == 1,
+            p,
+        )
     })
     .unwrap();
     assert_eq!(client.got.len(), 2000);
@@ -728,11 +727,10 @@ fn oversize_header_resets_only_that_connection() {
             bad_sent = true;
             p = true;
         }
-        if b.state(s) == ClientState::Reset && a.got.len() == good.len() {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(
+            b.state(s) == ClientState::Reset && a.got.len() == good.len(),
+            p,
+        )
     })
     .unwrap();
     assert_eq!(
@@ -755,11 +753,10 @@ fn oversize_header_resets_only_that_connection() {
     let mut c = FramedClient::connect(&mut stack, &mut ports_alloc, third.clone());
     run_until(&mut stack, &mut dev, &clock, Duration::from_secs(10), |s| {
         let p = echo.poll(s) | a.poll(s) | c.poll(s);
-        if a.state(s) == ClientState::Closed && c.state(s) == ClientState::Closed {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(
+            a.state(s) == ClientState::Closed && c.state(s) == ClientState::Closed,
+            p,
+        )
     })
     .unwrap();
     let want_a: Vec<Vec<u8>> = good

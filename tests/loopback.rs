@@ -139,11 +139,7 @@ fn hello_world_comes_back_upper_cased() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.done(s) && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.done(s) && echo.pool().stats().closed == 1, p)
     })
     .unwrap();
     assert_eq!(client.reply, b"HELLO WORLD");
@@ -180,11 +176,7 @@ fn the_loopback_also_works_with_ethernet_framing() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.done(s) && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.done(s) && echo.pool().stats().closed == 1, p)
     })
     .unwrap();
     assert_eq!(client.reply, b"FRAMED IN ETHERNET");
@@ -209,11 +201,7 @@ fn every_byte_value_only_ascii_letters_change() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.done(s) && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.done(s) && echo.pool().stats().closed == 1, p)
     })
     .unwrap();
     let expected: Vec<u8> = payload
@@ -242,11 +230,7 @@ fn one_mebibyte_through_the_echo_byte_for_byte() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(60), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.done(s) && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.done(s) && echo.pool().stats().closed == 1, p)
     })
     .unwrap();
     assert_eq!(client.reply.len(), payload.len());
@@ -286,11 +270,7 @@ fn three_clients_at_once_each_get_their_own_bytes() {
         for c in clients.iter_mut() {
             p |= c.poll(s);
         }
-        if clients.iter_mut().all(|c| c.done(s)) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(clients.iter_mut().all(|c| c.done(s)), p)
     })
     .unwrap();
     for c in &clients {
@@ -343,11 +323,7 @@ fn exhausted_pool_refuses_then_recovers() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | late.poll(s);
-        if late.done(s) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(late.done(s), p)
     })
     .unwrap();
     assert_eq!(late.client.state(&mut stack), ClientState::Refused);
@@ -357,11 +333,7 @@ fn exhausted_pool_refuses_then_recovers() {
     holders[0].close(&mut stack);
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s);
-        if echo.pool().listening() == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(echo.pool().listening() == 1, p)
     })
     .unwrap();
     let mut next = Collect::connect(
@@ -372,11 +344,7 @@ fn exhausted_pool_refuses_then_recovers() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
         let p = echo.poll(s) | next.poll(s);
-        if next.done(s) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(next.done(s), p)
     })
     .unwrap();
     assert_eq!(next.reply, b"NEXT IN LINE");
@@ -402,11 +370,10 @@ fn restart_listens_again_on_the_same_port_at_once() {
         .unwrap();
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s);
-        if client.state(s) == ClientState::Connected && echo.pool().stats().accepted == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(
+            client.state(s) == ClientState::Connected && echo.pool().stats().accepted == 1,
+            p,
+        )
     })
     .unwrap();
     // The server stops first (active close), so its socket ends in TIME-WAIT.
@@ -438,11 +405,7 @@ fn restart_listens_again_on_the_same_port_at_once() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | again.poll(s);
-        if again.done(s) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(again.done(s), p)
     })
     .unwrap();
     assert_eq!(again.reply, b"AGAIN");
@@ -474,11 +437,7 @@ fn client_reset_mid_stream_costs_only_that_connection() {
     .unwrap();
     run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
         let p = echo.poll(s) | rude.poll(s);
-        if rude.received() > 10_000 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(rude.received() > 10_000, p)
     })
     .unwrap();
     rude.abort(&mut stack);
@@ -490,11 +449,7 @@ fn client_reset_mid_stream_costs_only_that_connection() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
         let p = echo.poll(s) | polite.poll(s);
-        if polite.done(s) && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(polite.done(s) && echo.pool().stats().closed == 1, p)
     })
     .unwrap();
     assert_eq!(polite.reply, b"STILL THERE?");
@@ -526,11 +481,7 @@ fn echo_client_checks_the_reply_and_reports_refusal() {
     .unwrap();
     run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.outcome().is_some() {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.outcome().is_some(), p)
     })
     .unwrap();
     assert_eq!(client.outcome(), Some(Ok(())));
@@ -543,11 +494,7 @@ fn echo_client_checks_the_reply_and_reports_refusal() {
     let mut nobody = EchoClient::connect(&mut stack, h, ep(8001), &mut ports_alloc, b"x").unwrap();
     run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
         let p = echo.poll(s) | nobody.poll(s);
-        if nobody.outcome().is_some() {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(nobody.outcome().is_some(), p)
     })
     .unwrap();
     assert_eq!(nobody.outcome(), Some(Err(Error::Refused)));
@@ -573,11 +520,7 @@ fn ephemeral_ports_skip_ports_in_use_and_in_time_wait() {
     let first_port = first.client.local_port();
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | first.poll(s);
-        if first.done(s) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(first.done(s), p)
     })
     .unwrap();
     assert_eq!(first.client.socket(&mut stack).state(), State::TimeWait);
@@ -600,11 +543,7 @@ fn ephemeral_ports_skip_ports_in_use_and_in_time_wait() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | second.poll(s);
-        if second.done(s) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(second.done(s), p)
     })
     .unwrap();
     assert_eq!(second.reply, b"TWO");
@@ -665,11 +604,7 @@ fn udp_echo_answers_25_clients_each_at_its_own_address() {
                 p = true;
             }
         }
-        if clients.iter().all(|(_, m, g)| g.len() == m.len()) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(clients.iter().all(|(_, m, g)| g.len() == m.len()), p)
     })
     .unwrap();
     for (_, msgs, got) in &clients {
@@ -741,11 +676,7 @@ fn udp_sink_counts_every_datagram_and_byte() {
             next += 1;
             p = true;
         }
-        if sink.stats().datagrams == msgs.len() as u64 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(sink.stats().datagrams == msgs.len() as u64, p)
     })
     .unwrap();
     let st = sink.stats();
@@ -782,11 +713,7 @@ fn chat_refuses_empty_lines_replies_and_quits_on_yes() {
         ChatClient::<64>::connect(&mut stack, h, ep(ports::CHAT), &mut ports_alloc).unwrap();
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = chat.poll(s);
-        if client.state(s) == ClientState::Connected {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.state(s) == ClientState::Connected, p)
     })
     .unwrap();
     assert_eq!(client.submit(&mut stack, Some("")), Ok(Submitted::Refused));
@@ -812,11 +739,10 @@ fn chat_refuses_empty_lines_replies_and_quits_on_yes() {
     assert_eq!(client.submit(&mut stack, Some("yes")), Ok(Submitted::Quit));
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = chat.poll(s);
-        if client.state(s) == ClientState::Closed && chat.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(
+            client.state(s) == ClientState::Closed && chat.pool().stats().closed == 1,
+            p,
+        )
     })
     .unwrap();
     assert_eq!(chat.pool().stats().closed, 1);
@@ -840,11 +766,7 @@ fn chat_line_too_long_resets_only_that_client() {
     let mut good = Collect::connect(&mut stack, &mut ports_alloc, ports::CHAT, b"hi\n".to_vec());
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = chat.poll(s) | flood.poll(s) | good.poll(s);
-        if flood.done(s) && good.done(s) {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(flood.done(s) && good.done(s), p)
     })
     .unwrap();
     assert_eq!(flood.client.state(&mut stack), ClientState::Reset);
@@ -941,11 +863,7 @@ fn a_tiny_device_queue_drops_frames_and_tcp_still_delivers_everything() {
     );
     run_until(&mut stack, &mut dev, &clock, secs(600), |s| {
         let p = echo.poll(s) | client.poll(s);
-        if client.done(s) && echo.pool().stats().closed == 1 {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.done(s) && echo.pool().stats().closed == 1, p)
     })
     .unwrap();
     assert!(client.reply == client.payload.to_ascii_uppercase());

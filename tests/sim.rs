@@ -220,11 +220,7 @@ fn echo_transfer(
     .with_window(BUF);
     let run = net.run(&mut hosts, t.budget, |hosts| {
         let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
-        if client.outcome().is_some() {
-            Work::Done
-        } else {
-            progress.into()
-        }
+        Work::done_if(client.outcome().is_some(), progress)
     });
     if let Some(files) = net.observer().take() {
         files.finish().map_err(|e| e.to_string())?;
@@ -344,11 +340,7 @@ fn a_client_that_vanishes_silently_times_out_and_frees_its_server_socket() {
     let at = net
         .run(&mut hosts, secs(60), |hosts| {
             let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
-            if server.pool().stats().reset == 1 {
-                Work::Done
-            } else {
-                progress.into()
-            }
+            Work::done_if(server.pool().stats().reset == 1, progress)
         })
         .unwrap();
     let stats = server.pool().stats();
@@ -498,11 +490,7 @@ fn framed_transfer(
     .with_window(BUF);
     let run = net.run(&mut hosts, BULK_BOUND, |hosts| {
         let progress = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
-        if client.outcome().is_some() {
-            Work::Done
-        } else {
-            progress.into()
-        }
+        Work::done_if(client.outcome().is_some(), progress)
     });
     if let Some(files) = net.observer().take() {
         files.finish().map_err(|e| e.to_string())?;
@@ -889,11 +877,7 @@ fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Repo
                 Some(Err(e)) => failure = Some(format!("cycle {done} on host {}: {e}", *i + 1)),
             }
         }
-        if failure.is_some() || done == cycles {
-            Work::Done
-        } else {
-            progress.into()
-        }
+        Work::done_if(failure.is_some() || done == cycles, progress)
     });
     let churn_end = run.map_err(|e| format!("{e} after {done} cycles"))?;
     if let Some(f) = failure {
@@ -905,11 +889,7 @@ fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Repo
     // once its TIME-WAIT is over).
     net.run(&mut hosts, secs(600), |hosts| {
         let progress = server.poll(&mut hosts[0].stack);
-        if hosts.iter().all(|h| h.summary().tcp_busy() == 0) {
-            Work::Done
-        } else {
-            progress.into()
-        }
+        Work::done_if(hosts.iter().all(|h| h.summary().tcp_busy() == 0), progress)
     })
     .map_err(|e| format!("closing after churn: {e}"))?;
     let stats = server.pool().stats();
@@ -947,11 +927,7 @@ fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Repo
             for (i, c) in clients.iter_mut() {
                 progress |= c.poll(&mut hosts[1 + *i].stack);
             }
-            if clients.iter().all(|(_, c)| c.outcome().is_some()) {
-                Work::Done
-            } else {
-                progress.into()
-            }
+            Work::done_if(clients.iter().all(|(_, c)| c.outcome().is_some()), progress)
         })
         .map_err(|e| format!("after churn: {e}"))?;
     for (i, c) in &clients {
@@ -1088,11 +1064,7 @@ fn overload_refuses_extras_then_serves_latecomers() {
             let finished = slots
                 .iter()
                 .all(|s| s.client.as_ref().is_some_and(|c| c.outcome().is_some()));
-            if finished {
-                Work::Done
-            } else {
-                progress.into()
-            }
+            Work::done_if(finished, progress)
         })
         .unwrap();
     let refused_at_first = slots.iter().filter(|s| s.first_try_refused).count();
@@ -1156,11 +1128,7 @@ fn pcap_files_hold_every_frame_each_port_saw() {
     .with_window(4096);
     net.run(&mut hosts, secs(600), |hosts| {
         let p = server.poll(&mut hosts[0].stack) | client.poll(&mut hosts[1].stack);
-        if client.outcome().is_some() {
-            Work::Done
-        } else {
-            p.into()
-        }
+        Work::done_if(client.outcome().is_some(), p)
     })
     .unwrap();
     assert_eq!(client.outcome(), Some(Ok(())));
