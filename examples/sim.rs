@@ -207,26 +207,8 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
         let mut ports = EphemeralPorts::new(args.seed.wrapping_add(i as u64 * 7919));
         let udp = UdpClient::bind_ephemeral(stack, udp_handle, &mut ports).expect("udp bind");
         loops.push(ClientLoops {
-            echo: EchoLoop {
-                handle: echo_handle,
-                payload,
-                client: None,
-                retry_at: Instant::ZERO,
-                ok: 0,
-                refused: 0,
-                failed: 0,
-                bytes: 0,
-            },
-            framed: FramedLoop {
-                handle: framed_handle,
-                frames,
-                client: None,
-                retry_at: Instant::ZERO,
-                ok: 0,
-                refused: 0,
-                failed: 0,
-                checked: 0,
-            },
+            echo: Repeat::new(echo_handle, &payload[..]),
+            framed: Repeat::new(framed_handle, &frames[..]),
             udp: UdpLoop {
                 udp,
                 next_at: Instant::ZERO,
@@ -321,7 +303,7 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
             l.echo.ok,
             l.echo.refused,
             l.echo.failed,
-            l.echo.bytes,
+            l.echo.checked,
             l.framed.ok,
             l.framed.refused,
             l.framed.failed,
@@ -338,8 +320,8 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
 
 /// The three clients of one host.
 struct ClientLoops<'d> {
-    echo: EchoLoop<'d>,
-    framed: FramedLoop<'d>,
+    echo: Repeat<'d, EchoClient<'d>>,
+    framed: Repeat<'d, FramedEchoClient<'d, Vec<u8>, FRAME_MAX>>,
     udp: UdpLoop,
     ports: EphemeralPorts,
 }
@@ -359,76 +341,98 @@ impl ClientLoops<'_> {
     }
 }
 
-/// Connect, echo `payload`, check it, close; again and again.
-struct EchoLoop<'d> {
-    handle: SocketHandle,
-    payload: &'d [u8],
-    client: Option<EchoClient<'d>>,
-    retry_at: Instant,
-    ok: u64,
-    refused: u64,
-    failed: u64,
-    bytes: u64,
+/// A checking client that a [`Repeat`] runs again and again.
+trait Job<'d>: Service + Sized {
+    /// What the client sends.
+    type Data: ?Sized;
+    /// For the log.
+    const NAME: &'static str;
+    /// Connect and start.
+    fn start(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        ports: &mut EphemeralPorts,
+        data: &'d Self::Data,
+    ) -> Result<Self, Error>;
+    /// `None` while running.
+    fn outcome(&self) -> Option<Result<(), Error>>;
+    /// What was checked so far (bytes or frames).
+    fn checked(&self) -> u64;
 }
 
-impl EchoLoop<'_> {
-    fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
-        if self.client.is_none() && now >= self.retry_at {
-            let server = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
-            match EchoClient::connect(stack, self.handle, server, ports, self.payload) {
-                Ok(c) => self.client = Some(c.with_window(BUF)),
-                Err(e) => {
-                    log::warn!("echo connect: {e}");
-                    self.retry_at = now + Duration::from_secs(1);
-                }
-            }
-        }
-        let Some(client) = &mut self.client else {
-            return false;
-        };
-        let progress = client.poll(stack);
-        match client.outcome() {
-            None => {}
-            Some(Ok(())) => {
-                self.ok += 1;
-                self.bytes += self.payload.len() as u64;
-                self.client = None;
-            }
-            Some(Err(e)) => {
-                log::info!("echo client: {e}");
-                if e == Error::Refused {
-                    self.refused += 1;
-                } else {
-                    self.failed += 1;
-                }
-                self.client = None;
-                self.retry_at = now + Duration::from_secs(1);
-            }
-        }
-        progress
+impl<'d> Job<'d> for EchoClient<'d> {
+    type Data = [u8];
+    const NAME: &'static str = "echo";
+    fn start(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        ports: &mut EphemeralPorts,
+        data: &'d [u8],
+    ) -> Result<Self, Error> {
+        let server = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
+        Ok(EchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
+    }
+    fn outcome(&self) -> Option<Result<(), Error>> {
+        EchoClient::outcome(self)
+    }
+    fn checked(&self) -> u64 {
+        self.received() as u64
     }
 }
 
-/// Connect, send `frames` and check every reply frame, close; again and again.
-struct FramedLoop<'d> {
+impl<'d> Job<'d> for FramedEchoClient<'d, Vec<u8>, FRAME_MAX> {
+    type Data = [Vec<u8>];
+    const NAME: &'static str = "framed";
+    fn start(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        ports: &mut EphemeralPorts,
+        data: &'d [Vec<u8>],
+    ) -> Result<Self, Error> {
+        let server = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
+        Ok(FramedEchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
+    }
+    fn outcome(&self) -> Option<Result<(), Error>> {
+        FramedEchoClient::outcome(self)
+    }
+    fn checked(&self) -> u64 {
+        FramedEchoClient::checked(self) as u64
+    }
+}
+
+/// Connect, run the job to its outcome, close; again and again (a second after a failure).
+struct Repeat<'d, J: Job<'d>> {
     handle: SocketHandle,
-    frames: &'d [Vec<u8>],
-    client: Option<FramedEchoClient<'d, Vec<u8>, FRAME_MAX>>,
+    data: &'d J::Data,
+    client: Option<J>,
     retry_at: Instant,
     ok: u64,
     refused: u64,
     failed: u64,
+    /// Bytes (echo) or frames (framed) checked, over all runs.
     checked: u64,
 }
 
-impl FramedLoop<'_> {
+impl<'d, J: Job<'d>> Repeat<'d, J> {
+    fn new(handle: SocketHandle, data: &'d J::Data) -> Self {
+        Repeat {
+            handle,
+            data,
+            client: None,
+            retry_at: Instant::ZERO,
+            ok: 0,
+            refused: 0,
+            failed: 0,
+            checked: 0,
+        }
+    }
+
     fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
         if self.client.is_none() && now >= self.retry_at {
-            let server = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
-            match FramedEchoClient::connect(stack, self.handle, server, ports, self.frames) {
-                Ok(c) => self.client = Some(c.with_window(BUF)),
+            match J::start(stack, self.handle, ports, self.data) {
+                Ok(c) => self.client = Some(c),
                 Err(e) => {
-                    log::warn!("framed connect: {e}");
+                    log::warn!("{} connect: {e}", J::NAME);
                     self.retry_at = now + Duration::from_secs(1);
                 }
             }
@@ -437,25 +441,23 @@ impl FramedLoop<'_> {
             return false;
         };
         let progress = client.poll(stack);
-        match client.outcome() {
-            None => {}
-            Some(Ok(())) => {
-                self.ok += 1;
-                self.checked += self.frames.len() as u64;
-                self.client = None;
-            }
-            Some(Err(e)) => {
-                log::info!("framed client: {e}");
+        let Some(outcome) = client.outcome() else {
+            return progress;
+        };
+        self.checked += client.checked();
+        match outcome {
+            Ok(()) => self.ok += 1,
+            Err(e) => {
+                log::info!("{} client: {e}", J::NAME);
                 if e == Error::Refused {
                     self.refused += 1;
                 } else {
                     self.failed += 1;
                 }
-                self.checked += client.checked() as u64;
-                self.client = None;
                 self.retry_at = now + Duration::from_secs(1);
             }
         }
+        self.client = None;
         progress
     }
 }
