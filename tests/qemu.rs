@@ -45,11 +45,33 @@ fn skip_reason() -> Option<String> {
         .stderr(Stdio::null())
         .status()
     {
-        Ok(s) if s.success() => None,
-        _ => Some(
-            "qemu-system-arm not found (apt-get install qemu-system-arm); skipping QEMU tests"
-                .into(),
-        ),
+        Ok(s) if s.success() => {}
+        _ => {
+            return Some(
+                "qemu-system-arm not found (apt-get install qemu-system-arm); skipping QEMU tests"
+                    .into(),
+            )
+        }
+    }
+    // The firmware needs the Cortex-M standard libraries of the toolchain that builds it.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())?;
+    let missing: Vec<&str> = ["thumbv7m-none-eabi", "thumbv7em-none-eabihf"]
+        .into_iter()
+        .filter(|t| !Path::new(&sysroot).join("lib/rustlib").join(t).exists())
+        .collect();
+    if missing.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "Rust target(s) {} not installed (rustup target add {}); skipping QEMU tests",
+            missing.join(", "),
+            missing.join(" ")
+        ))
     }
 }
 
