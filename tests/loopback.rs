@@ -50,6 +50,19 @@ fn ep(port: u16) -> IpEndpoint {
     IpEndpoint::new(LOCALHOST, port)
 }
 
+/// The upper-case echo on port 8000: `N` sockets of `BUF` bytes each way, `backlog` listening.
+fn echo_server<const N: usize, const BUF: usize>(
+    stack: &mut Stack<'static>,
+    backlog: usize,
+) -> UpperEcho<N> {
+    UpperEcho::new(
+        stack,
+        tcp_pool::<BUF, BUF>(N),
+        PoolConfig::new(ports::TCP_ECHO, backlog),
+    )
+    .unwrap()
+}
+
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut bytes = vec![0; len];
     smolsock::sim::Prng::new(seed).fill(&mut bytes);
@@ -124,12 +137,7 @@ impl Service for Collect {
 #[test]
 fn hello_world_comes_back_upper_cased() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<3>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(3),
-        PoolConfig::new(ports::TCP_ECHO, 3),
-    )
-    .unwrap();
+    let mut echo = echo_server::<3, 1024>(&mut stack, 3);
     let mut ports_alloc = EphemeralPorts::new(7);
     let mut client = Collect::connect(
         &mut stack,
@@ -161,12 +169,7 @@ fn the_loopback_also_works_with_ethernet_framing() {
         sockets(4),
         clock.now(),
     );
-    let mut echo = UpperEcho::<1>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 1024>(&mut stack, 1);
     let mut ports_alloc = EphemeralPorts::new(3);
     let mut client = Collect::connect(
         &mut stack,
@@ -185,12 +188,7 @@ fn the_loopback_also_works_with_ethernet_framing() {
 #[test]
 fn every_byte_value_only_ascii_letters_change() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<2>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(2),
-        PoolConfig::new(ports::TCP_ECHO, 2),
-    )
-    .unwrap();
+    let mut echo = echo_server::<2, 1024>(&mut stack, 2);
     let payload: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
     let mut ports_alloc = EphemeralPorts::new(1);
     let mut client = Collect::connect(
@@ -214,12 +212,7 @@ fn every_byte_value_only_ascii_letters_change() {
 #[test]
 fn one_mebibyte_through_the_echo_byte_for_byte() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<1>::new(
-        &mut stack,
-        tcp_pool::<8192, 8192>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 8192>(&mut stack, 1);
     let payload = random_bytes(1 << 20, 42);
     let mut ports_alloc = EphemeralPorts::new(2);
     let mut client = Collect::connect(
@@ -248,12 +241,7 @@ fn one_mebibyte_through_the_echo_byte_for_byte() {
 #[test]
 fn three_clients_at_once_each_get_their_own_bytes() {
     let (mut stack, mut dev, clock) = loopback(10);
-    let mut echo = UpperEcho::<3>::new(
-        &mut stack,
-        tcp_pool::<2048, 2048>(3),
-        PoolConfig::new(ports::TCP_ECHO, 3),
-    )
-    .unwrap();
+    let mut echo = echo_server::<3, 2048>(&mut stack, 3);
     let mut ports_alloc = EphemeralPorts::new(3);
     let mut clients: Vec<Collect> = (0..3)
         .map(|i| {
@@ -283,12 +271,7 @@ fn three_clients_at_once_each_get_their_own_bytes() {
 fn exhausted_pool_refuses_then_recovers() {
     let (mut stack, mut dev, clock) = loopback(10);
     // Two sockets, backlog two: the third simultaneous client is refused.
-    let mut echo = UpperEcho::<2>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(2),
-        PoolConfig::new(ports::TCP_ECHO, 2),
-    )
-    .unwrap();
+    let mut echo = echo_server::<2, 1024>(&mut stack, 2);
     let mut ports_alloc = EphemeralPorts::new(4);
     let mut holders: Vec<TcpClient> = (0..2)
         .map(|_| {
@@ -354,12 +337,7 @@ fn exhausted_pool_refuses_then_recovers() {
 #[test]
 fn restart_listens_again_on_the_same_port_at_once() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<1>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 1024>(&mut stack, 1);
     let mut ports_alloc = EphemeralPorts::new(5);
     let h = stack
         .add_tcp(leak(TcpStorage::<1024, 1024>::new()))
@@ -416,12 +394,7 @@ fn restart_listens_again_on_the_same_port_at_once() {
 #[test]
 fn client_reset_mid_stream_costs_only_that_connection() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<2>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(2),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<2, 1024>(&mut stack, 1);
     let mut ports_alloc = EphemeralPorts::new(6);
     let payload = random_bytes(100_000, 6);
     let h = stack
@@ -460,12 +433,7 @@ fn client_reset_mid_stream_costs_only_that_connection() {
 #[test]
 fn echo_client_checks_the_reply_and_reports_refusal() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<1>::new(
-        &mut stack,
-        tcp_pool::<2048, 2048>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 2048>(&mut stack, 1);
     let mut ports_alloc = EphemeralPorts::new(8);
     let payload = random_bytes(20_000, 8);
     let h = stack
@@ -503,12 +471,7 @@ fn echo_client_checks_the_reply_and_reports_refusal() {
 #[test]
 fn ephemeral_ports_skip_ports_in_use_and_in_time_wait() {
     let (mut stack, mut dev, clock) = loopback(8);
-    let mut echo = UpperEcho::<1>::new(
-        &mut stack,
-        tcp_pool::<1024, 1024>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 1024>(&mut stack, 1);
     // A range of two ports: the first connection's port stays held through TIME-WAIT.
     let mut ports_alloc = EphemeralPorts::with_range(50000, 50001, 0);
     let mut first = Collect::connect(
@@ -798,12 +761,7 @@ fn two_stacks_talk_over_a_wire_with_arp() {
         sockets(4),
         clock.now(),
     );
-    let mut echo = UpperEcho::<1>::new(
-        &mut server,
-        tcp_pool::<4096, 4096>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 4096>(&mut server, 1);
     let payload = random_bytes(200_000, 14);
     let h = client_stack
         .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
@@ -848,12 +806,7 @@ fn a_tiny_device_queue_drops_frames_and_tcp_still_delivers_everything() {
         sockets(4),
         clock.now(),
     );
-    let mut echo = UpperEcho::<1>::new(
-        &mut stack,
-        tcp_pool::<16384, 16384>(1),
-        PoolConfig::new(ports::TCP_ECHO, 1),
-    )
-    .unwrap();
+    let mut echo = echo_server::<1, 16384>(&mut stack, 1);
     let mut ports_alloc = EphemeralPorts::new(15);
     let mut client = Collect::connect(
         &mut stack,
