@@ -165,6 +165,20 @@ impl<'a> Stack<'a> {
         Ok(self.sockets.add(socket))
     }
 
+    /// Add a UDP socket using `storage` and bind it to `port` (a UDP server's first step).
+    pub fn bind_udp<const DGRAMS: usize, const BYTES: usize>(
+        &mut self,
+        storage: &'a mut UdpStorage<DGRAMS, BYTES>,
+        port: u16,
+    ) -> Result<SocketHandle, Error> {
+        let handle = self.add_udp(storage)?;
+        if let Err(e) = self.udp(handle).bind(port) {
+            self.remove(handle);
+            return Err(e.into());
+        }
+        Ok(handle)
+    }
+
     fn check_room(&self) -> Result<(), Error> {
         if self.sockets.iter().count() >= self.capacity {
             Err(Error::SocketStorageFull {

@@ -38,10 +38,8 @@ impl<const MAX: usize> UdpEcho<MAX> {
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
         port: u16,
     ) -> Result<Self, Error> {
-        let handle = stack.add_udp(storage)?;
-        stack.udp(handle).bind(port)?;
         Ok(UdpEcho {
-            handle,
+            handle: stack.bind_udp(storage, port)?,
             stats: UdpEchoStats::default(),
         })
     }

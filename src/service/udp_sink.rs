@@ -36,10 +36,8 @@ impl UdpSink {
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
         port: u16,
     ) -> Result<Self, Error> {
-        let handle = stack.add_udp(storage)?;
-        stack.udp(handle).bind(port)?;
         Ok(UdpSink {
-            handle,
+            handle: stack.bind_udp(storage, port)?,
             stats: UdpSinkStats::default(),
         })
     }
