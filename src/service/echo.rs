@@ -43,15 +43,18 @@ impl<const N: usize> Service for UpperEcho<N> {
                 false
             }
         };
+        // One scratch buffer for every connection of this round.
+        let mut chunk = [0u8; CHUNK];
         for (_, handle, conn) in self.pool.connections() {
-            progress |= pump(stack.tcp(handle), conn, upper_case);
+            progress |= pump(stack.tcp(handle), conn, &mut chunk, upper_case);
         }
         progress
     }
 }
 
-/// Move everything readable from `socket` back into it through `transform`, as far as the send
-/// buffer allows; close our side once the peer has finished and everything was echoed.
+/// Move everything readable from `socket` back into it through `transform`, `chunk` bytes at a
+/// time, as far as the send buffer allows; close our side once the peer has finished and
+/// everything was echoed.
 ///
 /// Returns `true` if any byte moved or the socket was closed. When the send buffer is full the
 /// rest stays in the receive buffer: the receive window shrinks and TCP slows the client down;
@@ -59,13 +62,13 @@ impl<const N: usize> Service for UpperEcho<N> {
 pub fn pump(
     socket: &mut tcp::Socket<'_>,
     conn: &mut Connection,
+    chunk: &mut [u8],
     mut transform: impl FnMut(&mut [u8]),
 ) -> bool {
     let mut progress = false;
-    let mut chunk = [0u8; CHUNK];
     while socket.can_recv() {
         let room = socket.send_capacity() - socket.send_queue();
-        let want = room.min(CHUNK);
+        let want = room.min(chunk.len());
         if want == 0 {
             break;
         }
