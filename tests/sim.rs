@@ -29,7 +29,7 @@ use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
 use smolsock::Error;
@@ -653,9 +653,15 @@ fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, Stri
         .map(|(i, s)| net.host(i, s).unwrap())
         .collect();
     let mut echo_buf = UdpStorage::<32, 32768>::new();
+    let mut echo_lane = UdpLaneStorage::<4, 8192>::new();
     let mut sink_buf = UdpStorage::<32, 32768>::new();
-    let mut echo =
-        UdpEcho::<1472>::new(&mut hosts[0].stack, &mut echo_buf, ports::UDP_ECHO).unwrap();
+    let mut echo = UdpEcho::<1472>::new(
+        &mut hosts[0].stack,
+        &mut echo_buf,
+        &mut echo_lane,
+        ports::UDP_ECHO,
+    )
+    .unwrap();
     let mut sink = UdpSink::new(&mut hosts[0].stack, &mut sink_buf, ports::UDP_SINK).unwrap();
     let mut client_bufs: Vec<UdpStorage<32, 32768>> =
         (0..CLIENTS).map(|_| UdpStorage::new()).collect();
