@@ -186,6 +186,11 @@ impl<'a> Stack<'a> {
         self.guard.syn_waiting(port)
     }
 
+    /// The pool on `port` made room for the held-back SYN.
+    pub(crate) fn clear_syn_waiting(&mut self, port: u16) {
+        self.guard.clear_syn_waiting(port);
+    }
+
     /// What the ingress guard did so far.
     pub fn guard_stats(&self) -> GuardStats {
         self.guard.stats()

@@ -119,6 +119,13 @@ impl Guard {
         }
     }
 
+    /// Forget the held-back SYN on `port`: the pool made room for it.
+    pub(crate) fn clear_syn_waiting(&mut self, port: u16) {
+        if let Some(entry) = self.pressure.iter_mut().find(|p| p.port == port) {
+            entry.refused_at = None;
+        }
+    }
+
     /// When a SYN last found no listener on `port` (while its pool could make room).
     pub(crate) fn syn_waiting(&self, port: u16) -> Option<Instant> {
         self.pressure

@@ -249,7 +249,7 @@ struct Activity {
     received_at: Instant,
     /// `rx_bytes` as of `received_at`.
     rx_bytes: u64,
-    /// Last time the send queue was empty or shrank (the peer acknowledged something).
+    /// Last time the send queue shrank (the peer acknowledged something) or started to fill.
     sent_at: Instant,
     /// The send queue as of the last look.
     send_queue: usize,
@@ -555,7 +555,9 @@ impl PoolCore {
                 activity.received_at = now;
             }
             let queued = socket.send_queue();
-            if queued == 0 || queued < activity.send_queue {
+            // Send progress: the peer acknowledged something, or data was queued on an empty
+            // queue (the stall clock starts then).
+            if queued < activity.send_queue || (activity.send_queue == 0 && queued > 0) {
                 activity.sent_at = now;
             }
             activity.send_queue = queued;
@@ -602,6 +604,7 @@ impl PoolCore {
                         .syn_waiting(config.port)
                         .is_some_and(|at| now < at + NEWCOMER_PATIENCE);
                     if waiting {
+                        stack.clear_syn_waiting(config.port);
                         changed |= self.reset(
                             index,
                             &mut slots[index],
