@@ -121,6 +121,9 @@ fn seg(frame: &[u8]) -> Option<Seg> {
     })
 }
 
+/// Decides whether a frame is delivered; `false` takes it off the wire.
+type Pass = Box<dyn FnMut(To, &[u8]) -> bool>;
+
 /// Two stacks and the wire between them, in virtual time.
 struct Net {
     clock: VirtualClock,
@@ -132,8 +135,8 @@ struct Net {
     seen: Vec<(To, Vec<u8>)>,
     /// Frames taken off the wire (not delivered), in order.
     taken: Vec<(To, Vec<u8>)>,
-    /// Whether a frame is delivered; `false` takes it off the wire.
-    pass: Box<dyn FnMut(To, &[u8]) -> bool>,
+    /// Whether a frame is delivered.
+    pass: Pass,
 }
 
 impl Net {
