@@ -565,7 +565,7 @@ impl Pinger {
         let mut progress = false;
         if self.next_seq < DATAGRAMS && now >= self.next_at {
             let seq = self.next_seq;
-            let port = if seq % 2 == 0 {
+            let port = if seq.is_multiple_of(2) {
                 ports::UDP_ECHO
             } else {
                 ports::UDP_SINK
@@ -610,7 +610,7 @@ impl Pinger {
             .ok_or("reply without a header")?;
         let client: usize = header[..2].parse().map_err(|_| "bad client")?;
         let seq: u32 = header[2..].parse().map_err(|_| "bad seq")?;
-        if client != self.index || seq >= self.next_seq || seq % 2 != 0 {
+        if client != self.index || seq >= self.next_seq || !seq.is_multiple_of(2) {
             return Err(format!(
                 "reply to datagram {client}/{seq}, which was never sent to the echo"
             ));
@@ -808,7 +808,7 @@ fn size_limit_drops_big_datagrams_and_passes_small_ones() {
         for seq in 0..DATAGRAMS {
             let d = datagram(seed, client, seq);
             too_big += u64::from(!fits(&d));
-            if seq % 2 == 0 {
+            if seq.is_multiple_of(2) {
                 assert_eq!(
                     replies[seq as usize],
                     u8::from(fits(&d)),
