@@ -17,6 +17,8 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use smolsock::digest::Fnv1a;
+
 mod harness;
 
 fn main() -> std::process::ExitCode {
@@ -467,14 +469,31 @@ fn net_udp_echo_answers_several_clients() {
             );
         }
     }
-    // The sink answers nothing.
+    // The sink answers nothing, and counts exactly what was sent to it: the firmware logs its
+    // count, bytes and digest (the wrapping sum of each datagram's FNV-1a) as they change.
+    let mut net = net;
     let c = &clients[0];
-    c.send_to(b"into the sink", ("127.0.0.1", net.udp_sink))
-        .unwrap();
     c.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
-    let mut buf = [0u8; 64];
-    assert!(c.recv_from(&mut buf).is_err(), "the sink never replies");
+    let (mut datagrams, mut bytes, mut digest) = (0u64, 0u64, 0u64);
+    for (i, payload) in [&b"into the sink"[..], b"", &[0xa5; 150]]
+        .iter()
+        .enumerate()
+    {
+        c.send_to(payload, ("127.0.0.1", net.udp_sink)).unwrap();
+        datagrams += 1;
+        bytes += payload.len() as u64;
+        digest = digest.wrapping_add(Fnv1a::of(payload));
+        net.qemu.wait_for(
+            &format!("udp sink: {datagrams} datagrams, {bytes} bytes, digest {digest:016x}"),
+            Duration::from_secs(5),
+        );
+        let mut buf = [0u8; 64];
+        assert!(
+            c.recv_from(&mut buf).is_err(),
+            "the sink replied to datagram {i}"
+        );
+    }
     drop(net.qemu);
 }
 
