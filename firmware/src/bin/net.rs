@@ -7,7 +7,7 @@
 //! | TCP 8000 | upper-case echo, a pool of [`ECHO_SOCKETS`] (the backlog) |
 //! | TCP 9000 | framed upper-case echo (4-byte big-endian length frames), [`FRAMED_SOCKETS`] |
 //! | UDP 8848 | upper-case echo to each sender |
-//! | UDP 8888 | sink: counts datagrams and bytes |
+//! | UDP 8888 | sink: counts datagrams and bytes (logged, with their digest, as they change) |
 //!
 //! Prints a line starting `smolsock-net ready` once it serves; clients connect after that line
 //! (QEMU accepts host connections before the firmware listens).
@@ -123,8 +123,26 @@ fn main() -> ! {
     board::print_u32(FRAME_MAX as u32);
     board::print("), udp/8848 echo, udp/8888 sink\n");
     log::info!("LAN9118 up");
+    #[cfg(not(feature = "log-off"))]
+    let mut sink_reported = 0;
     board::run(stack, nic, None, |stack| {
-        Work::from(poll_all(stack, &mut [echo, framed, udp_echo, sink]))
+        let work = Work::from(poll_all(stack, &mut [echo, framed, udp_echo, sink]));
+        // What the sink holds, each time it changes: `tests/qemu.rs` compares it with what it
+        // sent. (Not in the `log-off` build, whose footprint the README reports.)
+        #[cfg(not(feature = "log-off"))]
+        {
+            let got = sink.stats();
+            if got.datagrams != sink_reported {
+                sink_reported = got.datagrams;
+                log::info!(
+                    "udp sink: {} datagrams, {} bytes, digest {:016x}",
+                    got.datagrams,
+                    got.bytes,
+                    got.digest
+                );
+            }
+        }
+        work
     });
     // `run` without a deadline returns only if the services say they are done; they never do.
     board::exit(false)
