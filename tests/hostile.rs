@@ -438,8 +438,9 @@ fn echo_pool(lan: &mut Lan, size: usize, config: PoolConfig) -> UpperEcho<8> {
 
 #[test]
 fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
-    let mut lan = Lan::new(8);
-    let mut echo = echo_pool(&mut lan, 4, PoolConfig::new(ports::TCP_ECHO, 4));
+    // The TAP server's shape: a pool of 8, backlog 4.
+    let mut lan = Lan::new(12);
+    let mut echo = echo_pool(&mut lan, 8, PoolConfig::new(ports::TCP_ECHO, 4));
     let mut ports_alloc = EphemeralPorts::new(7);
     let handles: Vec<_> = (0..11)
         .map(|_| {
@@ -518,12 +519,7 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
          after it served in {:?}; guard {guard:?}",
         after_flood_connected_in
     );
-    for c in &clients {
-        eprintln!("  client outcome {:?}", c.as_ref().unwrap().outcome());
-    }
-    // Measured here: 8 of 10 (two handshakes end as "refused" on the client; not explained
-    // yet, see the issue's closing note). The TAP test measures the issue's goal (9 of 10).
-    assert!(served >= 8, "only {served} of 10 served during the flood");
+    assert!(served >= 9, "only {served} of 10 served during the flood");
     // Right after the flood a new client is served at once.
     let h = lan
         .client

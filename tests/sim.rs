@@ -1025,7 +1025,7 @@ fn connection_churn_under_all_faults() {
 }
 
 #[test]
-fn overload_refuses_extras_then_serves_latecomers() {
+fn overload_holds_or_refuses_extras_then_serves_everyone() {
     init_log();
     const POOL: usize = 4;
     const CLIENT_HOSTS: usize = 4;
@@ -1138,7 +1138,13 @@ fn overload_refuses_extras_then_serves_latecomers() {
          ({refusals} refusals in all), all served intact by {end}; pool {stats:?}",
         slots.len()
     );
-    assert_eq!(refused_at_first, CLIENT_HOSTS * PER_HOST - POOL);
+    // Extras that arrive while handshakes are under way are held back (no RST; their SYN is
+    // retransmitted a second later), extras that find every socket serving are refused: either
+    // way the pool ran out, and nobody was lost.
+    let held = hosts[0].stack.guard_stats().syns_held;
+    eprintln!("overload: {held} SYNs held back");
+    assert!(refused_at_first > 0 || held > 0, "nobody had to wait");
+    assert!(refused_at_first <= CLIENT_HOSTS * PER_HOST - POOL);
     assert_eq!(stats.accepted, (CLIENT_HOSTS * PER_HOST) as u64);
     assert!(stats.exhausted >= 1);
 }

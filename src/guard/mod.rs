@@ -51,8 +51,11 @@ const PROBE_MAX: usize = 160;
 pub struct GuardStats {
     /// Late or duplicated SYNs kept from a listener (see `late_syn.rs`).
     pub late_syns: u64,
-    /// Half-open connections reset to admit a new SYN (a SYN flood, or a slow handshake).
+    /// Half-open connections with unresolved peers reset to admit a new SYN (a SYN flood).
     pub half_open_recycled: u64,
+    /// SYNs held back (not refused) because a slot was about to free: handshakes with real
+    /// peers under way, or the pool evicting an idle connection for the newcomer.
+    pub syns_held: u64,
     /// RSTs not at the expected sequence number, answered with a challenge ACK instead.
     pub rsts_challenged: u64,
     /// RSTs not at the expected sequence number, dropped (nothing known to challenge with).
@@ -202,43 +205,44 @@ impl Guard {
             _ => true,
         };
         let port = segment.dst.port;
-        let Some(recycled) = admission::admit(sockets, port, resolved, &mut self.cursor) else {
-            // Still no listener? If the port's pool can evict an idle connection, keep quiet
-            // (no RST) and let it know: the client retransmits its SYN in a second and finds a
-            // socket listening. Otherwise smoltcp refuses it, as a full backlog does.
-            let listening = sockets.iter().any(|(_, socket)| match socket {
-                Socket::Tcp(s) => {
-                    s.state() == tcp::State::Listen && s.listen_endpoint().port == port
-                }
-                #[allow(unreachable_patterns)]
-                _ => false,
-            });
-            if !listening {
-                if let Some(entry) = self
+        match admission::admit(sockets, port, resolved, &mut self.cursor) {
+            admission::Admission::Listening => Verdict::Pass,
+            admission::Admission::Recycled {
+                handle,
+                dropped_peer,
+            } => {
+                self.stats.half_open_recycled += 1;
+                limited!(
+                    self.log_admission,
+                    now,
+                    info,
+                    "port {port}: every socket half-open; dropped the handshake with {dropped_peer} \
+                     to admit {} ({handle})",
+                    segment.src
+                );
+                Verdict::Pass
+            }
+            admission::Admission::Busy { handshaking } => {
+                // If a slot is likely to free soon (handshakes with real peers under way) or the
+                // pool can evict an idle connection for this SYN, keep quiet (no RST): the client
+                // retransmits its SYN in a second and finds a socket listening. Otherwise smoltcp
+                // refuses it, as a full backlog does.
+                let evictable = self
                     .pressure
                     .iter_mut()
-                    .find(|p| p.port == port && p.evictable)
-                {
+                    .find(|p| p.port == port && p.evictable);
+                if let Some(entry) = evictable {
                     entry.refused_at = Some(now);
-                    return Verdict::Drop;
+                    self.stats.syns_held += 1;
+                    Verdict::Drop
+                } else if handshaking {
+                    self.stats.syns_held += 1;
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
                 }
             }
-            return Verdict::Pass;
-        };
-        {
-            self.stats.half_open_recycled += 1;
-            limited!(
-                self.log_admission,
-                now,
-                info,
-                "port {}: every socket half-open; dropped the handshake with {} to admit {} ({})",
-                segment.dst.port,
-                recycled.dropped_peer,
-                segment.src,
-                recycled.handle
-            );
         }
-        Verdict::Pass
     }
 
     fn rst(
