@@ -17,7 +17,7 @@
 //! | `egress.rs` | the device wrapper that reads outgoing frames |
 //!
 //! Everything else goes to smoltcp unchanged. Cost: one header glance per frame; a pass over
-//! the socket set per SYN and per RST; checksums verified only for SYN and RST segments.
+//! the socket set per SYN and per RST.
 
 mod acks;
 mod admission;
@@ -162,7 +162,6 @@ impl Guard {
                     .observe(now, eth_dst, &arp, our_mac, iface.ip_addrs());
                 Verdict::Pass
             }
-            Parsed::Tcp(segment) if !segment.checksums_ok => Verdict::Pass, // smoltcp drops it
             Parsed::Tcp(segment) if segment.syn && segment.ack.is_none() && !segment.rst => {
                 self.syn(now, medium, &segment, sockets)
             }

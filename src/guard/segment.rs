@@ -1,8 +1,9 @@
 //! A first look at a received frame: just enough of its headers for the guard to decide.
 //!
 //! Parsing goes through `smoltcp::wire`, the same code smoltcp itself uses, so the guard never
-//! reads a header smoltcp would read differently. Checksums are verified only for the segments
-//! the guard acts on (SYN and RST: small), so bulk data costs one header glance per frame.
+//! reads a header smoltcp would read differently. Checksums are left to smoltcp: a corrupt
+//! segment the guard acts on can at worst recycle a half-open slot of a peer that never answered
+//! ARP, or turn a corrupt RST into a probe smoltcp answers with a challenge ACK, both harmless.
 
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
@@ -43,9 +44,6 @@ pub(crate) struct Segment {
     pub rst: bool,
     /// Where the IP header starts in the frame.
     pub ip_offset: usize,
-    /// IPv4 and TCP checksums are right (only checked for SYN and RST segments; `true`
-    /// otherwise).
-    pub checksums_ok: bool,
 }
 
 /// Parse `frame` as received on a `medium` device.
@@ -87,11 +85,6 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     );
     let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
     let (syn, rst) = (tcp.syn(), tcp.rst());
-    let checksums_ok = if syn || rst {
-        ip.verify_checksum() && tcp.verify_checksum(&src, &dst)
-    } else {
-        true
-    };
     Some(Parsed::Tcp(Segment {
         src: IpEndpoint::new(src, tcp.src_port()),
         dst: IpEndpoint::new(dst, tcp.dst_port()),
@@ -100,7 +93,6 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         syn,
         rst,
         ip_offset,
-        checksums_ok,
     }))
 }
 

@@ -421,8 +421,13 @@ impl<const N: usize> ListenerPool<N> {
 }
 
 /// Slots in `phase`.
+/// (Compares discriminants only: `Phase`'s derived `==` would compare whole connections.)
 fn count(slots: &[Slot], phase: Phase) -> usize {
-    slots.iter().filter(|s| s.phase == phase).count()
+    let phase = core::mem::discriminant(&phase);
+    slots
+        .iter()
+        .filter(|s| core::mem::discriminant(&s.phase) == phase)
+        .count()
 }
 
 /// [`ListenerPool::close`].
