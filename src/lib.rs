@@ -9,12 +9,14 @@
 //! ```text
 //!  device ─────▶ stack ─────────▶ sockets ──────────────▶ services
 //!  device::      Stack            tcp::ListenerPool       service::UpperEcho   TCP 8000
-//!   Loopback      (Interface +     (backlog)              service::FramedEcho  TCP 9000
-//!   Wire          SocketSet over  tcp::TcpClient          service::ChatServer  TCP 8080
-//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpEcho     UDP 8848
-//!    elsewhere)                   udp::UdpClient          service::UdpSink     UDP 8888
-//!        ▲                 ▲                                    │
-//!      clock            event_loop: poll, run services,     frame: 4-byte length frames
+//!   Loopback      (Interface +     (backlog, timeouts,    service::FramedEcho  TCP 9000
+//!   Wire          SocketSet over    eviction)             service::ChatServer  TCP 8080
+//!   (TAP, LAN9118  caller storage) tcp::TcpClient         service::UdpEcho     UDP 8848
+//!    elsewhere)   guard: every    tcp::EphemeralPorts     service::UdpSink     UDP 8888
+//!                 frame seen      udp::UdpClient                │
+//!                 first           udp::ResolveLane          frame: 4-byte length frames
+//!        ▲                 ▲
+//!      clock            event_loop: poll, run services,
 //!                       poll again while busy, then wait
 //! ```
 //!
