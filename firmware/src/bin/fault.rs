@@ -1,19 +1,18 @@
 //! Proves the fault path: executes a permanently undefined instruction, which escalates to
-//! HardFault; the handler must report the faulting address and exit QEMU with status 1.
+//! HardFault (Cortex-M) or an illegal-instruction exception (RISC-V); the handler must report
+//! where and exit QEMU with status 1.
 #![no_std]
 #![no_main]
 
-#[path = "../board.rs"]
+#[cfg_attr(all(target_arch = "arm", not(microbit)), path = "../board/mps2.rs")]
+#[cfg_attr(all(target_arch = "arm", microbit), path = "../board/microbit.rs")]
+#[cfg_attr(target_arch = "riscv32", path = "../board/virt.rs")]
 mod board;
 
-use cortex_m_rt::entry;
-
-#[entry]
+#[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
+#[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
 fn main() -> ! {
-    let Some(core) = cortex_m::Peripherals::take() else {
-        board::exit(false)
-    };
-    board::init(core.SYST);
+    board::init();
     board::print("about to fault\n");
-    cortex_m::asm::udf()
+    board::fault()
 }

@@ -1,0 +1,150 @@
+// The network firmware's body, `include!`d by `bin/net.rs` (the budget build) and
+// `bin/net-large.rs` (the TAP server's limits) after each has set the sizes: ECHO_SOCKETS,
+// FRAMED_SOCKETS, TCP_BUF, FRAME_MAX, UDP_MAX, UDP_DGRAMS, UDP_BYTES, LANE_DGRAMS.
+//
+// The library's services on the board's NIC, reachable from the host through QEMU's user
+// networking (see `qemu-run.sh`). Serves forever at 10.0.2.15/24, gateway 10.0.2.2. Prints a
+// line starting `smolsock-net ready` once it serves; clients connect after that line (QEMU
+// accepts host connections before the firmware listens). The only differences from the host
+// programs: the device and the clock.
+
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
+use smolsock::event_loop::Work;
+use smolsock::service::{poll_all, ports, FramedEcho, UdpEcho, UdpSink, UpperEcho};
+use smolsock::smoltcp::iface::SocketStorage;
+use smolsock::smoltcp::wire::{IpCidr, Ipv4Address};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
+use smolsock::tcp::PoolConfig;
+use smolsock::{Error, Stack, StackConfig};
+
+const IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
+const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+
+/// Every socket the firmware holds.
+/// (the UDP echo has a second, send-only socket: its resolve lane for peers whose ARP is pending)
+const SOCKETS: usize = ECHO_SOCKETS + FRAMED_SOCKETS + 3;
+
+type Tcp = TcpStorage<TCP_BUF, TCP_BUF>;
+type Udp = UdpStorage<UDP_DGRAMS, UDP_BYTES>;
+type UdpLane = UdpLaneStorage<LANE_DGRAMS, { LANE_DGRAMS * UDP_MAX }>;
+
+/// The lesson's servers, exactly as the host runs them.
+struct Services {
+    echo: UpperEcho<ECHO_SOCKETS>,
+    framed: FramedEcho<FRAMED_SOCKETS, FRAME_MAX>,
+    udp_echo: UdpEcho<UDP_MAX>,
+    sink: UdpSink,
+}
+
+// Every piece of memory is a static, so `.bss` shows the whole RAM budget. Values whose empty
+// state is not all-zero bytes are `MaybeUninit` and written at boot: as initialised statics they
+// would be copied from flash (`.data`), costing flash as well.
+static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
+static mut TCP: [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS] =
+    [const { Tcp::new() }; ECHO_SOCKETS + FRAMED_SOCKETS];
+static mut UDP: MaybeUninit<[Udp; 2]> = MaybeUninit::uninit();
+static mut UDP_LANE: UdpLane = UdpLane::new();
+static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
+static mut SERVICES: MaybeUninit<Services> = MaybeUninit::uninit();
+
+#[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
+#[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
+fn main() -> ! {
+    board::init();
+    let Some((nic, mac)) = board::network() else {
+        board::print("NIC init failed\n");
+        board::exit(false)
+    };
+    // SAFETY: `main` runs once and nothing else (no interrupt handler) touches these statics,
+    // so these are the only references to them.
+    let (slots, tcp, udp, lane, stack, services) = unsafe {
+        (
+            &mut *addr_of_mut!(SOCKET_SLOTS),
+            &mut *addr_of_mut!(TCP),
+            &mut *addr_of_mut!(UDP),
+            &mut *addr_of_mut!(UDP_LANE),
+            &mut *addr_of_mut!(STACK),
+            &mut *addr_of_mut!(SERVICES),
+        )
+    };
+
+    let config = StackConfig::ethernet(mac, IpCidr::new(IP.into(), 24))
+        .with_gateway(GATEWAY)
+        .with_seed(board::seed());
+    let slots = slots.write([SocketStorage::EMPTY; SOCKETS]);
+    let stack = stack.write(Stack::new(config, nic, slots, board::now()));
+    let Ok(started) = start(stack, tcp, udp.write([const { Udp::new() }; 2]), lane) else {
+        board::print("service setup failed\n");
+        board::exit(false)
+    };
+    let Services {
+        echo,
+        framed,
+        udp_echo,
+        sink,
+    } = services.write(started);
+
+    // Tests read the limits from this line.
+    board::print("smolsock-net ready 10.0.2.15: tcp/8000 upper-case echo (pool ");
+    board::print_u32(ECHO_SOCKETS as u32);
+    board::print("), tcp/9000 framed echo (pool ");
+    board::print_u32(FRAMED_SOCKETS as u32);
+    board::print(", max ");
+    board::print_u32(FRAME_MAX as u32);
+    board::print("), udp/8848 echo (max ");
+    board::print_u32(UDP_MAX as u32);
+    board::print(", queue ");
+    board::print_u32(UDP_DGRAMS as u32);
+    board::print("), udp/8888 sink\n");
+    log::info!("NIC up");
+    #[cfg(not(feature = "log-off"))]
+    let mut sink_reported = 0;
+    board::run(stack, nic, None, |stack| {
+        let work = Work::from(poll_all(stack, &mut [echo, framed, udp_echo, sink]));
+        // What the sink holds, each time it changes: `tests/qemu.rs` compares it with what it
+        // sent. (Not in the `log-off` build, whose footprint the README reports.)
+        #[cfg(not(feature = "log-off"))]
+        {
+            let got = sink.stats();
+            if got.datagrams != sink_reported {
+                sink_reported = got.datagrams;
+                log::info!(
+                    "udp sink: {} datagrams, {} bytes, digest {:016x}",
+                    got.datagrams,
+                    got.bytes,
+                    got.digest
+                );
+            }
+        }
+        work
+    });
+    // `run` without a deadline returns only if the services say they are done; they never do.
+    board::exit(false)
+}
+
+/// Open every service's sockets on `stack`.
+fn start(
+    stack: &mut Stack<'static>,
+    tcp: &'static mut [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS],
+    udp: &'static mut [Udp; 2],
+    lane: &'static mut UdpLane,
+) -> Result<Services, Error> {
+    let (echo_tcp, framed_tcp) = tcp.split_at_mut(ECHO_SOCKETS);
+    let [udp_echo_buf, sink_buf] = udp;
+    Ok(Services {
+        echo: UpperEcho::new(
+            stack,
+            echo_tcp.iter_mut(),
+            PoolConfig::new(ports::TCP_ECHO, ECHO_SOCKETS),
+        )?,
+        framed: FramedEcho::new(
+            stack,
+            framed_tcp.iter_mut(),
+            PoolConfig::new(ports::FRAMED_ECHO, FRAMED_SOCKETS),
+        )?,
+        udp_echo: UdpEcho::new(stack, udp_echo_buf, lane, ports::UDP_ECHO)?,
+        sink: UdpSink::new(stack, sink_buf, ports::UDP_SINK)?,
+    })
+}
