@@ -1,6 +1,7 @@
 // The network firmware's body, `include!`d by `bin/net.rs` (the budget build) and
 // `bin/net-large.rs` (the TAP server's limits) after each has set the sizes: ECHO_SOCKETS,
-// FRAMED_SOCKETS, TCP_BUF, FRAME_MAX, UDP_MAX, UDP_DGRAMS, UDP_BYTES, LANE_DGRAMS.
+// FRAMED_SOCKETS, TCP_BUF, FRAME_MAX, UDP_MAX, UDP_DGRAMS, UDP_BYTES, SINK_DGRAMS, SINK_BYTES,
+// LANE_DGRAMS.
 //
 // The library's services on the board's NIC, reachable from the host through QEMU's user
 // networking (see `qemu-run.sh`). Serves forever at 10.0.2.15/24, gateway 10.0.2.2. Prints a
@@ -28,6 +29,7 @@ const SOCKETS: usize = ECHO_SOCKETS + FRAMED_SOCKETS + 3;
 
 type Tcp = TcpStorage<TCP_BUF, TCP_BUF>;
 type Udp = UdpStorage<UDP_DGRAMS, UDP_BYTES>;
+type Sink = UdpStorage<SINK_DGRAMS, SINK_BYTES>;
 type UdpLane = UdpLaneStorage<LANE_DGRAMS, { LANE_DGRAMS * UDP_MAX }>;
 
 /// The lesson's servers, exactly as the host runs them.
@@ -44,7 +46,8 @@ struct Services {
 static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
 static mut TCP: [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS] =
     [const { Tcp::new() }; ECHO_SOCKETS + FRAMED_SOCKETS];
-static mut UDP: MaybeUninit<[Udp; 2]> = MaybeUninit::uninit();
+static mut UDP: MaybeUninit<Udp> = MaybeUninit::uninit();
+static mut SINK: MaybeUninit<Sink> = MaybeUninit::uninit();
 static mut UDP_LANE: UdpLane = UdpLane::new();
 static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
 static mut SERVICES: MaybeUninit<Services> = MaybeUninit::uninit();
@@ -59,11 +62,12 @@ fn main() -> ! {
     };
     // SAFETY: `main` runs once and nothing else (no interrupt handler) touches these statics,
     // so these are the only references to them.
-    let (slots, tcp, udp, lane, stack, services) = unsafe {
+    let (slots, tcp, udp, sink, lane, stack, services) = unsafe {
         (
             &mut *addr_of_mut!(SOCKET_SLOTS),
             &mut *addr_of_mut!(TCP),
             &mut *addr_of_mut!(UDP),
+            &mut *addr_of_mut!(SINK),
             &mut *addr_of_mut!(UDP_LANE),
             &mut *addr_of_mut!(STACK),
             &mut *addr_of_mut!(SERVICES),
@@ -75,7 +79,9 @@ fn main() -> ! {
         .with_seed(board::seed());
     let slots = slots.write([SocketStorage::EMPTY; SOCKETS]);
     let stack = stack.write(Stack::new(config, nic, slots, board::now()));
-    let Ok(started) = start(stack, tcp, udp.write([const { Udp::new() }; 2]), lane) else {
+    let udp = udp.write(Udp::new());
+    let sink = sink.write(Sink::new());
+    let Ok(started) = start(stack, tcp, udp, sink, lane) else {
         board::print("service setup failed\n");
         board::exit(false)
     };
@@ -128,11 +134,11 @@ fn main() -> ! {
 fn start(
     stack: &mut Stack<'static>,
     tcp: &'static mut [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS],
-    udp: &'static mut [Udp; 2],
+    udp_echo_buf: &'static mut Udp,
+    sink_buf: &'static mut Sink,
     lane: &'static mut UdpLane,
 ) -> Result<Services, Error> {
     let (echo_tcp, framed_tcp) = tcp.split_at_mut(ECHO_SOCKETS);
-    let [udp_echo_buf, sink_buf] = udp;
     Ok(Services {
         echo: UpperEcho::new(
             stack,

@@ -29,6 +29,9 @@ const UDP_MAX: usize = 1472;
 const UDP_DGRAMS: usize = 32;
 /// Payload bytes queued per UDP socket and direction.
 const UDP_BYTES: usize = 32 * 1024;
+/// The sink's queue: a burst of 128 datagrams, 64 KiB (the TAP server's holds 256 KiB).
+const SINK_DGRAMS: usize = 128;
+const SINK_BYTES: usize = 64 * 1024;
 /// Replies waiting for ARP at once (the UDP echo's resolve lane), as on the TAP server.
 const LANE_DGRAMS: usize = 8;
 

@@ -37,6 +37,9 @@ const UDP_MAX: usize = 192;
 const UDP_DGRAMS: usize = 4;
 /// Payload bytes queued per UDP socket and direction.
 const UDP_BYTES: usize = UDP_MAX;
+/// The sink's queue: the same as the echo's.
+const SINK_DGRAMS: usize = UDP_DGRAMS;
+const SINK_BYTES: usize = UDP_BYTES;
 /// Replies waiting for ARP at once (the UDP echo's resolve lane).
 const LANE_DGRAMS: usize = 1;
 

@@ -312,12 +312,21 @@ impl Device for VirtioNet {
         let rx = RxToken {
             frame: &self.frame[..len],
         };
-        Some((rx, TxToken { tx: &mut self.tx, buf }))
+        Some((
+            rx,
+            TxToken {
+                tx: &mut self.tx,
+                buf,
+            },
+        ))
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<TxToken<'_>> {
         let buf = self.tx.free()?;
-        Some(TxToken { tx: &mut self.tx, buf })
+        Some(TxToken {
+            tx: &mut self.tx,
+            buf,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
