@@ -268,7 +268,7 @@ pub fn sink_receives_everything_and_the_echo_is_still_alive(srv: &Server) -> (u6
         digest = digest.wrapping_add(Fnv1a::of(&datagram));
         bytes += datagram.len() as u64;
         s.send_to(&datagram, srv.sink).unwrap();
-        if (i as usize + 1) % srv.udp_burst == 0 {
+        if (i as usize + 1).is_multiple_of(srv.udp_burst) {
             thread::sleep(Duration::from_millis(20));
         }
     }

@@ -86,13 +86,24 @@ impl Report {
     }
 }
 
-// Constant initialisers, not `MaybeUninit` written at boot: a value built by `write` is built on
-// the call stack first, and the micro:bit's 16 KiB have no room for a 3 KiB temporary.
+// Values whose empty state is not all-zero bytes are `MaybeUninit` and written at boot (as
+// initialised statics they would be copied from flash, `.data`)... except on the micro:bit,
+// where a value built by `write` is built on the call stack first, and its 16 KiB have no room
+// for a 3 KiB temporary: there they are initialised statics.
+#[cfg(microbit)]
 static mut DEV: Dev = Dev::new();
+#[cfg(microbit)]
 static mut SOCKET_SLOTS: [SocketStorage<'static>; SOCKETS] = [SocketStorage::EMPTY; SOCKETS];
+#[cfg(microbit)]
+static mut UDP: [Udp; 2 + UDP_CLIENTS] = [const { Udp::new() }; 2 + UDP_CLIENTS];
+#[cfg(not(microbit))]
+static mut DEV: MaybeUninit<Dev> = MaybeUninit::uninit();
+#[cfg(not(microbit))]
+static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
+#[cfg(not(microbit))]
+static mut UDP: MaybeUninit<[Udp; 2 + UDP_CLIENTS]> = MaybeUninit::uninit();
 static mut TCP: [Tcp; SERVERS + FRAMED + CLIENTS] =
     [const { Tcp::new() }; SERVERS + FRAMED + CLIENTS];
-static mut UDP: [Udp; 2 + UDP_CLIENTS] = [const { Udp::new() }; 2 + UDP_CLIENTS];
 static mut UDP_LANE: UdpLaneStorage<1, UDP_MAX> = UdpLaneStorage::new();
 static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
 static mut PAYLOAD: [u8; BULK] = [0; BULK];
@@ -121,6 +132,13 @@ fn main() -> ! {
             &mut *addr_of_mut!(PAYLOAD),
         )
     };
+
+    #[cfg(not(microbit))]
+    let (dev, slots, udp) = (
+        dev.write(Dev::new()),
+        slots.write([SocketStorage::EMPTY; SOCKETS]),
+        udp.write([const { Udp::new() }; 2 + UDP_CLIENTS]),
+    );
 
     report.check("clock advances", clock_advances());
     board::check_hardware(&mut |name, ok| report.check(name, ok));
