@@ -13,8 +13,8 @@
 //!
 //! `memcpy` copies the whole input once into another buffer: the floor for "touch every byte".
 //!
-//! Run: `cargo bench --bench frame_decode`. After criterion's own report, a summary table
-//! (own timing: median of 15 samples) prints frames/s, GB/s and the ratios.
+//! Run: `cargo bench -p smolsock-benches --bench frame_decode`. After criterion's own report, a
+//! summary table (own timing: median of 15 samples) prints frames/s, GB/s and the ratios.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
