@@ -2,8 +2,8 @@
 //! every other host, all on one simulated Ethernet segment with the faults you ask for.
 //!
 //! ```text
-//! cargo run --release --example sim -- --hosts 8 --loss 0.1 --seed 7 --seconds 60
-//! cargo run --release --example sim -- --loss 0.05 --dup 0.05 --reorder 0.05 --corrupt 0.01 --pcap /tmp/sim
+//! cargo run --release --example sim -- --hosts 8 --loss 10 --seed 7 --seconds 60
+//! cargo run --release --example sim -- --loss 5 --dup 5 --reorder 5 --corrupt 1 --pcap /tmp/sim
 //! ```
 //!
 //! Host 0 serves the upper-case echo (TCP 8000), the framed echo (TCP 9000) and the UDP echo
@@ -12,6 +12,8 @@
 //! numbered datagram every 100 ms). At the end: each link's counters, each host's sockets, and
 //! what every client achieved. With `--pcap DIR`, `DIR/port<N>.pcap` holds what host N's cable
 //! carried, for Wireshark. The same seed gives the same run (compare the trace digest).
+//!
+//! Rates are percentages, as in `tap serve --drop-rate`: `--loss 10` loses one frame in ten.
 
 use std::path::PathBuf;
 use std::time::Instant as WallClock;
@@ -44,31 +46,31 @@ type SimHost<'a, 'w> = Host<'a, 'w, 1514, 64>;
 
 /// A deterministic multi-host network with faults, in virtual time.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// Hosts on the segment: host 0 serves, the others are clients (2..=64).
-    #[arg(long, default_value_t = 4)]
+    /// Hosts on the segment: host 0 serves, the others are clients (2 to 64).
+    #[arg(long, default_value_t = 4, value_parser = parse_hosts)]
     hosts: usize,
-    /// Probability that a frame is lost.
-    #[arg(long, default_value_t = 0.01)]
-    loss: f64,
-    /// Probability that a frame is delivered twice.
-    #[arg(long, default_value_t = 0.0)]
-    dup: f64,
-    /// Probability that a frame is held back 5 ms, so that later ones overtake it.
-    #[arg(long, default_value_t = 0.0)]
-    reorder: f64,
-    /// Probability that one bit of a frame's IP packet flips (checksums must catch it).
-    #[arg(long, default_value_t = 0.0)]
-    corrupt: f64,
+    /// Percentage of frames lost, 0 to 100 (10 means one frame in ten; 0.5 is allowed).
+    #[arg(long, value_name = "PCT", default_value = "1", value_parser = parse_percent)]
+    loss: Rate,
+    /// Percentage of frames delivered twice.
+    #[arg(long, value_name = "PCT", default_value = "0", value_parser = parse_percent)]
+    dup: Rate,
+    /// Percentage of frames held back 5 ms, so that later ones overtake them.
+    #[arg(long, value_name = "PCT", default_value = "0", value_parser = parse_percent)]
+    reorder: Rate,
+    /// Percentage of frames with one bit of the IP packet flipped (checksums must catch it).
+    #[arg(long, value_name = "PCT", default_value = "0", value_parser = parse_percent)]
+    corrupt: Rate,
     /// One-way delay of every link, in milliseconds.
     #[arg(long, default_value_t = 1)]
     delay_ms: u64,
     /// Extra random delay, up to this many milliseconds per frame.
     #[arg(long, default_value_t = 1)]
     jitter_ms: u64,
-    /// Link rate in bits per second (default: unlimited).
-    #[arg(long)]
+    /// Link rate in bits per second, at least 1 (default: unlimited).
+    #[arg(long, value_name = "BITS_PER_S", value_parser = parse_bandwidth)]
     bandwidth: Option<u64>,
     /// Seed of every random decision: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
@@ -81,18 +83,52 @@ struct Args {
     pcap: Option<PathBuf>,
 }
 
+/// A host count the simulator has room for.
+fn parse_hosts(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (2..=MAX_CLIENTS + 1).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s} is not a number of hosts from 2 to {}",
+            MAX_CLIENTS + 1
+        )),
+    }
+}
+
+/// A link rate: 0 would carry nothing, so it is refused rather than read as "unlimited".
+fn parse_bandwidth(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err(
+            "0 bit/s would carry nothing: give at least 1, or leave --bandwidth out \
+                      for an unlimited link"
+                .into(),
+        ),
+        Ok(bps) => Ok(bps),
+        Err(_) => Err(format!("{s:?} is not a whole number of bits per second")),
+    }
+}
+
+/// A percentage from 0 to 100 (a trailing `%` is allowed), as a [`Rate`].
+fn parse_percent(s: &str) -> Result<Rate, String> {
+    let pct: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a percentage, like 10 or 0.5"))?;
+    if !(0.0..=100.0).contains(&pct) {
+        return Err(format!(
+            "{s} is not a percentage from 0 to 100 (10 means one frame in ten)"
+        ));
+    }
+    Ok(Rate::from_f64(pct / 100.0))
+}
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
-    if !(2..=MAX_CLIENTS + 1).contains(&args.hosts) {
-        eprintln!("--hosts must be between 2 and {}", MAX_CLIENTS + 1);
-        std::process::exit(2);
-    }
     let mut faults = FaultModel::perfect()
-        .with_loss(Rate::from_f64(args.loss))
-        .with_duplicate(Rate::from_f64(args.dup))
-        .with_reorder(Rate::from_f64(args.reorder), Duration::from_millis(5))
-        .with_corrupt(Rate::from_f64(args.corrupt))
+        .with_loss(args.loss)
+        .with_duplicate(args.dup)
+        .with_reorder(args.reorder, Duration::from_millis(5))
+        .with_corrupt(args.corrupt)
         .with_delay(
             Duration::from_millis(args.delay_ms),
             Duration::from_millis(args.jitter_ms),

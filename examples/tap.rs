@@ -26,7 +26,7 @@ use std::time::Duration as StdDuration;
 use clap::{Args, Parser, Subcommand};
 use smolsock::event_loop::Work;
 use smolsock::frame::{send_frame, Accept, FrameDecoder};
-use smolsock::service::{ChatClient, EchoClient, Service, Submitted};
+use smolsock::service::{ChatClient, EchoClient, Service, Submitted, BYE, EMPTY_REFUSED, PROMPT};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
@@ -38,9 +38,10 @@ use smolsock::tcp::{ClientState, EphemeralPorts, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack, StackConfig};
 
-/// smolsock on a Linux TAP interface.
+/// smolsock on a Linux TAP interface: the lesson's servers (serve) and clients (client, chat),
+/// talking to the kernel's own sockets.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -133,8 +134,8 @@ struct NetArgs {
 struct ServeArgs {
     #[command(flatten)]
     net: NetArgs,
-    /// Sockets of each TCP pool waiting in LISTEN at once (the lesson's `listen(N)`; at most
-    /// --pool).
+    /// Sockets of each TCP pool waiting in LISTEN at once (the lesson's `listen(N)`); 0 is
+    /// taken as 1 and more than --pool as --pool, with a note saying so.
     #[arg(long, default_value_t = 4)]
     backlog: usize,
     /// Sockets in each TCP echo pool (8000, 9000): connections served at once; more are
@@ -272,6 +273,16 @@ fn main() -> ExitCode {
 // ---- serve ----
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
+    check_own_address(&args.net)?;
+    let pool = usize::from(args.pool);
+    if args.backlog == 0 {
+        eprintln!("note: --backlog 0 is taken as 1: one socket listens at a time");
+    } else if args.backlog > pool {
+        eprintln!(
+            "note: --backlog {} is more than --pool {pool}: all {pool} sockets listen",
+            args.backlog
+        );
+    }
     let mut config = ServerConfig::new(&args.net.iface);
     config.address = args.net.ip;
     config.mac = args.net.mac;
@@ -285,6 +296,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         config.seed = seed;
     }
     let server = TapServer::open(config)?;
+    check_against_kernel(&args.net)?;
     let operator = args.chat.then(|| {
         println!("chat on :8080: type a reply to each line a client sends");
         stdin_operator(stdin_lines())
@@ -294,8 +306,100 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuse an address no host may have: its subnet's network or broadcast address.
+fn check_own_address(net: &NetArgs) -> Result<(), Failure> {
+    let (ip, subnet) = (net.ip.address(), net.ip.network());
+    if net.ip.prefix_len() < 31 {
+        let what = if ip == subnet.address() {
+            Some("network")
+        } else if Some(ip) == net.ip.broadcast() {
+            Some("broadcast")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(Failure::Other(format!(
+                "--ip {}: {ip} is the {what} address of {subnet}, which no host may have; pick \
+                 another, like 192.168.69.1/24",
+                net.ip
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Compare smolsock's address with the kernel's own on the interface: the same address is
+/// refused (two hosts answering ARP for one address), another subnet gets a warning (the
+/// kernel would have no route to smolsock).
+fn check_against_kernel(net: &NetArgs) -> Result<(), Failure> {
+    let kernel = kernel_addresses(&net.iface);
+    let ip = net.ip.address();
+    if let Some(k) = kernel.iter().find(|k| k.address() == ip) {
+        return Err(Failure::Other(format!(
+            "--ip {}: {ip} is the kernel's own address on {} ({k}); smolsock needs an address \
+             of its own in that subnet, like {}",
+            net.ip,
+            net.iface,
+            example_neighbour(k)
+        )));
+    }
+    if !kernel.is_empty() && !kernel.iter().any(|k| k.contains_addr(&ip)) {
+        let list: Vec<String> = kernel.iter().map(|k| k.to_string()).collect();
+        eprintln!(
+            "warning: --ip {}: the kernel's side of {} is {} and {ip} is outside it, so the \
+             kernel has no route to smolsock; pick an address inside, like {}",
+            net.ip,
+            net.iface,
+            list.join(", "),
+            example_neighbour(&kernel[0])
+        );
+    }
+    Ok(())
+}
+
+/// An address in `kernel`'s subnet that is neither the kernel's nor special.
+fn example_neighbour(kernel: &Ipv4Cidr) -> Ipv4Cidr {
+    let base = u32::from(kernel.network().address());
+    let pick = if u32::from(kernel.address()) == base + 1 {
+        base + 2
+    } else {
+        base + 1
+    };
+    Ipv4Cidr::new(Ipv4Address::from(pick), kernel.prefix_len())
+}
+
+/// The kernel's IPv4 addresses (with their prefixes) on interface `name`, in this namespace.
+fn kernel_addresses(name: &str) -> Vec<Ipv4Cidr> {
+    let mut found = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs hands out a linked list that is only read here, then freed once.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return found;
+        }
+        let mut cur = list;
+        while let Some(ifa) = cur.as_ref() {
+            cur = ifa.ifa_next;
+            if ifa.ifa_addr.is_null()
+                || ifa.ifa_netmask.is_null()
+                || i32::from((*ifa.ifa_addr).sa_family) != libc::AF_INET
+                || std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes() != name.as_bytes()
+            {
+                continue;
+            }
+            let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+            let mask = &*(ifa.ifa_netmask as *const libc::sockaddr_in);
+            let ip = Ipv4Address::from(u32::from_be(addr.sin_addr.s_addr));
+            let prefix = u32::from_be(mask.sin_addr.s_addr).count_ones() as u8;
+            found.push(Ipv4Cidr::new(ip, prefix));
+        }
+        libc::freeifaddrs(list);
+    }
+    found
+}
+
 /// The lesson's chat operator: show the client's line, reply with the line typed at the
-/// terminal. Like the lesson's blocking `input()`, the stack waits while the operator types.
+/// terminal (an empty line is refused: type something). Like the lesson's blocking `input()`, the stack waits while the operator types.
 fn stdin_operator(lines: Receiver<String>) -> ChatOperator {
     Box::new(move |from, line, reply| {
         println!("{from} says: {}", String::from_utf8_lossy(line));
@@ -303,6 +407,11 @@ fn stdin_operator(lines: Receiver<String>) -> ChatOperator {
         std::io::stdout().flush().ok();
         let text = loop {
             match lines.recv_timeout(StdDuration::from_millis(100)) {
+                // As the chat client refuses an empty line, so does the operator's side.
+                Ok(text) if text.trim().is_empty() => {
+                    print!("empty reply refused: type a reply (the client waits for one)\nreply> ");
+                    std::io::stdout().flush().ok();
+                }
                 Ok(text) => break text,
                 Err(RecvTimeoutError::Timeout) if !STOP.load(Ordering::Relaxed) => continue,
                 Err(RecvTimeoutError::Timeout) => break "(the server is shutting down)".into(),
@@ -591,7 +700,7 @@ fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
     let mut pending: Option<String> = None;
     let mut outcome: Result<(), Failure> = Ok(());
     let prompt = || {
-        print!("message (yes to quit)> ");
+        print!("{PROMPT}");
         std::io::stdout().flush().ok();
     };
     let give_up = deadline(&host, 10);
@@ -639,12 +748,12 @@ fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
                 }
                 match client.submit(stack, pending.as_deref()) {
                     Ok(Submitted::Refused) => {
-                        println!("\nempty line refused: type a message, or yes to quit");
+                        println!("\n{EMPTY_REFUSED}");
                         prompt();
                         pending = None;
                     }
                     Ok(Submitted::Quit) => {
-                        println!("\nbye");
+                        println!("\n{BYE}");
                         phase = ChatPhase::Leaving(now + Duration::from_secs(5));
                         pending = None;
                     }

@@ -712,6 +712,38 @@ fn chat_refuses_empty_lines_replies_and_quits_on_yes() {
 }
 
 #[test]
+fn chat_server_takes_yes_as_goodbye_not_as_a_line_to_answer() {
+    let (mut stack, mut dev, clock) = loopback(8);
+    let asked = std::cell::Cell::new(0);
+    let mut chat = ChatServer::<_, 1, 64>::new(
+        &mut stack,
+        tcp_pool::<1024, 1024>(1),
+        PoolConfig::new(ports::CHAT, 1),
+        |_f, _l: &[u8], r: &mut [u8]| {
+            asked.set(asked.get() + 1);
+            r[..2].copy_from_slice(b"ok");
+            2
+        },
+    )
+    .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(17);
+    // The lesson's client sends its `yes` before leaving; the server must not answer it.
+    let mut client = Collect::connect(
+        &mut stack,
+        &mut ports_alloc,
+        ports::CHAT,
+        b"hi\n yes \n".to_vec(),
+    );
+    run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
+        let p = chat.poll(s) | client.poll(s);
+        Work::done_if(client.client.socket(s).state() == State::CloseWait, p)
+    })
+    .unwrap();
+    assert_eq!(client.reply, b"ok\n");
+    assert_eq!(asked.get(), 1, "the operator was asked about `yes`");
+}
+
+#[test]
 fn chat_line_too_long_resets_only_that_client() {
     let (mut stack, mut dev, clock) = loopback(8);
     let mut chat = ChatServer::<_, 2, 16>::new(
