@@ -24,6 +24,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration as StdDuration;
 
 use clap::{Args, Parser, Subcommand};
+use smolsock::clock::seed_from_time;
 use smolsock::event_loop::Work;
 use smolsock::frame::{send_frame, Accept, FrameDecoder};
 use smolsock::service::{ChatClient, EchoClient, Service, Submitted, BYE, EMPTY_REFUSED, PROMPT};
@@ -448,19 +449,12 @@ fn client_stack<'a>(
     sockets: &'a mut [SocketStorage<'a>],
     now: Instant,
 ) -> Stack<'a> {
-    let mut config = StackConfig::ethernet(net.mac, IpCidr::Ipv4(net.ip)).with_seed(seed());
+    let mut config =
+        StackConfig::ethernet(net.mac, IpCidr::Ipv4(net.ip)).with_seed(seed_from_time());
     if let Some(gateway) = net.gateway {
         config = config.with_gateway(gateway);
     }
     Stack::new(config, device, sockets, now)
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ u64::from(std::process::id())
 }
 
 fn deadline(host: &HostLoop<'_>, secs: u64) -> Instant {
@@ -479,7 +473,7 @@ fn client_tcp(
     let mut storage = Box::new(TcpStorage::<16384, 16384>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_tcp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client =
         EchoClient::connect(&mut stack, handle, target, &mut ports, message.as_bytes())?;
     log::info!("connecting from port {} to {target}", client.local_port());
@@ -544,7 +538,7 @@ fn client_framed(
     let mut storage = Box::new(TcpStorage::<65536, 65536>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_tcp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client = TcpClient::new(handle);
     client.connect(&mut stack, target, &mut ports)?;
     let mut decoder = Box::new(FrameDecoder::<MAX_FRAME>::new());
@@ -634,7 +628,7 @@ fn client_udp(
     let mut storage = Box::new(UdpStorage::<8, 8192>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_udp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client = UdpClient::bind_ephemeral(&mut stack, handle, &mut ports)?;
     client.send_to(&mut stack, message.as_bytes(), target)?;
     log::info!(
@@ -693,7 +687,7 @@ fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
     let mut storage = Box::new(TcpStorage::<4096, 4096>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_tcp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client = ChatClient::<256>::connect(&mut stack, handle, target, &mut ports)?;
     let lines = stdin_lines();
     let mut phase = ChatPhase::Connecting;

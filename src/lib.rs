@@ -31,6 +31,7 @@
 //! | [`service`] | the lesson's servers as small state machines |
 //! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
+//! | `pcap` | capture files for Wireshark, for the TAP server and the simulator (feature `std`) |
 //! | [`error`] | the typed errors |
 //! | `tap` | Linux TAP device, host event loop, pcap file, the services assembled (feature `tap`) |
 //!
@@ -62,6 +63,8 @@ pub mod digest;
 pub mod error;
 pub mod event_loop;
 pub mod frame;
+#[cfg(feature = "std")]
+pub mod pcap;
 pub mod service;
 pub mod sim;
 pub mod stack;
