@@ -22,7 +22,9 @@ use clap::Parser;
 use smolsock::service::{
     ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UpperEcho,
 };
-use smolsock::sim::{ip, Cable, FaultModel, Host, HostTable, Network, PcapFiles, Prng, Rate};
+use smolsock::sim::{
+    ip, Cable, FaultModel, Host, HostTable, Network, Outcome, PcapFiles, Prng, Rate, Retry,
+};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
@@ -331,17 +333,17 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
     );
     let (mut refused, mut failed) = (0, 0);
     for (i, l) in loops.iter().enumerate() {
-        refused += l.echo.refused + l.framed.refused;
+        refused += l.echo.refused() + l.framed.refused();
         failed += l.echo.failed + l.framed.failed;
         println!(
             "{:>4}  {:>7} {:>7} {:>6} {:>10}  {:>9} {:>7} {:>6} {:>7}  {:>8} {:>8}",
             i + 1,
             l.echo.ok,
-            l.echo.refused,
+            l.echo.refused(),
             l.echo.failed,
             l.echo.checked,
             l.framed.ok,
-            l.framed.refused,
+            l.framed.refused(),
             l.framed.failed,
             l.framed.checked,
             l.udp.sent,
@@ -365,20 +367,18 @@ struct ClientLoops<'d> {
 impl ClientLoops<'_> {
     fn poll(&mut self, host: &mut SimHost<'_, '_>) -> bool {
         let now = host.now();
-        let mut progress = self.echo.poll(&mut host.stack, now, &mut self.ports);
-        progress |= self.framed.poll(&mut host.stack, now, &mut self.ports);
+        let mut progress = self.echo.poll(host, &mut self.ports);
+        progress |= self.framed.poll(host, &mut self.ports);
         progress |= self.udp.poll(&mut host.stack, now);
-        for at in [self.echo.retry_at, self.framed.retry_at, self.udp.next_at] {
-            if at > now {
-                host.wake_at(at);
-            }
+        if self.udp.next_at > now {
+            host.wake_at(self.udp.next_at);
         }
         progress
     }
 }
 
 /// A checking client that a [`Repeat`] runs again and again.
-trait Job<'d>: Service + Sized {
+trait Job<'d>: Outcome + Sized {
     /// What the client sends.
     type Data: ?Sized;
     /// For the log.
@@ -390,8 +390,6 @@ trait Job<'d>: Service + Sized {
         ports: &mut EphemeralPorts,
         data: &'d Self::Data,
     ) -> Result<Self, Error>;
-    /// `None` while running.
-    fn outcome(&self) -> Option<Result<(), Error>>;
     /// What was checked so far (bytes or frames).
     fn checked(&self) -> u64;
 }
@@ -407,9 +405,6 @@ impl<'d> Job<'d> for EchoClient<'d> {
     ) -> Result<Self, Error> {
         let server = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
         Ok(EchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
-    }
-    fn outcome(&self) -> Option<Result<(), Error>> {
-        EchoClient::outcome(self)
     }
     fn checked(&self) -> u64 {
         self.received() as u64
@@ -428,22 +423,18 @@ impl<'d> Job<'d> for FramedEchoClient<'d, Vec<u8>, FRAME_MAX> {
         let server = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
         Ok(FramedEchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
     }
-    fn outcome(&self) -> Option<Result<(), Error>> {
-        FramedEchoClient::outcome(self)
-    }
     fn checked(&self) -> u64 {
         FramedEchoClient::checked(self) as u64
     }
 }
 
-/// Connect, run the job to its outcome, close; again and again (a second after a failure).
+/// Connect, run the job to its outcome, close; again and again (a second after a refusal or a
+/// failure).
 struct Repeat<'d, J: Job<'d>> {
     handle: SocketHandle,
     data: &'d J::Data,
-    client: Option<J>,
-    retry_at: Instant,
+    attempt: Retry<J>,
     ok: u64,
-    refused: u64,
     failed: u64,
     /// Bytes (echo) or frames (framed) checked, over all runs.
     checked: u64,
@@ -454,46 +445,46 @@ impl<'d, J: Job<'d>> Repeat<'d, J> {
         Repeat {
             handle,
             data,
-            client: None,
-            retry_at: Instant::ZERO,
+            attempt: Retry::new(Duration::from_secs(1)),
             ok: 0,
-            refused: 0,
             failed: 0,
             checked: 0,
         }
     }
 
-    fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
-        if self.client.is_none() && now >= self.retry_at {
-            match J::start(stack, self.handle, ports, self.data) {
-                Ok(c) => self.client = Some(c),
-                Err(e) => {
-                    log::warn!("{} connect: {e}", J::NAME);
-                    self.retry_at = now + Duration::from_secs(1);
-                }
+    /// Connections refused (the server's pool was full), each retried a second later.
+    fn refused(&self) -> u64 {
+        u64::from(self.attempt.refusals())
+    }
+
+    fn poll(&mut self, host: &mut SimHost<'_, '_>, ports: &mut EphemeralPorts) -> bool {
+        let (handle, data) = (self.handle, self.data);
+        let retry_at = host.now() + Duration::from_secs(1);
+        let progress = match self
+            .attempt
+            .poll(host, |stack| J::start(stack, handle, ports, data))
+        {
+            Ok(progress) => progress,
+            Err(e) => {
+                log::warn!("{} connect: {e}", J::NAME);
+                self.attempt.pause_until(host, retry_at);
+                return false;
             }
-        }
-        let Some(client) = &mut self.client else {
-            return false;
         };
-        let progress = client.poll(stack);
-        let Some(outcome) = client.outcome() else {
+        let Some(outcome) = self.attempt.outcome() else {
             return progress;
         };
-        self.checked += client.checked();
+        if let Some(client) = self.attempt.take() {
+            self.checked += client.checked();
+        }
         match outcome {
             Ok(()) => self.ok += 1,
             Err(e) => {
                 log::info!("{} client: {e}", J::NAME);
-                if e == Error::Refused {
-                    self.refused += 1;
-                } else {
-                    self.failed += 1;
-                }
-                self.retry_at = now + Duration::from_secs(1);
+                self.failed += 1;
+                self.attempt.pause_until(host, retry_at);
             }
         }
-        self.client = None;
         progress
     }
 }

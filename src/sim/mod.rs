@@ -24,6 +24,7 @@
 //! | [`host`] | a stack on its port, and a `netstat`-like [`SocketSummary`] |
 //! | [`trace`] | the digest that proves two runs identical, and [`Observer`] |
 //! | [`report`] | printable tables of links and hosts |
+//! | [`retry`] | a client connected again after a pause when the server refuses it ([`Retry`]) |
 //! | [`pcap`] | captures per port for Wireshark ([`PcapFiles`] with `std`) |
 //! | `seeds` | (`std`) many seeds, and the replay command for the one that failed |
 //!
@@ -77,6 +78,7 @@ pub mod network;
 pub mod pcap;
 pub mod prng;
 pub mod report;
+pub mod retry;
 #[cfg(feature = "std")]
 pub mod seeds;
 pub mod trace;
@@ -90,4 +92,5 @@ pub use pcap::Pcap;
 pub use pcap::PcapFiles;
 pub use prng::{Prng, Rate};
 pub use report::{HostTable, LinkTable};
+pub use retry::{Outcome, Retry};
 pub use trace::{DropReason, FrameEvent, Observer, Trace};
