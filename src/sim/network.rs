@@ -40,7 +40,7 @@ use core::cell::{Cell, Ref, RefCell};
 use smoltcp::iface::SocketStorage;
 use smoltcp::phy::{Device, TxToken};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, EthernetFrame, IpCidr, Ipv4Address};
 
 use super::fault::FaultModel;
 use super::host::Host;
@@ -52,9 +52,6 @@ use crate::clock::{Clock, VirtualClock};
 use crate::device::{Wire, WireEnd};
 use crate::event_loop::{run_virtual, Next, RunError, WhenIdle, Work};
 use crate::{Stack, StackConfig};
-
-/// Length of an Ethernet II header.
-const ETHERNET_HEADER: usize = 14;
 
 /// One host's cable: its wire (near end for the host, far end for the switch) and its link.
 ///
@@ -492,16 +489,14 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
 
     /// The switch: learn the sender's MAC on `port`, and pick the frame's destination.
     fn route(&self, port: usize, frame: &[u8]) -> Option<Dest> {
-        if frame.len() < ETHERNET_HEADER {
-            return None;
-        }
-        let src = EthernetAddress::from_bytes(&frame[6..12]);
+        let frame = EthernetFrame::new_checked(frame).ok()?;
+        let src = frame.src_addr();
         if src.is_unicast() {
             if let Some(cable) = self.cables.get(port) {
                 cable.mac.set(Some(src));
             }
         }
-        let dst = EthernetAddress::from_bytes(&frame[0..6]);
+        let dst = frame.dst_addr();
         if !dst.is_unicast() {
             return Some(Dest::Flood);
         }
