@@ -46,6 +46,7 @@
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
+//! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.

@@ -94,9 +94,12 @@ fn run_args(name: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// The examples built by every `cargo test` (`tap` needs its feature and Linux).
+/// The examples built by every `cargo test` (`sim` and `tap` need their features, `tap` Linux).
 fn examples() -> Vec<&'static str> {
-    let mut names = vec!["demo", "chat", "sim"];
+    let mut names = vec!["demo", "chat"];
+    if cfg!(feature = "sim") {
+        names.push("sim");
+    }
     if cfg!(all(feature = "tap", target_os = "linux")) {
         names.push("tap");
     }
@@ -131,6 +134,7 @@ fn every_example_refuses_an_unknown_flag() {
     }
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn sim_rates_are_percentages_with_range_checks() {
     for bad in ["150", "-1", "ten", "NaN"] {
