@@ -723,7 +723,8 @@ fn cli_serve_chat_operator_types_replies() {
         BufReader::new(&stream).read_line(&mut reply).unwrap();
         reply
     });
-    operator.write_all(b"hello client\n").unwrap();
+    // Empty replies are refused, as the chat client refuses empty lines: never sent.
+    operator.write_all(b"\n  \nhello client\n").unwrap();
     operator.flush().unwrap();
     let reply = client.join().unwrap();
     assert_eq!(reply, "hello client\n");
@@ -734,6 +735,7 @@ fn cli_serve_chat_operator_types_replies() {
         out.contains("hello server"),
         "the operator sees the line: {out}"
     );
+    assert_eq!(out.matches("empty reply refused").count(), 2, "{out}");
 }
 
 /// The lesson's kernel-side programs (`scripts/lesson.py`) for the command-line clients,
