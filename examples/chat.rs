@@ -27,15 +27,15 @@ use smolsock::{Stack, StackConfig};
 const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 const LINE: usize = 256;
 
-/// The lesson's line chat on an in-memory loopback: you are the client; type a line, the
-/// scripted server replies with it upper-cased (ASCII letters only) and its length. An empty
-/// line is refused; `yes` or the end of input (Ctrl-D) quits.
-#[derive(clap::Parser)]
-#[command()]
-struct Args {}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Args {} = clap::Parser::parse();
+    // No options: `--help` says what this is, anything else is refused.
+    clap::Command::new("chat")
+        .about(
+            "The lesson's line chat on an in-memory loopback: you are the client; type a line, the \
+             scripted server replies with it upper-cased (ASCII letters only) and its length. An \
+             empty line is refused; `yes` or the end of input (Ctrl-D) quits.",
+        )
+        .get_matches();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp(None)
         .init();

@@ -28,15 +28,16 @@ const BACKLOG: usize = 3;
 /// A plain TCP port for the sticky-packet demonstration.
 const STICKY_PORT: u16 = 7000;
 
-/// The socket lesson on smolsock, in one process, on an in-memory loopback: TCP echo, several
-/// clients, backlog, port reuse, a client that vanishes, UDP echo and sink, chat, sticky
-/// packets and length frames. No options; set RUST_LOG=debug for the services' own log.
-#[derive(clap::Parser)]
-#[command()]
-struct Args {}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Args {} = clap::Parser::parse();
+    // No options: `--help` says what this is, anything else is refused.
+    clap::Command::new("demo")
+        .about(
+            "The socket lesson on smolsock, in one process, on an in-memory loopback: TCP echo, \
+             several clients, backlog, port reuse, a client that vanishes, UDP echo and sink, chat, \
+             sticky packets and length frames. No options; set RUST_LOG=debug for the services' own \
+             log.",
+        )
+        .get_matches();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp(None)
         .format_target(false)

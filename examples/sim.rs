@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 use std::time::Instant as WallClock;
 
-use clap::Parser;
+use clap::{value_parser, Arg, Command};
 use smolsock::service::{
     ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UpperEcho,
 };
@@ -46,43 +46,113 @@ const FRAME_MAX: usize = 1024;
 type SimCable = Cable<1514, 64, 256>;
 type SimHost<'a, 'w> = Host<'a, 'w, 1514, 64>;
 
-/// A deterministic multi-host network with faults, in virtual time.
-#[derive(Parser, Debug)]
-#[command(version)]
+/// The command line.
+#[derive(Debug)]
 struct Args {
-    /// Hosts on the segment: host 0 serves, the others are clients (2 to 64).
-    #[arg(long, default_value_t = 4, value_parser = parse_hosts)]
     hosts: usize,
-    /// Percentage of frames lost, 0 to 100 (10 means one frame in ten; 0.5 is allowed).
-    #[arg(long, value_name = "PCT", default_value = "1", value_parser = parse_percent)]
     loss: Rate,
-    /// Percentage of frames delivered twice.
-    #[arg(long, value_name = "PCT", default_value = "0", value_parser = parse_percent)]
     dup: Rate,
-    /// Percentage of frames held back 5 ms, so that later ones overtake them.
-    #[arg(long, value_name = "PCT", default_value = "0", value_parser = parse_percent)]
     reorder: Rate,
-    /// Percentage of frames with one bit of the IP packet flipped (checksums must catch it).
-    #[arg(long, value_name = "PCT", default_value = "0", value_parser = parse_percent)]
     corrupt: Rate,
-    /// One-way delay of every link, in milliseconds.
-    #[arg(long, default_value_t = 1)]
     delay_ms: u64,
-    /// Extra random delay, up to this many milliseconds per frame.
-    #[arg(long, default_value_t = 1)]
     jitter_ms: u64,
-    /// Link rate in bits per second, at least 1 (default: unlimited).
-    #[arg(long, value_name = "BITS_PER_S", value_parser = parse_bandwidth)]
     bandwidth: Option<u64>,
-    /// Seed of every random decision: the same seed gives the same run.
-    #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Virtual seconds to simulate.
-    #[arg(long, default_value_t = 60)]
     seconds: u64,
-    /// Write one pcap file per host's cable into this directory.
-    #[arg(long)]
     pcap: Option<PathBuf>,
+}
+
+impl Args {
+    /// Parse the command line, or exit with help or an error (clap's builder: no derive
+    /// macros, so the first build compiles no `syn`).
+    fn parse() -> Args {
+        let percent = |name: &'static str, default: &'static str, help: &'static str| {
+            Arg::new(name)
+                .long(name)
+                .value_name("PCT")
+                .default_value(default)
+                .value_parser(parse_percent)
+                .help(help)
+        };
+        let number = |name: &'static str, long: &'static str, default: &'static str| {
+            Arg::new(name)
+                .long(long)
+                .value_name("N")
+                .default_value(default)
+                .value_parser(value_parser!(u64))
+        };
+        let m = Command::new("sim")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("A deterministic multi-host network with faults, in virtual time.")
+            .arg(
+                Arg::new("hosts")
+                    .long("hosts")
+                    .value_name("N")
+                    .default_value("4")
+                    .value_parser(parse_hosts)
+                    .help("Hosts on the segment: host 0 serves, the others are clients (2 to 64)"),
+            )
+            .arg(percent(
+                "loss",
+                "1",
+                "Percentage of frames lost, 0 to 100 (10 means one frame in ten; 0.5 is allowed)",
+            ))
+            .arg(percent("dup", "0", "Percentage of frames delivered twice"))
+            .arg(percent(
+                "reorder",
+                "0",
+                "Percentage of frames held back 5 ms, so that later ones overtake them",
+            ))
+            .arg(percent(
+                "corrupt",
+                "0",
+                "Percentage of frames with one bit of the IP packet flipped (checksums must catch \
+                 it)",
+            ))
+            .arg(
+                number("delay_ms", "delay-ms", "1")
+                    .help("One-way delay of every link, in milliseconds"),
+            )
+            .arg(
+                number("jitter_ms", "jitter-ms", "1")
+                    .help("Extra random delay, up to this many milliseconds per frame"),
+            )
+            .arg(
+                Arg::new("bandwidth")
+                    .long("bandwidth")
+                    .value_name("BITS_PER_S")
+                    .value_parser(parse_bandwidth)
+                    .help("Link rate in bits per second, at least 1 (default: unlimited)"),
+            )
+            .arg(
+                number("seed", "seed", "1")
+                    .help("Seed of every random decision: the same seed gives the same run"),
+            )
+            .arg(number("seconds", "seconds", "60").help("Virtual seconds to simulate"))
+            .arg(
+                Arg::new("pcap")
+                    .long("pcap")
+                    .value_name("DIR")
+                    .value_parser(value_parser!(PathBuf))
+                    .help("Write one pcap file per host's cable into this directory"),
+            )
+            .get_matches();
+        let rate = |name| *m.get_one::<Rate>(name).expect("has a default");
+        let number = |name| *m.get_one::<u64>(name).expect("has a default");
+        Args {
+            hosts: *m.get_one::<usize>("hosts").expect("has a default"),
+            loss: rate("loss"),
+            dup: rate("dup"),
+            reorder: rate("reorder"),
+            corrupt: rate("corrupt"),
+            delay_ms: number("delay_ms"),
+            jitter_ms: number("jitter_ms"),
+            bandwidth: m.get_one::<u64>("bandwidth").copied(),
+            seed: number("seed"),
+            seconds: number("seconds"),
+            pcap: m.get_one::<PathBuf>("pcap").cloned(),
+        }
+    }
 }
 
 /// A host count the simulator has room for.

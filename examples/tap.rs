@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration as StdDuration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{value_parser, Arg, ArgAction, ArgMatches};
 use smolsock::clock::seed_from_time;
 use smolsock::event_loop::Work;
 use smolsock::frame::{send_frame, Accept, FrameDecoder};
@@ -33,131 +33,300 @@ use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use smolsock::storage::{TcpStorage, UdpStorage};
 use smolsock::tap::{
-    ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME,
+    ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME, MAX_POOL,
 };
 use smolsock::tcp::{ClientState, EphemeralPorts, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack, StackConfig};
 
-/// smolsock on a Linux TAP interface: the lesson's servers (serve) and clients (client, chat),
-/// talking to the kernel's own sockets.
-#[derive(Parser, Debug)]
-#[command(version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
+/// What to do: the subcommand and its arguments.
+#[derive(Debug)]
 enum Command {
-    /// Serve TCP upper-case echo :8000, framed echo :9000, UDP upper-case echo :8848,
-    /// UDP sink :8888 (and the chat :8080 with --chat) until Ctrl-C.
+    /// `serve`.
     Serve(ServeArgs),
-    /// One request from a smolsock client to any host, then exit.
-    Client {
-        #[command(subcommand)]
-        kind: ClientKind,
-    },
-    /// Interactive chat with a line server (the lesson's program 4): an empty line is refused,
-    /// `yes` or the end of input quits.
-    Chat {
-        /// The chat server, e.g. 192.168.69.100:8080.
-        #[arg(value_parser = parse_target)]
-        target: IpEndpoint,
-        #[command(flatten)]
-        net: NetArgs,
-    },
+    /// `client tcp|framed|udp`.
+    Client { kind: ClientKind },
+    /// `chat`.
+    Chat { target: IpEndpoint, net: NetArgs },
 }
 
-#[derive(Subcommand, Debug)]
+/// `client tcp|framed|udp`.
+#[derive(Debug)]
 enum ClientKind {
-    /// Send MESSAGE to an upper-case echo server and print the reply (every byte is checked).
     Tcp {
-        /// The server, e.g. 192.168.69.100:8000.
-        #[arg(value_parser = parse_target)]
         target: IpEndpoint,
-        /// What to send.
         message: String,
-        #[command(flatten)]
         net: NetArgs,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Send each MESSAGE as one frame (4-byte big-endian length, then the bytes) and print
-    /// each frame that comes back.
     Framed {
-        /// The server, e.g. 192.168.69.1:9000 or 192.168.69.100:9000.
-        #[arg(value_parser = parse_target)]
         target: IpEndpoint,
-        /// The messages, one frame each.
-        #[arg(required = true)]
         messages: Vec<String>,
-        #[command(flatten)]
         net: NetArgs,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Send MESSAGE as one datagram and print the reply datagram.
     Udp {
-        /// The server, e.g. 192.168.69.100:8848.
-        #[arg(value_parser = parse_target)]
         target: IpEndpoint,
-        /// What to send.
         message: String,
-        #[command(flatten)]
         net: NetArgs,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
 }
 
 /// smolsock's side of the TAP interface.
-#[derive(Args, Debug, Clone)]
+#[derive(Debug, Clone)]
 struct NetArgs {
-    /// The TAP interface (it must exist: see scripts/tap-netns.sh).
-    #[arg(long, default_value = "tap0")]
     iface: String,
-    /// smolsock's address and prefix.
-    #[arg(long, default_value = "192.168.69.1/24", value_parser = parse_cidr)]
     ip: Ipv4Cidr,
-    /// smolsock's MAC address (not the kernel side's).
-    #[arg(long, default_value = "02:00:00:00:00:01", value_parser = parse_mac)]
     mac: EthernetAddress,
-    /// Default gateway, for peers outside the subnet.
-    #[arg(long)]
     gateway: Option<Ipv4Address>,
 }
 
-#[derive(Args, Debug)]
+/// `serve`'s options.
+#[derive(Debug)]
 struct ServeArgs {
-    #[command(flatten)]
     net: NetArgs,
-    /// Sockets of each TCP pool waiting in LISTEN at once (the lesson's `listen(N)`); 0 is
-    /// taken as 1 and more than --pool as --pool, with a note saying so.
-    #[arg(long, default_value_t = 4)]
     backlog: usize,
-    /// Sockets in each TCP echo pool (8000, 9000): connections served at once; more are
-    /// refused (RST).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=smolsock::tap::MAX_POOL as i64))]
     pool: u16,
-    /// Write every frame in and out to this libpcap file (open it with Wireshark or tshark).
-    #[arg(long)]
     pcap: Option<PathBuf>,
-    /// Also serve the chat on :8080; you type the replies.
-    #[arg(long)]
     chat: bool,
-    /// Drop this percentage of frames, each way (smoltcp's FaultInjector).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     drop_rate: u8,
-    /// Flip one bit in this percentage of frames, each way.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     corrupt_rate: u8,
-    /// Seed for sequence numbers and faults (default: from the clock).
-    #[arg(long)]
     seed: Option<u64>,
+}
+
+/// Parse the command line, or exit with help or an error. (clap's builder, not its derive
+/// macros: the first build of the examples then compiles no `syn`.)
+fn parse_command_line() -> Command {
+    let target = |example: &str| {
+        Arg::new("target")
+            .required(true)
+            .value_name("IPV4:PORT")
+            .value_parser(parse_target)
+            .help(format!("The server, e.g. {example}"))
+    };
+    let timeout = |default: &'static str| {
+        Arg::new("timeout")
+            .long("timeout")
+            .value_name("SECONDS")
+            .default_value(default)
+            .value_parser(value_parser!(u64))
+            .help("Give up after this many seconds")
+    };
+    let message = || Arg::new("message").required(true).help("What to send");
+    let serve = with_net_args(
+        clap::Command::new("serve")
+            .about(
+                "Serve TCP upper-case echo :8000, framed echo :9000, UDP upper-case echo :8848, \
+                 UDP sink :8888 (and the chat :8080 with --chat) until Ctrl-C",
+            )
+            .arg(
+                Arg::new("backlog")
+                    .long("backlog")
+                    .value_name("N")
+                    .default_value("4")
+                    .value_parser(value_parser!(usize))
+                    .help(
+                        "Sockets of each TCP pool waiting in LISTEN at once (the lesson's \
+                         `listen(N)`); 0 is taken as 1 and more than --pool as --pool, with a note",
+                    ),
+            )
+            .arg(
+                Arg::new("pool")
+                    .long("pool")
+                    .value_name("N")
+                    .default_value("8")
+                    .value_parser(value_parser!(u16).range(1..=MAX_POOL as i64))
+                    .help(
+                        "Sockets in each TCP echo pool (8000, 9000): connections served at \
+                         once; more are refused (RST)",
+                    ),
+            )
+            .arg(
+                Arg::new("pcap")
+                    .long("pcap")
+                    .value_name("FILE")
+                    .value_parser(value_parser!(PathBuf))
+                    .help(
+                        "Write every frame in and out to this libpcap file (read it with \
+                         `tshark -r FILE -d udp.port==8848,data`)",
+                    ),
+            )
+            .arg(
+                Arg::new("chat")
+                    .long("chat")
+                    .action(ArgAction::SetTrue)
+                    .help("Also serve the chat on :8080; you type the replies"),
+            )
+            .arg(
+                Arg::new("drop_rate")
+                    .long("drop-rate")
+                    .value_name("PCT")
+                    .default_value("0")
+                    .value_parser(value_parser!(u8).range(0..=100))
+                    .help("Drop this percentage of frames, each way (smoltcp's FaultInjector)"),
+            )
+            .arg(
+                Arg::new("corrupt_rate")
+                    .long("corrupt-rate")
+                    .value_name("PCT")
+                    .default_value("0")
+                    .value_parser(value_parser!(u8).range(0..=100))
+                    .help("Flip one bit in this percentage of frames, each way"),
+            )
+            .arg(
+                Arg::new("seed")
+                    .long("seed")
+                    .value_name("N")
+                    .value_parser(value_parser!(u64))
+                    .help("Seed for sequence numbers and faults (default: from the clock)"),
+            ),
+    );
+    let client = clap::Command::new("client")
+        .about("One request from a smolsock client to any host, then exit")
+        .subcommand_required(true)
+        .subcommand(with_net_args(
+            clap::Command::new("tcp")
+                .about(
+                    "Send MESSAGE to an upper-case echo server and print the reply (every byte \
+                     is checked)",
+                )
+                .arg(target("192.168.69.100:8000"))
+                .arg(message())
+                .arg(timeout("10")),
+        ))
+        .subcommand(with_net_args(
+            clap::Command::new("framed")
+                .about(
+                    "Send each MESSAGE as one frame (4-byte big-endian length, then the bytes) \
+                     and print each frame that comes back",
+                )
+                .arg(target("192.168.69.1:9000 or 192.168.69.100:9000"))
+                .arg(
+                    Arg::new("messages")
+                        .value_name("MESSAGE")
+                        .required(true)
+                        .num_args(1..)
+                        .help("The messages, one frame each"),
+                )
+                .arg(timeout("10")),
+        ))
+        .subcommand(with_net_args(
+            clap::Command::new("udp")
+                .about("Send MESSAGE as one datagram and print the reply datagram")
+                .arg(target("192.168.69.100:8848"))
+                .arg(message())
+                .arg(timeout("5")),
+        ));
+    let chat = with_net_args(
+        clap::Command::new("chat")
+            .about(
+                "Interactive chat with a line server (the lesson's program 4): an empty line is \
+                 refused, `yes` or the end of input quits",
+            )
+            .arg(target("192.168.69.100:8080")),
+    );
+    let m = clap::Command::new("tap")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(
+            "smolsock on a Linux TAP interface: the lesson's servers (serve) and clients (client, \
+             chat), talking to the kernel's own sockets",
+        )
+        .subcommand_required(true)
+        .subcommands([serve, client, chat])
+        .get_matches();
+
+    let target = |m: &ArgMatches| *m.get_one::<IpEndpoint>("target").expect("required");
+    let timeout = |m: &ArgMatches| *m.get_one::<u64>("timeout").expect("has a default");
+    let message = |m: &ArgMatches| m.get_one::<String>("message").expect("required").clone();
+    match m.subcommand() {
+        Some(("serve", m)) => Command::Serve(ServeArgs {
+            net: net_args(m),
+            backlog: *m.get_one("backlog").expect("has a default"),
+            pool: *m.get_one("pool").expect("has a default"),
+            pcap: m.get_one::<PathBuf>("pcap").cloned(),
+            chat: m.get_flag("chat"),
+            drop_rate: *m.get_one("drop_rate").expect("has a default"),
+            corrupt_rate: *m.get_one("corrupt_rate").expect("has a default"),
+            seed: m.get_one::<u64>("seed").copied(),
+        }),
+        Some(("client", m)) => Command::Client {
+            kind: match m.subcommand() {
+                Some(("tcp", m)) => ClientKind::Tcp {
+                    target: target(m),
+                    message: message(m),
+                    net: net_args(m),
+                    timeout: timeout(m),
+                },
+                Some(("framed", m)) => ClientKind::Framed {
+                    target: target(m),
+                    messages: m
+                        .get_many::<String>("messages")
+                        .expect("required")
+                        .cloned()
+                        .collect(),
+                    net: net_args(m),
+                    timeout: timeout(m),
+                },
+                Some(("udp", m)) => ClientKind::Udp {
+                    target: target(m),
+                    message: message(m),
+                    net: net_args(m),
+                    timeout: timeout(m),
+                },
+                _ => unreachable!("clap requires a client kind"),
+            },
+        },
+        Some(("chat", m)) => Command::Chat {
+            target: target(m),
+            net: net_args(m),
+        },
+        _ => unreachable!("clap requires a subcommand"),
+    }
+}
+
+/// The options of smolsock's side of the TAP interface, for every subcommand.
+fn with_net_args(command: clap::Command) -> clap::Command {
+    command
+        .arg(
+            Arg::new("iface")
+                .long("iface")
+                .value_name("NAME")
+                .default_value("tap0")
+                .help("The TAP interface (it must exist: see scripts/tap-netns.sh)"),
+        )
+        .arg(
+            Arg::new("ip")
+                .long("ip")
+                .value_name("IPV4/PREFIX")
+                .default_value("192.168.69.1/24")
+                .value_parser(parse_cidr)
+                .help("smolsock's address and prefix"),
+        )
+        .arg(
+            Arg::new("mac")
+                .long("mac")
+                .default_value("02:00:00:00:00:01")
+                .value_parser(parse_mac)
+                .help("smolsock's MAC address (not the kernel side's)"),
+        )
+        .arg(
+            Arg::new("gateway")
+                .long("gateway")
+                .value_name("IPV4")
+                .value_parser(value_parser!(Ipv4Address))
+                .help("Default gateway, for peers outside the subnet"),
+        )
+}
+
+/// What [`with_net_args`] parsed.
+fn net_args(m: &ArgMatches) -> NetArgs {
+    NetArgs {
+        iface: m.get_one::<String>("iface").expect("has a default").clone(),
+        ip: *m.get_one("ip").expect("has a default"),
+        mac: *m.get_one("mac").expect("has a default"),
+        gateway: m.get_one::<Ipv4Address>("gateway").copied(),
+    }
 }
 
 fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
@@ -228,10 +397,10 @@ impl From<Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = parse_command_line();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     install_signal_handlers();
-    let result = match cli.command {
+    let result = match command {
         Command::Serve(args) => serve(args),
         Command::Client {
             kind:
