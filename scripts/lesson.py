@@ -35,13 +35,19 @@ def listening(sock, kind):
     say(f"{kind} listening on {host}:{port}")
 
 
+def tcp_listener(args, backlog, kind):
+    """bind and listen(backlog), with SO_REUSEADDR (program 5: restart without "address in use")."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((args.host, args.port))
+    server.listen(backlog)
+    listening(server, kind)
+    return server
+
+
 def tcp_server(args):
     """Lesson program 1 (and 6, the backlog): one recv, the reply, close; then the next client."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # program 5
-        server.bind((args.host, args.port))
-        server.listen(args.backlog)
-        listening(server, "tcp-server")
+    with tcp_listener(args, args.backlog, "tcp-server") as server:
         while True:
             conn, peer = server.accept()
             with conn:
@@ -91,11 +97,7 @@ def operator_reply(line, auto):
 
 def chat_server(args):
     """Lesson program 3: clients one after another; each line gets the operator's reply."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((args.host, args.port))
-        server.listen(1)
-        listening(server, "chat-server")
+    with tcp_listener(args, 1, "chat-server") as server:
         while True:
             conn, peer = server.accept()
             say(f"{peer[0]}:{peer[1]} joined")
@@ -123,11 +125,7 @@ def read_exactly(conn, n):
 
 def framed_server(args):
     """Lesson program 11: a 4-byte big-endian length, then exactly that many bytes."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((args.host, args.port))
-        server.listen(5)
-        listening(server, "framed-server")
+    with tcp_listener(args, 5, "framed-server") as server:
         while True:
             conn, peer = server.accept()
             with conn:

@@ -33,8 +33,9 @@
 //!
 //! Feature `sim` (on by default) compiles the simulator; without it (the microcontroller
 //! build, `--no-default-features`) only [`Prng`] and [`Rate`] remain. A firmware never links
-//! the simulator either way (its flash and RAM are the same), but for a Cortex-M the library
-//! then builds in 0.65 s instead of 0.85 s and its `.rlib` is 1.2 MB instead of 1.8 MB.
+//! the simulator either way (its flash and RAM are the same), but without it
+//! `cargo build --release --lib --no-default-features --target thumbv7em-none-eabihf` builds the
+//! library in 0.65 s instead of 0.85 s (`--features sim`) and its `.rlib` is 1.2 MB, not 1.8 MB.
 //!
 //! ## Your own service, on simulated hosts with faults, in your own test
 //!
