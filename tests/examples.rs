@@ -45,6 +45,12 @@ fn chat_refuses_empty_lines_and_quits_on_yes() {
 }
 
 #[test]
+fn chat_operator_upper_cases_ascii_letters_only_as_the_services_do() {
+    let out = run_with_input("chat", "héllo\n");
+    assert!(out.contains("server: HéLLO (6 bytes)"), "{out}");
+}
+
+#[test]
 fn chat_quits_at_end_of_input() {
     let out = run_with_input("chat", "last words");
     assert!(out.contains("server: LAST WORDS (10 bytes)"));
