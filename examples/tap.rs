@@ -306,6 +306,7 @@ fn with_net_args(command: clap::Command) -> clap::Command {
         .arg(
             Arg::new("mac")
                 .long("mac")
+                .value_name("MAC")
                 .default_value("02:00:00:00:00:01")
                 .value_parser(parse_mac)
                 .help("smolsock's MAC address (not the kernel side's)"),
