@@ -401,7 +401,34 @@ fn main() -> ExitCode {
     let command = parse_command_line();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     install_signal_handlers();
-    let result = match command {
+    let result = check_address(command.net()).and_then(|()| run(command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Command {
+    /// smolsock's side of the interface, whatever the subcommand.
+    fn net(&self) -> &NetArgs {
+        match self {
+            Command::Serve(ServeArgs { net, .. })
+            | Command::Chat { net, .. }
+            | Command::Client {
+                kind:
+                    ClientKind::Tcp { net, .. }
+                    | ClientKind::Framed { net, .. }
+                    | ClientKind::Udp { net, .. },
+            } => net,
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
         Command::Serve(args) => serve(args),
         Command::Client {
             kind:
@@ -431,20 +458,12 @@ fn main() -> ExitCode {
                 },
         } => client_framed(&net, target, &messages, timeout),
         Command::Chat { target, net } => chat(&net, target),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
     }
 }
 
 // ---- serve ----
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
-    check_own_address(&args.net)?;
     let pool = usize::from(args.pool);
     if args.backlog == 0 {
         eprintln!("note: --backlog 0 is taken as 1: one socket listens at a time");
@@ -467,7 +486,6 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         config.seed = seed;
     }
     let server = TapServer::open(config)?;
-    check_against_kernel(&args.net)?;
     let operator = args.chat.then(|| {
         println!("chat on :8080: type a reply to each line a client sends");
         stdin_operator(stdin_lines())
@@ -475,6 +493,12 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     let report = server.run(&STOP, operator)?;
     eprintln!("{report}");
     Ok(())
+}
+
+/// Check smolsock's address before anything opens the interface (for every subcommand).
+fn check_address(net: &NetArgs) -> Result<(), Failure> {
+    check_own_address(net)?;
+    check_against_kernel(net)
 }
 
 /// Refuse an address no host may have: its subnet's network or broadcast address.
@@ -501,7 +525,8 @@ fn check_own_address(net: &NetArgs) -> Result<(), Failure> {
 
 /// Compare smolsock's address with the kernel's own on the interface: the same address is
 /// refused (two hosts answering ARP for one address), another subnet gets a warning (the
-/// kernel would have no route to smolsock).
+/// kernel would have no route to smolsock). A missing interface has no addresses: opening it
+/// then says what to do.
 fn check_against_kernel(net: &NetArgs) -> Result<(), Failure> {
     let kernel = kernel_addresses(&net.iface);
     let ip = net.ip.address();

@@ -184,3 +184,54 @@ fn tap_serve_refuses_a_network_or_broadcast_address() {
     let (ok, _, err) = run_args("tap", &["serve", "--drop-rate", "101"]);
     assert!(!ok && err.contains("0..=100"), "{err}");
 }
+
+#[cfg(all(feature = "tap", target_os = "linux"))]
+#[path = "netns/mod.rs"]
+mod netns;
+
+/// `--ip` against the kernel's side of the interface: its own address is refused, another
+/// subnet is warned about (root only: it needs a namespace with a TAP device).
+#[cfg(all(feature = "tap", target_os = "linux"))]
+#[test]
+fn tap_refuses_the_kernels_own_address_and_warns_outside_its_subnet() {
+    use netns::{skip, Netns, KERNEL_IP, TAP};
+    if skip("tap_own_address") {
+        return;
+    }
+    let ns = Netns::new("ownaddr").unwrap();
+    ns.add_tap().unwrap();
+    let run = |args: &[&str]| {
+        let out = ns
+            .command(example("tap"))
+            .args(args)
+            .args(["--iface", TAP])
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let own = format!("{KERNEL_IP}/24");
+    let (ok, err) = run(&["chat", "192.168.69.100:8080", "--ip", &own]);
+    assert!(
+        !ok && err.contains("is the kernel's own address on tap0"),
+        "{err}"
+    );
+    let (_, err) = run(&[
+        "client",
+        "udp",
+        "10.1.1.2:8848",
+        "hi",
+        "--ip",
+        "10.1.1.1/24",
+        "--timeout",
+        "1",
+    ]);
+    assert!(
+        err.contains("warning: --ip 10.1.1.1/24: the kernel's side of tap0 is 192.168.69.100/24"),
+        "{err}"
+    );
+}
