@@ -186,6 +186,28 @@ fn tap_serve_refuses_a_network_or_broadcast_address() {
 }
 
 #[cfg(all(feature = "tap", target_os = "linux"))]
+#[test]
+fn tap_serve_says_when_it_clamps_the_backlog() {
+    // The note comes before the interface is opened; this one does not exist.
+    let (_, _, err) = run_args("tap", &["serve", "--iface", "nosuch9", "--backlog", "0"]);
+    assert!(err.contains("note: --backlog 0 is taken as 1"), "{err}");
+    let args = [
+        "serve",
+        "--iface",
+        "nosuch9",
+        "--backlog",
+        "9",
+        "--pool",
+        "2",
+    ];
+    let (_, _, err) = run_args("tap", &args);
+    assert!(
+        err.contains("note: --backlog 9 is more than --pool 2"),
+        "{err}"
+    );
+}
+
+#[cfg(all(feature = "tap", target_os = "linux"))]
 #[path = "netns/mod.rs"]
 mod netns;
 

@@ -112,7 +112,7 @@ impl<C: Outcome> Retry<C> {
         progress |= client.poll(&mut host.stack);
         if client.outcome() == Some(Err(Error::Refused)) {
             self.client = None;
-            self.refusals += 1;
+            self.refusals = self.refusals.saturating_add(1);
             self.pause_until(host, now + self.pause);
         }
         Ok(progress)
