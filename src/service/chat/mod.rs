@@ -10,7 +10,6 @@
 //!   sent; `yes` or the end of input closes the connection.
 //!
 //! Every chat client shows the user the same words: [`PROMPT`], [`EMPTY_REFUSED`], [`BYE`].
-
 //!
 //! | file | what |
 //! |---|---|
