@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
 
-/// Counters of a [`TapDevice`].
+/// Counters of a [`TapDevice`](super::TapDevice).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TapStats {
     /// Frames read from the kernel.
@@ -22,7 +22,7 @@ pub struct TapStats {
     pub refused: u64,
 }
 
-/// A shared view of a [`TapDevice`]'s counters and health, still readable once the device is
+/// A shared view of a [`TapDevice`](super::TapDevice)'s counters and health, still readable once the device is
 /// wrapped in a `PcapWriter` or `FaultInjector`.
 #[derive(Debug, Clone, Default)]
 pub struct TapMonitor {
