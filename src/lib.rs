@@ -35,6 +35,7 @@
 //! | [`service`] | the lesson's servers as small state machines |
 //! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
+//! | `pcap` | capture files for Wireshark, for the TAP server and the simulator (feature `std`) |
 //! | [`error`] | the typed errors |
 //! | `tap` | Linux TAP device, host event loop, pcap file, the services assembled (feature `tap`) |
 //!
@@ -49,6 +50,7 @@
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
+//! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
@@ -68,6 +70,8 @@ pub mod event_loop;
 pub mod frame;
 pub mod guard;
 pub mod log_limit;
+#[cfg(feature = "std")]
+pub mod pcap;
 pub mod service;
 pub mod sim;
 pub mod stack;
