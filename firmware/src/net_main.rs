@@ -41,9 +41,8 @@ type Services = LessonServers<ECHO_SOCKETS, FRAMED_SOCKETS, FRAME_MAX, UDP_MAX>;
 static mut SOCKET_SLOTS: MaybeUninit<[SocketStorage<'static>; SOCKETS]> = MaybeUninit::uninit();
 static mut TCP: [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS] =
     [const { Tcp::new() }; ECHO_SOCKETS + FRAMED_SOCKETS];
-static mut UDP: MaybeUninit<Udp> = MaybeUninit::uninit();
-static mut SINK: MaybeUninit<Sink> = MaybeUninit::uninit();
-static mut UDP_LANE: UdpLane = UdpLane::new();
+static mut UDP: MaybeUninit<(Udp, Sink)> = MaybeUninit::uninit();
+static mut UDP_LANE: MaybeUninit<UdpLane> = MaybeUninit::uninit();
 static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
 static mut SERVICES: MaybeUninit<Services> = MaybeUninit::uninit();
 
@@ -57,12 +56,11 @@ fn main() -> ! {
     };
     // SAFETY: `main` runs once and nothing else (no interrupt handler) touches these statics,
     // so these are the only references to them.
-    let (slots, tcp, udp, sink, lane, stack, services) = unsafe {
+    let (slots, tcp, udp, lane, stack, services) = unsafe {
         (
             &mut *addr_of_mut!(SOCKET_SLOTS),
             &mut *addr_of_mut!(TCP),
             &mut *addr_of_mut!(UDP),
-            &mut *addr_of_mut!(SINK),
             &mut *addr_of_mut!(UDP_LANE),
             &mut *addr_of_mut!(STACK),
             &mut *addr_of_mut!(SERVICES),
@@ -74,8 +72,8 @@ fn main() -> ! {
         .with_seed(board::seed());
     let slots = slots.write([SocketStorage::EMPTY; SOCKETS]);
     let stack = stack.write(Stack::new(config, nic, slots, board::now()));
-    let udp = udp.write(Udp::new());
-    let sink = sink.write(Sink::new());
+    let (udp, sink) = udp.write((Udp::new(), Sink::new()));
+    let lane = lane.write(UdpLane::new());
     let Ok(started) = start(stack, tcp, udp, sink, lane) else {
         board::print("service setup failed\n");
         board::exit(false)
@@ -89,15 +87,15 @@ fn main() -> ! {
     board::print_u32(FRAMED_SOCKETS as u32);
     board::print(", max ");
     board::print_u32(FRAME_MAX as u32);
-    board::print("), udp/8848 echo (max ");
-    board::print_u32(UDP_MAX as u32);
-    board::print(", queue ");
-    board::print_u32(UDP_DGRAMS as u32);
-    board::print("), udp/8888 sink\n");
-    log::info!("NIC up");
+    board::print("), udp/8848 echo, udp/8888 sink\n");
+    log::info!(
+        "NIC up; udp/8848 echo: datagrams up to {} bytes, {} queued",
+        UDP_MAX,
+        UDP_DGRAMS
+    );
     #[cfg(not(feature = "log-off"))]
     let mut sink_reported = 0;
-    board::run(stack, nic, None, |stack| {
+    board::serve(stack, nic, |stack| {
         let work = Work::from(services.poll(stack));
         // What the sink holds, each time it changes: `tests/qemu.rs` compares it with what it
         // sent. (Not in the `log-off` build, whose footprint the README reports.)
@@ -115,9 +113,7 @@ fn main() -> ! {
             }
         }
         work
-    });
-    // `run` without a deadline returns only if the services say they are done; they never do.
-    board::exit(false)
+    })
 }
 
 /// Open every service's sockets on `stack`.
