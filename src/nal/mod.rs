@@ -152,6 +152,8 @@ pub struct NalStack<
     /// UDP sockets no token uses.
     spare_udp: Vec<SocketHandle, N>,
     ports: EphemeralPorts,
+    /// Calls that would block poll the stack first (see [`NalStack::set_poll_on_block`]).
+    poll_on_block: bool,
 }
 
 impl<
@@ -190,6 +192,7 @@ impl<
             spare_tcp: Vec::new(),
             spare_udp: Vec::new(),
             ports: EphemeralPorts::new(seed),
+            poll_on_block: true,
         }
     }
 
@@ -215,6 +218,14 @@ impl<
             self.follow_accepted();
         }
         changed
+    }
+
+    /// Whether a call that would block polls the stack and tries again before it returns
+    /// `WouldBlock` (the default: blocking-style programs then drive the stack by looping).
+    /// A program with an event loop of its own, which calls [`NalStack::poll`] itself, turns
+    /// it off and saves a poll per call that would block; `close` and UDP sends still poll.
+    pub fn set_poll_on_block(&mut self, on: bool) {
+        self.poll_on_block = on;
     }
 
     /// The stack, for what the traits do not cover (its counters, `poll_delay`, ...).
@@ -272,8 +283,8 @@ impl<
     /// Poll, unless `ready` holds already; then `ready` again (the "try, poll, retry" of every
     /// non-blocking call).
     fn poll_if(&mut self, ready: impl Fn(&mut Self) -> bool) -> bool {
-        if ready(self) {
-            return true;
+        if ready(self) || !self.poll_on_block {
+            return ready(self);
         }
         self.poll();
         ready(self)

@@ -124,6 +124,9 @@ impl<
         if let Some(done) = op(self.stack, handle)? {
             return Ok(done);
         }
+        if !self.poll_on_block {
+            return Err(nb::Error::WouldBlock);
+        }
         self.poll();
         let handle = self.connection(socket)?;
         op(self.stack, handle)?.ok_or(nb::Error::WouldBlock)

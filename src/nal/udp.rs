@@ -106,7 +106,7 @@ impl<
                     self.poll();
                     return Ok(());
                 }
-                Err(SendError::BufferFull) if attempt == 0 => {
+                Err(SendError::BufferFull) if attempt == 0 && self.poll_on_block => {
                     self.poll();
                 }
                 Err(SendError::BufferFull) => return Err(nb::Error::WouldBlock),
@@ -156,6 +156,9 @@ impl<
         let (handle, remote) = self.udp_open(socket)?;
         for attempt in 0..2 {
             if attempt == 1 {
+                if !self.poll_on_block {
+                    break;
+                }
                 self.poll();
             }
             while let Some((n, meta)) =
