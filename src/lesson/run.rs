@@ -150,7 +150,7 @@ pub fn run(program: Program, on: On) -> Transcript {
     match on {
         On::Kernel => {
             let port = free_port();
-            pair(std_embedded_nal::Stack::default(), program, on, port)
+            pair(std_embedded_nal::Stack, program, on, port)
         }
         On::Smolsock => run_smolsock(program),
     }

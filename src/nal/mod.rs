@@ -45,7 +45,7 @@
 //!
 //! The trait's `listen` has no backlog. Set it before `listen` with [`NalStack::set_backlog`]
 //! (default `P - 1`), or give a whole [`PoolConfig`] with [`NalStack::set_pool_config`].
-//! `listen` builds a [`ListenerPool`](crate::tcp::ListenerPool) of `min(P, backlog + 1)`
+//! `listen` builds a [`ListenerPool`] of `min(P, backlog + 1)`
 //! sockets: one for the connection being served and `backlog` waiting, as the lesson's
 //! `listen(5)` describes; a newcomer beyond that gets RST ("connection refused") where a kernel
 //! would queue it or drop its SYN. `accept` hands out the pool's connections one at a time, in
