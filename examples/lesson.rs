@@ -10,31 +10,50 @@
 //! 127.0.0.1; `smolsock` is this crate on its in-memory loopback. The transcript shows what
 //! each side did; `tests/lesson.rs` checks that both stacks print the same.
 
-use clap::{Parser, ValueEnum};
+use clap::{value_parser, Arg, Command};
 use smolsock::lesson::run::{run, On, Program};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum StackArg {
-    /// The host's kernel (std-embedded-nal, 127.0.0.1).
-    Kernel,
-    /// smolsock on the in-memory loopback.
-    Smolsock,
+/// The command line: which stack, which program, how many clients for program 6 (clap's
+/// builder, not its derive macros, like the other examples).
+struct Args {
+    on: On,
+    program: Option<u8>,
+    clients: usize,
 }
 
-/// Run the lesson's socket programs on the kernel or on smolsock and print the transcript.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Which stack runs the programs.
-    #[arg(long, value_enum, default_value = "smolsock")]
-    stack: StackArg,
-    /// The lesson program (1/2 TCP, 3/4 chat, 6 backlog, 7/8 UDP, 9 receive-only, 10 sticky
-    /// packets, 11 length prefix); all of them if not given.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=11))]
-    program: Option<u8>,
-    /// Program 6: how many clients try to connect (the server listens with backlog 3).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=8))]
-    clients: u8,
+/// Parse the command line, or exit with help or an error.
+fn args() -> Args {
+    let matches = Command::new("lesson")
+        .about("Run the lesson's socket programs on the kernel or on smolsock and print the transcript")
+        .arg(
+            Arg::new("stack")
+                .long("stack")
+                .value_parser(["kernel", "smolsock"])
+                .default_value("smolsock")
+                .help("kernel: the host's TCP/IP through std-embedded-nal on 127.0.0.1; smolsock: the in-memory loopback"),
+        )
+        .arg(
+            Arg::new("program")
+                .long("program")
+                .value_parser(value_parser!(u8).range(1..=11))
+                .help("the lesson program (1/2 TCP, 3/4 chat, 6 backlog, 7/8 UDP, 9 receive-only, 10 sticky packets, 11 length prefix); all if not given"),
+        )
+        .arg(
+            Arg::new("clients")
+                .long("clients")
+                .value_parser(value_parser!(u8).range(1..=8))
+                .default_value("4")
+                .help("program 6: how many clients try to connect (the server listens with backlog 3)"),
+        )
+        .get_matches();
+    Args {
+        on: match matches.get_one::<String>("stack").map(String::as_str) {
+            Some("kernel") => On::Kernel,
+            _ => On::Smolsock,
+        },
+        program: matches.get_one::<u8>("program").copied(),
+        clients: usize::from(matches.get_one::<u8>("clients").copied().unwrap_or(4)),
+    }
 }
 
 fn program(number: u8, clients: usize) -> Option<Program> {
@@ -51,12 +70,8 @@ fn program(number: u8, clients: usize) -> Option<Program> {
 }
 
 fn main() {
-    let args = Args::parse();
-    let on = match args.stack {
-        StackArg::Kernel => On::Kernel,
-        StackArg::Smolsock => On::Smolsock,
-    };
-    let clients = usize::from(args.clients);
+    let args = args();
+    let (on, clients) = (args.on, args.clients);
     let programs: Vec<Program> = match args.program {
         Some(n) => match program(n, clients) {
             Some(p) => vec![p],

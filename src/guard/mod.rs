@@ -9,6 +9,7 @@
 //! | file | what it stops |
 //! |---|---|
 //! | `late_syn.rs` | a late or duplicated SYN landing on an earlier listener and resetting a live connection |
+//! | `icmp_errors.rs` | a flood of datagrams to closed ports drawing one ICMP "port unreachable" each |
 //! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
 //! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
 //! | `acks.rs` | (what `blind_rst.rs` needs: the last acknowledgement number sent per connection) |
@@ -23,6 +24,7 @@ mod acks;
 mod admission;
 mod blind_rst;
 pub(crate) mod egress;
+mod icmp_errors;
 mod late_syn;
 mod neighbors;
 mod segment;
@@ -60,6 +62,9 @@ pub struct GuardStats {
     pub rsts_challenged: u64,
     /// RSTs not at the expected sequence number, dropped (nothing known to challenge with).
     pub rsts_dropped: u64,
+    /// Datagrams to closed ports dropped without the ICMP "port unreachable" smoltcp would send,
+    /// because such errors were over their rate ([`icmp_errors`](self#the-guards-jobs)).
+    pub icmp_errors_suppressed: u64,
 }
 
 /// Ports with a full listener pool that would make room for a newcomer (see
@@ -96,6 +101,7 @@ pub(crate) struct Guard {
     stats: GuardStats,
     log_admission: LogLimit,
     log_rst: LogLimit,
+    icmp_errors: icmp_errors::IcmpErrors,
 }
 
 impl Guard {
@@ -166,6 +172,14 @@ impl Guard {
                 self.syn(now, medium, &segment, sockets)
             }
             Parsed::Tcp(segment) if segment.rst => self.rst(now, frame, &segment, sockets),
+            Parsed::Udp { dst_port } => {
+                if icmp_errors::is_closed(dst_port, sockets) && !self.icmp_errors.allow(now) {
+                    self.stats.icmp_errors_suppressed += 1;
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
+                }
+            }
             Parsed::Tcp(_) | Parsed::Other => Verdict::Pass,
         }
     }

@@ -8,7 +8,7 @@
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint,
-    IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber,
+    IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
 };
 
 /// What a frame is, as far as the guard cares.
@@ -23,6 +23,11 @@ pub(crate) enum Parsed {
     },
     /// An unfragmented IPv4 TCP segment.
     Tcp(Segment),
+    /// An IPv4 UDP datagram (the first fragment, or unfragmented), by destination port.
+    Udp {
+        /// Its destination port.
+        dst_port: u16,
+    },
     /// Anything else: smoltcp's business.
     Other,
 }
@@ -72,11 +77,16 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         _ => 0,
     };
     let ip = Ipv4Packet::new_checked(frame.get(ip_offset..)?).ok()?;
-    if ip.version() != 4
-        || ip.next_header() != IpProtocol::Tcp
-        || ip.more_frags()
-        || ip.frag_offset() != 0
-    {
+    if ip.version() != 4 || ip.frag_offset() != 0 {
+        return None;
+    }
+    if ip.next_header() == IpProtocol::Udp {
+        let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+        return Some(Parsed::Udp {
+            dst_port: udp.dst_port(),
+        });
+    }
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
         return None;
     }
     let (src, dst) = (
