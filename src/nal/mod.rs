@@ -117,7 +117,7 @@ struct Listener<const P: usize> {
 ///
 /// let mut device = Loopback::<1500, 32>::new();
 /// let mut slots = [SocketStorage::EMPTY; 8];
-/// let config = StackConfig::ip(IpCidr::new([127, 0, 0, 1].into(), 8));
+/// let config = StackConfig::ip(IpCidr::new(core::net::Ipv4Addr::LOCALHOST.into(), 8));
 /// let mut stack = Stack::new(config, &mut device, &mut slots, Instant::ZERO);
 /// let mut tcp = [const { TcpStorage::<2048, 2048>::new() }; 6];
 /// let mut udp = [const { UdpStorage::<4, 2048>::new() }; 2];
