@@ -13,8 +13,16 @@
 //! - **smolsock**: `Stack` + `UpperEcho` (listener pool with backlog, connection tracking,
 //!   byte counters) + the `event_loop` contract.
 //!
+//! Each run streams 64 MiB (4 KiB socket buffers) or 128 MiB (64 KiB buffers) each way.
 //! Throughput counts payload bytes echoed (each byte crosses the loopback twice). The figure is
 //! the best of several interleaved runs; the ratio is smolsock / raw in the same run.
+//!
+//! The echoed bytes are checked, every one of them, outside the timed part: before the timed
+//! runs, one run of each variant moves the same amount with the client comparing each byte it
+//! reads with what the echo must return (the client sends byte `k` of the stream as
+//! `b'a' + k % 26`, so the reply's byte `k` must be `b'A' + k % 26`). The timed runs use the same
+//! code with that comparison switched off; they only count. Without `--bench` (`cargo test
+//! --benches`) the binary only does the checked run of each variant, on 1 MiB.
 
 use std::time::Instant as WallInstant;
 
@@ -34,32 +42,50 @@ const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 const CLIENT_PORT: u16 = 50000;
 type Dev = Loopback<1500, 128>;
 
-/// The client both variants share: stream `total` bytes, read the reply, count it.
+/// Whether a run checks every echoed byte (untimed) or only counts them (timed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Check,
+    Time,
+}
+
+/// The client both variants share: stream `total` bytes, read the reply, count it, and in
+/// [`Mode::Check`] compare every byte of it with the upper-cased stream.
 struct Client {
     handle: SocketHandle,
     total: usize,
     sent: usize,
     received: usize,
+    /// The alphabet, repeated: byte `k` of the stream is `chunk[k % 26]`.
     chunk: Vec<u8>,
+    mode: Mode,
 }
 
+/// Largest slice the client hands to `send_slice` at once.
+const SEND_CHUNK: usize = 65536;
+
 impl Client {
-    fn new(handle: SocketHandle, total: usize) -> Self {
-        let chunk: Vec<u8> = (0..65536u32).map(|i| b'a' + (i % 26) as u8).collect();
+    fn new(handle: SocketHandle, total: usize, mode: Mode) -> Self {
+        let chunk: Vec<u8> = (0..SEND_CHUNK as u32 + 26)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
         Client {
             handle,
             total,
             sent: 0,
             received: 0,
             chunk,
+            mode,
         }
     }
 
     fn poll(&mut self, socket: &mut tcp::Socket<'_>) -> bool {
         let mut progress = false;
         while self.sent < self.total && socket.can_send() {
-            let want = (self.total - self.sent).min(self.chunk.len());
-            match socket.send_slice(&self.chunk[..want]) {
+            let want = (self.total - self.sent).min(SEND_CHUNK);
+            // Start where the stream is, so byte k of the stream is always b'a' + k % 26.
+            let start = self.sent % 26;
+            match socket.send_slice(&self.chunk[start..start + want]) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     self.sent += n;
@@ -68,7 +94,15 @@ impl Client {
             }
         }
         while socket.can_recv() {
-            let got = socket.recv(|buf| (buf.len(), buf.len())).unwrap_or(0);
+            let (mode, at) = (self.mode, self.received);
+            let got = socket
+                .recv(|buf| {
+                    if mode == Mode::Check {
+                        check_echo(buf, at);
+                    }
+                    (buf.len(), buf.len())
+                })
+                .unwrap_or(0);
             if got == 0 {
                 break;
             }
@@ -80,6 +114,15 @@ impl Client {
 
     fn done(&self) -> bool {
         self.received >= self.total
+    }
+}
+
+/// Panic unless `reply`, found at offset `at` of the echoed stream, is the upper-cased stream.
+fn check_echo(reply: &[u8], at: usize) {
+    for (i, &byte) in reply.iter().enumerate() {
+        let k = at + i;
+        let expected = b'A' + (k % 26) as u8;
+        assert_eq!(byte, expected, "echoed byte {k} differs");
     }
 }
 
@@ -102,7 +145,7 @@ fn raw_echo(socket: &mut tcp::Socket<'_>) -> bool {
     progress
 }
 
-fn run_raw<const BUF: usize>(total: usize) -> f64 {
+fn run_raw<const BUF: usize>(total: usize, mode: Mode) -> f64 {
     let clock = VirtualClock::default();
     let mut dev = Dev::new();
     let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut dev, clock.now());
@@ -119,7 +162,7 @@ fn run_raw<const BUF: usize>(total: usize) -> f64 {
         .get_mut::<tcp::Socket>(client)
         .connect(iface.context(), (LOCALHOST, ports::TCP_ECHO), CLIENT_PORT)
         .unwrap();
-    let mut c = Client::new(client, total);
+    let mut c = Client::new(client, total, mode);
     let start = WallInstant::now();
     while !c.done() {
         let now = clock.now();
@@ -137,7 +180,7 @@ fn run_raw<const BUF: usize>(total: usize) -> f64 {
     total as f64 / start.elapsed().as_secs_f64()
 }
 
-fn run_smolsock<const BUF: usize>(total: usize) -> f64 {
+fn run_smolsock<const BUF: usize>(total: usize, mode: Mode) -> f64 {
     let clock = VirtualClock::default();
     let mut dev = Dev::new();
     let mut storage = [SocketStorage::EMPTY, SocketStorage::EMPTY];
@@ -159,7 +202,7 @@ fn run_smolsock<const BUF: usize>(total: usize) -> f64 {
     stack
         .connect(client, (LOCALHOST, ports::TCP_ECHO), CLIENT_PORT)
         .unwrap();
-    let mut c = Client::new(client, total);
+    let mut c = Client::new(client, total, mode);
     let start = WallInstant::now();
     while !c.done() {
         let now = clock.now();
@@ -180,12 +223,19 @@ fn best(v: Vec<f64>) -> f64 {
     v.into_iter().fold(0.0, f64::max)
 }
 
+/// One untimed run of each variant with every echoed byte checked.
+fn check<const BUF: usize>(total: usize) {
+    run_raw::<BUF>(total, Mode::Check);
+    run_smolsock::<BUF>(total, Mode::Check);
+}
+
 fn compare<const BUF: usize>(total: usize, runs: usize) {
+    check::<BUF>(total);
     let mut raw = Vec::new();
     let mut ours = Vec::new();
     for _ in 0..runs {
-        raw.push(run_raw::<BUF>(total));
-        ours.push(run_smolsock::<BUF>(total));
+        raw.push(run_raw::<BUF>(total, Mode::Time));
+        ours.push(run_smolsock::<BUF>(total, Mode::Time));
     }
     let (raw, ours) = (best(raw), best(ours));
     println!(
@@ -199,28 +249,39 @@ fn compare<const BUF: usize>(total: usize, runs: usize) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
-        return; // `cargo test --benches` smoke mode
+    if std::env::args().any(|a| a == "--list") {
+        return;
     }
     // One variant, once, for an instruction count that does not depend on the machine's load:
     //   TCP_BENCH_ONLY=raw-4k valgrind --tool=callgrind target/release/deps/tcp_loopback-*
     if let Ok(only) = std::env::var("TCP_BENCH_ONLY") {
         let total = 16 << 20;
         let rate = match only.as_str() {
-            "raw-4k" => run_raw::<4096>(total),
-            "smolsock-4k" => run_smolsock::<4096>(total),
-            "raw-64k" => run_raw::<65536>(total),
-            "smolsock-64k" => run_smolsock::<65536>(total),
+            "raw-4k" => run_raw::<4096>(total, Mode::Time),
+            "smolsock-4k" => run_smolsock::<4096>(total, Mode::Time),
+            "raw-64k" => run_raw::<65536>(total, Mode::Time),
+            "smolsock-64k" => run_smolsock::<65536>(total, Mode::Time),
             other => panic!("TCP_BENCH_ONLY: unknown variant {other}"),
         };
         println!("{only}: {} MiB at {:.0} MB/s", total >> 20, rate / 1e6);
         return;
     }
-    let total = 256 << 20;
+    if !std::env::args().any(|a| a == "--bench") {
+        // Not `cargo bench` (`cargo test --benches`, or run by hand): a smoke run, every variant
+        // once on 1 MiB, every echoed byte checked.
+        check::<4096>(1 << 20);
+        check::<65536>(1 << 20);
+        println!("tcp_loopback: 4 variants, 1 MiB each way, every echoed byte checked");
+        return;
+    }
+    let (small, large) = (64 << 20, 128 << 20);
     println!(
-        "TCP upper-case echo over the loopback, {} MiB each way, MTU 1500, best of 9 (runs interleaved)",
-        total >> 20
+        "TCP upper-case echo over the loopback, MTU 1500, best of 9 (runs interleaved); \
+         {} MiB each way with 4 KiB buffers, {} MiB with 64 KiB; every echoed byte checked in \
+         an untimed run of each variant first",
+        small >> 20,
+        large >> 20
     );
-    compare::<4096>(total / 4, 9);
-    compare::<65536>(total / 2, 9);
+    compare::<4096>(small, 9);
+    compare::<65536>(large, 9);
 }

@@ -18,7 +18,7 @@ use smolsock::service::{
 };
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{IpAddress, IpCidr, IpEndpoint};
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Stack, StackConfig};
@@ -35,11 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     // ── Memory, all fixed ────────────────────────────────────────────────────────────────
-    let mut socket_slots = [const { SocketStorage::EMPTY }; 24];
+    let mut socket_slots = [const { SocketStorage::EMPTY }; 25];
     let mut echo_buffers = [const { TcpStorage::<2048, 2048>::new() }; BACKLOG];
     let mut chat_buffers = [const { TcpStorage::<512, 512>::new() }; 1];
     let mut client_buffers = [const { TcpStorage::<2048, 2048>::new() }; 8];
     let mut udp_echo_buffers = UdpStorage::<16, 8192>::new();
+    let mut udp_lane_buffers = UdpLaneStorage::<4, 4096>::new();
     let mut udp_sink_buffers = UdpStorage::<16, 8192>::new();
     let mut udp_client_buffers = [const { UdpStorage::<2, 1024>::new() }; 6];
     let mut sticky_buffers = TcpStorage::<1024, 1024>::new();
@@ -285,7 +286,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // ── 6. UDP echo to several clients ───────────────────────────────────────────────────
     section("6. UDP echo on port 8848: each datagram answered to its own sender");
-    let mut udp_echo = UdpEcho::<1472>::new(&mut stack, &mut udp_echo_buffers, ports::UDP_ECHO)?;
+    let mut udp_echo = UdpEcho::<1472>::new(
+        &mut stack,
+        &mut udp_echo_buffers,
+        &mut udp_lane_buffers,
+        ports::UDP_ECHO,
+    )?;
     let udp_echo_at = IpEndpoint::new(LOCALHOST, ports::UDP_ECHO);
     let mut udp_buffers = udp_client_buffers.iter_mut();
     let mut udp_clients = Vec::new();

@@ -24,7 +24,7 @@ use smolsock::sim::{ip, Cable, FaultModel, Host, HostTable, Network, PcapFiles, 
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack};
@@ -133,7 +133,7 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
 
     // Memory: socket slots and buffers for every host, owned here.
     let pool_size = (2 * clients).min(POOL_MAX);
-    let mut server_slots: Vec<SocketStorage<'_>> = (0..2 * pool_size + 1)
+    let mut server_slots: Vec<SocketStorage<'_>> = (0..2 * pool_size + 2)
         .map(|_| SocketStorage::EMPTY)
         .collect();
     let mut client_slots: Vec<[SocketStorage<'_>; 3]> =
@@ -143,6 +143,7 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
     let mut framed_pool: Vec<TcpStorage<BUF, BUF>> =
         (0..pool_size).map(|_| TcpStorage::new()).collect();
     let mut udp_server = UdpStorage::<64, 65536>::new();
+    let mut udp_server_lane = UdpLaneStorage::<8, { 8 * 1472 }>::new();
     let mut client_tcp: Vec<[TcpStorage<BUF, BUF>; 2]> = (0..clients)
         .map(|_| [TcpStorage::new(), TcpStorage::new()])
         .collect();
@@ -169,8 +170,13 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
         pool(ports::FRAMED_ECHO),
     )
     .expect("framed echo server");
-    let mut udp_echo = UdpEcho::<1472>::new(&mut hosts[0].stack, &mut udp_server, ports::UDP_ECHO)
-        .expect("udp echo");
+    let mut udp_echo = UdpEcho::<1472>::new(
+        &mut hosts[0].stack,
+        &mut udp_server,
+        &mut udp_server_lane,
+        ports::UDP_ECHO,
+    )
+    .expect("udp echo");
 
     // Every other host: one client of each kind, with its data.
     let mut rng = Prng::new(args.seed ^ 0xe8a4);

@@ -23,6 +23,8 @@
 //! | [`device`] | where frames come from: allocation-free loopback and wire |
 //! | [`clock`] | where `now` comes from: host clock, tick counter, virtual clock |
 //! | [`stack`] | a smoltcp interface and socket set over caller storage |
+//! | [`guard`] | the ingress guard: every frame seen before smoltcp (late SYN, SYN flood, blind RST, ARP mirror) |
+//! | [`log_limit`] | rate-limited logging, so a flood cannot fill the log |
 //! | [`storage`] | socket buffers sized by const generics |
 //! | [`event_loop`] | when to poll and how long to sleep |
 //! | [`tcp`] | listener pool (backlog), client, ephemeral ports, TIME-WAIT |
@@ -62,6 +64,8 @@ pub mod digest;
 pub mod error;
 pub mod event_loop;
 pub mod frame;
+pub mod guard;
+pub mod log_limit;
 pub mod service;
 pub mod sim;
 pub mod stack;

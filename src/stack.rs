@@ -14,6 +14,18 @@
 //!
 //! Adding a socket to a full `SocketSet` panics inside smoltcp; [`Stack::add_tcp`] and
 //! [`Stack::add_udp`] check first and return [`Error::SocketStorageFull`] instead.
+//!
+//! Every frame received passes the ingress guard ([`crate::guard`]) before smoltcp sees it, and
+//! every frame sent is shown to it: the stack's defence against hostile peers lives there, so
+//! the loopback, the TAP server, the simulator and the firmware all have it.
+//!
+//! ## Application timers
+//!
+//! smoltcp's `poll_delay` knows only socket timers. Services with deadlines of their own (a
+//! listener pool's idle timeout, a UDP reply waiting for ARP) read [`Stack::now`], the instant of
+//! the last poll, and register their next deadline with [`Stack::wake_at`] during their `poll`;
+//! [`Stack::poll_delay`] and [`Stack::poll_at`] then include it, so every event loop wakes up in
+//! time without knowing about the services.
 
 use managed::ManagedSlice;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
@@ -22,8 +34,10 @@ use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
-use crate::storage::{TcpStorage, UdpStorage};
-use crate::tcp::demux::{is_late_syn, OneFrame};
+use crate::device::one_frame::OneFrame;
+use crate::guard::egress::{SniffTx, Sniffing};
+use crate::guard::{Guard, GuardStats, Verdict};
+use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use crate::Error;
 
 /// How an interface is addressed.
@@ -86,6 +100,12 @@ pub struct Stack<'a> {
     iface: Interface,
     sockets: SocketSet<'a>,
     capacity: usize,
+    guard: Guard,
+    /// The interface's MAC (`None`: IP-only medium).
+    mac: Option<EthernetAddress>,
+    gateway: Option<Ipv4Address>,
+    now: Instant,
+    wake: Option<Instant>,
 }
 
 impl<'a> Stack<'a> {
@@ -131,7 +151,92 @@ impl<'a> Stack<'a> {
             iface,
             sockets: SocketSet::new(storage),
             capacity,
+            guard: Guard::default(),
+            mac: match hardware_addr {
+                HardwareAddress::Ethernet(mac) => Some(mac),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            },
+            gateway: config.gateway,
+            now,
+            wake: None,
         }
+    }
+
+    /// The instant of the last [`poll`](Self::poll) (or of `new`): "now" for the services.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Ask to be polled again no later than `at` (an application timer; see the module docs).
+    /// Registrations last until the next [`poll`](Self::poll); services renew theirs on each
+    /// of their own polls.
+    pub fn wake_at(&mut self, at: Instant) {
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+
+    /// A pool on `port` says whether it would evict an idle connection for a newcomer; while
+    /// it would, a SYN finding no listener there is held back instead of refused.
+    pub(crate) fn set_evictable(&mut self, port: u16, evictable: bool) {
+        self.guard.set_evictable(port, evictable);
+    }
+
+    /// When a SYN for `port` last found no listener while its pool said it could make room.
+    pub(crate) fn syn_waiting(&self, port: u16) -> Option<Instant> {
+        self.guard.syn_waiting(port)
+    }
+
+    /// The pool on `port` made room for the held-back SYN.
+    pub(crate) fn clear_syn_waiting(&mut self, port: u16) {
+        self.guard.clear_syn_waiting(port);
+    }
+
+    /// What the ingress guard did so far.
+    pub fn guard_stats(&self) -> GuardStats {
+        self.guard.stats()
+    }
+
+    /// Whether a datagram to `addr` can leave at once: no link-layer address to resolve (an
+    /// IP-only interface, broadcast, multicast) or smoltcp already knows the hardware address of
+    /// the next hop (`addr` itself on our subnet, else the gateway).
+    ///
+    /// A smoltcp UDP socket tries only the head of its send queue; a head whose neighbour never
+    /// answers ARP blocks the queue (see [`crate::udp`]). Senders that serve many peers check
+    /// this first and send to unresolved peers through a [`ResolveLane`](crate::udp::ResolveLane).
+    pub fn neighbor_ready(&self, addr: IpAddress) -> bool {
+        if self.mac.is_none() {
+            return true;
+        }
+        #[allow(irrefutable_let_patterns)]
+        let IpAddress::Ipv4(v4) = addr
+        else {
+            return false;
+        };
+        if v4.is_broadcast() || v4.is_multicast() {
+            return true;
+        }
+        let on_link = self.iface.ip_addrs().iter().any(|cidr| match cidr {
+            IpCidr::Ipv4(net) => net.contains_addr(&v4) && Some(v4) != net.broadcast(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        });
+        let subnet_broadcast = self.iface.ip_addrs().iter().any(|cidr| match cidr {
+            IpCidr::Ipv4(net) => Some(v4) == net.broadcast(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        });
+        if subnet_broadcast {
+            return true;
+        }
+        let hop = if on_link {
+            v4
+        } else {
+            match self.gateway {
+                Some(gateway) => gateway,
+                None => return false,
+            }
+        };
+        self.guard.knows_neighbor(IpAddress::Ipv4(hop), self.now)
     }
 
     /// The interface's first IP address.
@@ -163,6 +268,45 @@ impl<'a> Stack<'a> {
             udp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
         );
         Ok(self.sockets.add(socket))
+    }
+
+    /// Add a send-only UDP socket using `storage` (for a [`ResolveLane`](crate::udp::ResolveLane)).
+    pub fn add_udp_lane<const DGRAMS: usize, const BYTES: usize>(
+        &mut self,
+        storage: &'a mut UdpLaneStorage<DGRAMS, BYTES>,
+    ) -> Result<SocketHandle, Error> {
+        self.check_room()?;
+        let socket = udp::Socket::new(
+            udp::PacketBuffer::new(&mut storage.rx_meta[..], &mut storage.rx[..]),
+            udp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
+        );
+        Ok(self.sockets.add(socket))
+    }
+
+    /// Whether a datagram claiming to come from `addr` deserves an answer: a unicast address
+    /// that is not ours, nor the network or broadcast address of one of our subnets. A reply to
+    /// anything else would go to a broadcast (amplification), to ourselves, or nowhere.
+    pub fn is_plausible_peer(&self, addr: IpAddress) -> bool {
+        #[allow(irrefutable_let_patterns)]
+        let IpAddress::Ipv4(v4) = addr
+        else {
+            return false;
+        };
+        if v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified() {
+            return false;
+        }
+        // An interface that talks to itself (the loopback) legitimately hears its own address;
+        // from an Ethernet wire, our own address is spoofed.
+        let wire = self.mac.is_some_and(|mac| mac != StackConfig::LOOPBACK_MAC);
+        !self.iface.ip_addrs().iter().any(|cidr| match cidr {
+            IpCidr::Ipv4(net) => {
+                (wire && net.address() == v4)
+                    || (net.prefix_len() < 31
+                        && (Some(v4) == net.broadcast() || v4 == net.network().address()))
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        })
     }
 
     /// Add a UDP socket using `storage` and bind it to `port` (a UDP server's first step).
@@ -234,29 +378,42 @@ impl<'a> Stack<'a> {
     /// Returns `true` when a socket's state may have changed (new data, a connection opened or
     /// closed), i.e. when the services have work.
     ///
-    /// Like smoltcp's `Interface::poll`, except that each received frame is looked at first, so
-    /// that a late SYN of an existing connection never reaches a listener (see [`crate::tcp`],
-    /// "A late SYN and the pool").
+    /// Like smoltcp's `Interface::poll`, except that each received frame passes the ingress
+    /// guard first and each frame sent is shown to it ([`crate::guard`]: late SYNs, SYN floods,
+    /// blind RSTs, the neighbour mirror). Clears the application timers ([`Stack::wake_at`]).
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         use smoltcp::iface::{PollIngressSingleResult, PollResult};
         use smoltcp::phy::RxToken;
         let mut changed = false;
+        self.now = now;
+        self.wake = None;
         self.iface.poll_maintenance(now);
         let caps = device.capabilities();
         while let Some((rx, tx)) = device.receive(now) {
-            let (iface, sockets) = (&mut self.iface, &mut self.sockets);
+            let (iface, sockets, guard) = (&mut self.iface, &mut self.sockets, &mut self.guard);
+            let mac = self.mac;
             let meta = rx.meta();
             let result = rx.consume(|frame| {
-                if is_late_syn(caps.medium, frame, sockets) {
-                    log::debug!("late SYN for a connection behind a listener: dropped");
-                    return PollIngressSingleResult::PacketProcessed;
+                let verdict = guard.inspect(now, caps.medium, frame, mac, iface, sockets);
+                let tx = SniffTx::new(tx, &mut guard.acks, caps.medium, now);
+                match verdict {
+                    Verdict::Pass => {
+                        let mut one = OneFrame::new(frame, meta, tx, caps.clone());
+                        iface.poll_ingress_single(now, &mut one, sockets)
+                    }
+                    Verdict::Drop => PollIngressSingleResult::PacketProcessed,
+                    Verdict::Replace(probe, len) => {
+                        let mut one = OneFrame::new(&probe[..len], meta, tx, caps.clone());
+                        iface.poll_ingress_single(now, &mut one, sockets)
+                    }
                 }
-                let mut one = OneFrame::new(frame, meta, tx, caps.clone());
-                iface.poll_ingress_single(now, &mut one, sockets)
             });
             changed |= result == PollIngressSingleResult::SocketStateChanged;
         }
-        while self.iface.poll_egress(now, device, &mut self.sockets)
+        let mut sniffing = Sniffing::new(device, &mut self.guard.acks);
+        while self
+            .iface
+            .poll_egress(now, &mut sniffing, &mut self.sockets)
             == PollResult::SocketStateChanged
         {
             changed = true;
@@ -267,12 +424,19 @@ impl<'a> Stack<'a> {
     /// How long until a socket timer fires (retransmission, delayed ACK, TIME-WAIT, ...);
     /// `None` if no timer runs. This knows nothing of frames waiting in the device nor of data
     /// the application has not drained: see [`crate::event_loop`].
+    ///
+    /// Application timers registered with [`Stack::wake_at`] since the last poll count too.
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
-        self.iface.poll_delay(now, &self.sockets)
+        self.poll_at(now)
+            .map(|at| if at > now { at - now } else { Duration::ZERO })
     }
 
-    /// When the next socket timer fires (`None`: no timer).
+    /// When the next socket or application timer fires (`None`: no timer).
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        self.iface.poll_at(now, &self.sockets)
+        let socket = self.iface.poll_at(now, &self.sockets);
+        match (socket, self.wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }

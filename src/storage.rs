@@ -63,3 +63,31 @@ impl<const DGRAMS: usize, const BYTES: usize> Default for UdpStorage<DGRAMS, BYT
         Self::new()
     }
 }
+
+/// Transmit buffers of a send-only UDP socket (a [`ResolveLane`](crate::udp::ResolveLane)): up
+/// to `DGRAMS` queued datagrams and `BYTES` payload bytes; it receives nothing.
+#[derive(Debug)]
+pub struct UdpLaneStorage<const DGRAMS: usize, const BYTES: usize> {
+    pub(crate) rx_meta: [udp::PacketMetadata; 0],
+    pub(crate) rx: [u8; 0],
+    pub(crate) tx_meta: [udp::PacketMetadata; DGRAMS],
+    pub(crate) tx: [u8; BYTES],
+}
+
+impl<const DGRAMS: usize, const BYTES: usize> UdpLaneStorage<DGRAMS, BYTES> {
+    /// Empty buffers.
+    pub const fn new() -> Self {
+        UdpLaneStorage {
+            rx_meta: [],
+            rx: [],
+            tx_meta: [udp::PacketMetadata::EMPTY; DGRAMS],
+            tx: [0; BYTES],
+        }
+    }
+}
+
+impl<const DGRAMS: usize, const BYTES: usize> Default for UdpLaneStorage<DGRAMS, BYTES> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

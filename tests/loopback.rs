@@ -9,7 +9,7 @@ use smolsock::service::{
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack, StackConfig};
@@ -534,6 +534,7 @@ fn udp_echo_answers_25_clients_each_at_its_own_address() {
     let mut echo = UdpEcho::<1472>::new(
         &mut stack,
         leak(UdpStorage::<64, 65536>::new()),
+        leak(UdpLaneStorage::<4, 8192>::new()),
         ports::UDP_ECHO,
     )
     .unwrap();
@@ -584,6 +585,7 @@ fn oversize_datagram_is_reported_not_truncated() {
     let mut echo = UdpEcho::<64>::new(
         &mut stack,
         leak(UdpStorage::<8, 4096>::new()),
+        leak(UdpLaneStorage::<4, 256>::new()),
         ports::UDP_ECHO,
     )
     .unwrap();

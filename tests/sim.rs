@@ -19,9 +19,11 @@
 
 use std::time::Instant as WallClock;
 
+use smolsock::digest::Fnv1a;
 use smolsock::event_loop::Work;
 use smolsock::service::{
-    ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UdpSink, UpperEcho,
+    ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UdpSink, UdpSinkStats,
+    UpperEcho,
 };
 use smolsock::sim::seeds::{for_each_seed, pcap_dir};
 use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate};
@@ -29,7 +31,7 @@ use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
 use smolsock::Error;
@@ -37,7 +39,8 @@ use smolsock::Error;
 /// Seeds per randomised scenario in CI (`SIM_SEEDS` overrides).
 const SEEDS: u64 = 200;
 
-/// Virtual time within which a hostile-network bulk transfer must complete.
+/// Virtual time within which a hostile-network bulk transfer must complete: the run's budget,
+/// so a transfer still going at the bound fails the run (`Network::run` returns `TimedOut`).
 const BULK_BOUND: Duration = Duration::from_secs(900);
 
 const MTU: usize = 1514;
@@ -242,13 +245,10 @@ fn tcp_bulk_256k_under_all_faults() {
     init_log();
     let test = "tcp_bulk_256k_under_all_faults";
     let wall = WallClock::now();
-    let bound = BULK_BOUND;
+    // Within BULK_BOUND: the transfer's budget, enforced by the run itself.
     let reports = for_each_seed(test, SEEDS, |seed| {
         let (report, outcome) = echo_transfer(test, seed, &Transfer::hostile(256 * 1024))?;
         outcome.map_err(|e| format!("client: {e} at {}", report.at))?;
-        if report.at > Instant::ZERO + bound {
-            return Err(format!("took {} (bound {bound})", report.at));
-        }
         Ok(report)
     });
     summarise("tcp bulk 256 KiB echo", &reports, wall.elapsed());
@@ -518,11 +518,11 @@ fn framed_echo_500_frames_under_all_faults() {
     init_log();
     let test = "framed_echo_500_frames_under_all_faults";
     let wall = WallClock::now();
+    // Within BULK_BOUND: the transfer's budget, enforced by the run itself.
     let reports = for_each_seed(test, SEEDS, |seed| {
         framed_transfer(test, seed, 500, &FaultModel::hostile())
     });
-    let max = summarise("framed echo 500 frames", &reports, wall.elapsed());
-    assert!(max <= Instant::ZERO + BULK_BOUND);
+    summarise("framed echo 500 frames", &reports, wall.elapsed());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,7 +565,7 @@ impl Pinger {
         let mut progress = false;
         if self.next_seq < DATAGRAMS && now >= self.next_at {
             let seq = self.next_seq;
-            let port = if seq % 2 == 0 {
+            let port = if seq.is_multiple_of(2) {
                 ports::UDP_ECHO
             } else {
                 ports::UDP_SINK
@@ -610,7 +610,7 @@ impl Pinger {
             .ok_or("reply without a header")?;
         let client: usize = header[..2].parse().map_err(|_| "bad client")?;
         let seq: u32 = header[2..].parse().map_err(|_| "bad seq")?;
-        if client != self.index || seq >= self.next_seq || seq % 2 != 0 {
+        if client != self.index || seq >= self.next_seq || !seq.is_multiple_of(2) {
             return Err(format!(
                 "reply to datagram {client}/{seq}, which was never sent to the echo"
             ));
@@ -630,7 +630,7 @@ impl Pinger {
 }
 
 /// Counts of one UDP run.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct UdpCounts {
     sent: u64,
     echoed_unique: u64,
@@ -638,6 +638,12 @@ struct UdpCounts {
     sink_datagrams: u64,
     corrupted_frames: u64,
     report_at: i64,
+    /// Per client (`replies[i]` is client `i + 1`), how many replies each datagram got.
+    replies: Vec<Vec<u8>>,
+    /// What the sink received.
+    sink: UdpSinkStats,
+    /// Frames the links dropped for their size.
+    oversize_frames: u64,
 }
 
 fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, String> {
@@ -653,9 +659,15 @@ fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, Stri
         .map(|(i, s)| net.host(i, s).unwrap())
         .collect();
     let mut echo_buf = UdpStorage::<32, 32768>::new();
+    let mut echo_lane = UdpLaneStorage::<4, 8192>::new();
     let mut sink_buf = UdpStorage::<32, 32768>::new();
-    let mut echo =
-        UdpEcho::<1472>::new(&mut hosts[0].stack, &mut echo_buf, ports::UDP_ECHO).unwrap();
+    let mut echo = UdpEcho::<1472>::new(
+        &mut hosts[0].stack,
+        &mut echo_buf,
+        &mut echo_lane,
+        ports::UDP_ECHO,
+    )
+    .unwrap();
     let mut sink = UdpSink::new(&mut hosts[0].stack, &mut sink_buf, ports::UDP_SINK).unwrap();
     let mut client_bufs: Vec<UdpStorage<32, 32768>> =
         (0..CLIENTS).map(|_| UdpStorage::new()).collect();
@@ -727,6 +739,9 @@ fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, Stri
         sink_datagrams,
         corrupted_frames: net.totals().corrupted,
         report_at: at.total_millis(),
+        replies: pingers.iter().map(|p| p.replies.clone()).collect(),
+        sink: sink.stats(),
+        oversize_frames: net.totals().oversize,
     })
 }
 
@@ -783,9 +798,48 @@ fn corruption_never_reaches_an_application() {
 #[test]
 fn size_limit_drops_big_datagrams_and_passes_small_ones() {
     init_log();
-    let faults = FaultModel::perfect().with_max_frame(600);
-    let counts = udp_run("size_limit_udp", 4, &faults).unwrap();
-    assert!(counts.echoed_unique > 0 && counts.echoed_unique < counts.sent / 2);
+    const MAX_FRAME: usize = 600;
+    /// Ethernet, IPv4 and UDP headers around a datagram's payload.
+    const HEADERS: usize = 14 + 20 + 8;
+    let seed = 4;
+    let faults = FaultModel::perfect().with_max_frame(MAX_FRAME);
+    let counts = udp_run("size_limit_udp", seed, &faults).unwrap();
+    // Nothing else goes wrong on this network, so every datagram's fate is known: it arrives
+    // exactly once if its frame fits, never if not.
+    let fits = |d: &[u8]| d.len() + HEADERS <= MAX_FRAME;
+    let mut expected_sink = UdpSinkStats::default();
+    let mut too_big = 0;
+    for (i, replies) in counts.replies.iter().enumerate() {
+        let client = i + 1;
+        for seq in 0..DATAGRAMS {
+            let d = datagram(seed, client, seq);
+            too_big += u64::from(!fits(&d));
+            if seq.is_multiple_of(2) {
+                assert_eq!(
+                    replies[seq as usize],
+                    u8::from(fits(&d)),
+                    "replies to client {client}'s datagram {seq} ({} bytes)",
+                    d.len()
+                );
+            } else if fits(&d) {
+                expected_sink.datagrams += 1;
+                expected_sink.bytes += d.len() as u64;
+                expected_sink.digest = expected_sink.digest.wrapping_add(Fnv1a::of(&d));
+            }
+        }
+    }
+    assert!(too_big > 0 && too_big < counts.sent, "both kinds were sent");
+    assert_eq!(counts.oversize_frames, too_big, "frames dropped for size");
+    let sink = counts.sink;
+    assert_eq!(
+        (sink.datagrams, sink.bytes, sink.digest),
+        (
+            expected_sink.datagrams,
+            expected_sink.bytes,
+            expected_sink.digest
+        ),
+        "the sink got exactly the odd datagrams that fit"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

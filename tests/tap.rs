@@ -4,9 +4,11 @@
 //! 192.168.69.100/24), runs the library's TAP server on it (in a thread that entered the
 //! namespace, or the `tap` example's binary under `ip netns exec`), and talks to it with
 //! `std::net` from threads inside the same namespace: real Ethernet, ARP, IPv4 and TCP/UDP from
-//! the kernel. Needs root; without it (or without `ip` or `/dev/net/tun`) every test prints
-//! why and passes. Namespaces, threads and processes are cleaned up on drop, also on failure.
+//! the kernel. Needs root; without it (or without `ip` or `/dev/net/tun`) every test is reported
+//! ignored with the reason (failed under `SMOLSOCK_REQUIRE_ALL=1`, see `tests/harness`), decided
+//! once before the run. Namespaces, threads and processes are cleaned up on drop, also on failure.
 
+mod harness;
 mod netns;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -19,10 +21,37 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use netns::{skip, Netns, KERNEL_IP, SMOLSOCK_IP, TAP};
+use netns::{Netns, KERNEL_IP, SMOLSOCK_IP, TAP};
 use smolsock::digest::Fnv1a;
 use smolsock::smoltcp::time::Duration as SmolDuration;
 use smolsock::tap::{ChatOperator, ServerConfig, ServerReport, TapError, TapServer};
+
+fn main() -> std::process::ExitCode {
+    // Decided once: root, `ip`, /dev/net/tun and a namespace with a TAP device in it.
+    let unavailable = netns::unavailable().map(str::to_string);
+    harness::run(
+        harness::tests![
+            upper_case_echo_from_the_kernel,
+            framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte,
+            oversize_frame_header_closes_only_that_connection,
+            four_mebibytes_through_the_echo_every_byte_checked,
+            three_hundred_connect_close_cycles_in_a_row,
+            exhausted_pool_refuses_then_recovers,
+            udp_echo_answers_twenty_kernel_clients,
+            sink_receives_everything_and_the_echo_is_still_alive,
+            client_reset_mid_stream_costs_only_that_connection,
+            random_bytes_to_both_tcp_ports,
+            one_mebibyte_intact_through_a_lossy_device,
+            chat_operator_replies_to_kernel_clients,
+            cli_explains_a_missing_interface,
+            cli_serve_with_capture_then_ctrl_c,
+            cli_serve_chat_operator_types_replies,
+            cli_clients_talk_to_kernel_servers,
+            setup_script_then_python_client_as_in_the_readme,
+        ],
+        unavailable,
+    )
+}
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -108,10 +137,7 @@ impl Server {
         self.stop.store(true, Ordering::Relaxed);
         let thread = self.thread.take().expect("running");
         match thread.join() {
-            Ok(Ok(report)) => {
-                eprintln!("{report}");
-                report
-            }
+            Ok(Ok(report)) => report,
             Ok(Err(e)) => panic!("the server failed: {e}"),
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -127,18 +153,14 @@ impl Drop for Server {
     }
 }
 
-/// A namespace with a TAP device and the server on it, or `None` (with the reason printed)
-/// when this machine cannot make one.
-fn setup(test: &str, config: impl FnOnce(&mut ServerConfig)) -> Option<(Netns, Server)> {
-    if skip(test) {
-        return None;
-    }
+/// A namespace with a TAP device and the server on it.
+fn setup(test: &str, config: impl FnOnce(&mut ServerConfig)) -> (Netns, Server) {
     let ns = Netns::new(test).expect("namespace");
     ns.add_tap().expect("TAP device");
     let mut cfg = ServerConfig::new(TAP);
     config(&mut cfg);
     let server = Server::start(&ns, cfg);
-    Some((ns, server))
+    (ns, server)
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -183,11 +205,8 @@ fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-#[test]
 fn upper_case_echo_from_the_kernel() {
-    let Some((ns, server)) = setup("echo", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("echo", |_| {});
     let reply = ns.run(|| echo(8000, b"hello world".to_vec()));
     assert_eq!(reply, b"HELLO WORLD");
     let every_byte: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
@@ -225,11 +244,8 @@ fn ended(stream: &TcpStream) -> bool {
     }
 }
 
-#[test]
 fn framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte() {
-    let Some((ns, server)) = setup("framed", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("framed", |_| {});
     ns.run(|| {
         let stream = connect(9000);
         stream.set_nodelay(true).unwrap();
@@ -260,11 +276,8 @@ fn framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte() {
     server.stop_when(|r| r.frames.frames == 6 && r.framed.closed == 1 && r.frames.bad_frames == 0);
 }
 
-#[test]
 fn oversize_frame_header_closes_only_that_connection() {
-    let Some((ns, server)) = setup("oversize", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("oversize", |_| {});
     ns.run(|| {
         let good = connect(9000);
         (&good).write_all(&frame(b"before")).unwrap();
@@ -284,11 +297,8 @@ fn oversize_frame_header_closes_only_that_connection() {
     server.stop_when(|r| r.frames.bad_frames == 1 && r.frames.frames == 3);
 }
 
-#[test]
 fn four_mebibytes_through_the_echo_every_byte_checked() {
-    let Some((ns, server)) = setup("4mib", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("4mib", |_| {});
     let payload = random_bytes(4 << 20, 4);
     let expected = upper(&payload);
     let started = Instant::now();
@@ -301,11 +311,8 @@ fn four_mebibytes_through_the_echo_every_byte_checked() {
     server.stop_when(|r| r.echo.closed == 1);
 }
 
-#[test]
 fn three_hundred_connect_close_cycles_in_a_row() {
-    let Some((ns, server)) = setup("cycles", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("cycles", |_| {});
     ns.run(|| {
         for i in 0..300 {
             let message = format!("cycle {i}");
@@ -316,14 +323,11 @@ fn three_hundred_connect_close_cycles_in_a_row() {
     server.stop_when(|r| r.echo.accepted == 300 && r.echo.closed == 300 && r.tap.refused == 0);
 }
 
-#[test]
 fn exhausted_pool_refuses_then_recovers() {
-    let Some((ns, server)) = setup("pool", |c| {
+    let (ns, server) = setup("pool", |c| {
         c.pool = 3;
         c.backlog = 2;
-    }) else {
-        return;
-    };
+    });
     ns.run(|| {
         // Three clients hold every socket of the pool (each served: its echo came back).
         let mut held: Vec<TcpStream> = (0..3)
@@ -369,11 +373,8 @@ fn exhausted_pool_refuses_then_recovers() {
     });
 }
 
-#[test]
 fn udp_echo_answers_twenty_kernel_clients() {
-    let Some((ns, server)) = setup("udp", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("udp", |_| {});
     ns.run(|| {
         let clients: Vec<UdpSocket> = (0..20)
             .map(|_| {
@@ -396,11 +397,8 @@ fn udp_echo_answers_twenty_kernel_clients() {
     server.stop_when(|r| r.udp_echo.datagrams == 20);
 }
 
-#[test]
 fn sink_receives_everything_and_the_echo_is_still_alive() {
-    let Some((ns, server)) = setup("sink", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("sink", |_| {});
     let (count, bytes, digest) = ns.run(|| {
         let s = UdpSocket::bind(format!("{KERNEL_IP}:0")).unwrap();
         let mut digest = 0u64;
@@ -430,11 +428,8 @@ fn sink_receives_everything_and_the_echo_is_still_alive() {
     });
 }
 
-#[test]
 fn client_reset_mid_stream_costs_only_that_connection() {
-    let Some((ns, server)) = setup("reset", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("reset", |_| {});
     ns.run(|| {
         let bystander = connect(8000);
         (&bystander).write_all(b"before ").unwrap();
@@ -466,11 +461,8 @@ fn client_reset_mid_stream_costs_only_that_connection() {
     server.stop_when(|r| r.echo.reset == 1 && r.echo.closed == 2);
 }
 
-#[test]
 fn random_bytes_to_both_tcp_ports() {
-    let Some((ns, server)) = setup("random", |_| {}) else {
-        return;
-    };
+    let (ns, server) = setup("random", |_| {});
     ns.run(|| {
         for seed in 0..4 {
             // The upper-case echo takes any bytes.
@@ -499,15 +491,12 @@ fn random_bytes_to_both_tcp_ports() {
     });
 }
 
-#[test]
 fn one_mebibyte_intact_through_a_lossy_device() {
-    let Some((ns, server)) = setup("faults", |c| {
+    let (ns, server) = setup("faults", |c| {
         c.drop_pct = 5;
         c.corrupt_pct = 1;
         c.seed = 42;
-    }) else {
-        return;
-    };
+    });
     let payload = random_bytes(1 << 20, 5);
     let expected = upper(&payload);
     let started = Instant::now();
@@ -521,11 +510,7 @@ fn one_mebibyte_intact_through_a_lossy_device() {
     server.stop_when(|r| r.echo.closed == 1);
 }
 
-#[test]
 fn chat_operator_replies_to_kernel_clients() {
-    if skip("chat") {
-        return;
-    }
     let ns = Netns::new("chat").unwrap();
     ns.add_tap().unwrap();
     let operator: ChatOperator = Box::new(|_from, line, reply| {
@@ -657,11 +642,7 @@ fn wait_until_serving(ns: &Netns, port: u16) {
     });
 }
 
-#[test]
 fn cli_explains_a_missing_interface() {
-    if skip("cli_missing") {
-        return;
-    }
     let ns = Netns::new("climiss").unwrap();
     let (ok, _out, err) =
         spawn_in(&ns, &["serve", "--iface", "nosuch0"], Stdio::null()).wait_output();
@@ -671,11 +652,7 @@ fn cli_explains_a_missing_interface() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-#[test]
 fn cli_serve_with_capture_then_ctrl_c() {
-    if skip("cli_serve") {
-        return;
-    }
     let ns = Netns::new("cliserve").unwrap();
     ns.add_tap().unwrap();
     let pcap = std::env::temp_dir().join(format!("{}.pcap", ns.name()));
@@ -706,11 +683,7 @@ fn cli_serve_with_capture_then_ctrl_c() {
     assert!(records >= 10, "{records} records");
 }
 
-#[test]
 fn cli_serve_chat_operator_types_replies() {
-    if skip("cli_chat_serve") {
-        return;
-    }
     let ns = Netns::new("clichat").unwrap();
     ns.add_tap().unwrap();
     let mut server = spawn_in(&ns, &["serve", "--iface", TAP, "--chat"], Stdio::piped());
@@ -826,11 +799,7 @@ impl Drop for KernelServers {
     }
 }
 
-#[test]
 fn cli_clients_talk_to_kernel_servers() {
-    if skip("cli_clients") {
-        return;
-    }
     let ns = Netns::new("cliclient").unwrap();
     ns.add_tap().unwrap();
     let _servers = KernelServers::start(&ns);
@@ -881,11 +850,7 @@ fn cli_clients_talk_to_kernel_servers() {
     );
 }
 
-#[test]
 fn setup_script_then_python_client_as_in_the_readme() {
-    if skip("script") {
-        return;
-    }
     let name = format!("smolsock-{}-script", std::process::id());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tap-netns.sh");
     let status = Command::new(script).args(["up", &name]).status().unwrap();

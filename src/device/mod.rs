@@ -20,6 +20,7 @@
 #[cfg(feature = "lan9118")]
 pub mod lan9118;
 mod loopback;
+pub(crate) mod one_frame;
 mod queue;
 mod wire;
 

@@ -51,6 +51,8 @@ pub struct TapStats {
 pub struct TapMonitor {
     stats: Rc<Cell<TapStats>>,
     failure: Rc<Cell<Option<io::ErrorKind>>>,
+    /// Refusals are logged through this (a SYN flood must not fill the log).
+    refusal_log: Rc<Cell<crate::log_limit::LogLimit>>,
 }
 
 impl TapMonitor {
@@ -458,11 +460,17 @@ fn note_refusal(frame: &[u8], monitor: &TapMonitor) {
     if tcp.rst() && tcp.ack() && tcp.seq_number().0 == 0 {
         monitor.update(|s| s.refused += 1);
         let dst: Ipv4Address = ip.dst_addr();
-        log::info!(
+        let mut limit = monitor.refusal_log.get();
+        let now = smoltcp::time::Instant::now();
+        crate::limited!(
+            limit,
+            now,
+            info,
             "refused {dst}:{} -> port {} (RST: nothing listening, or every socket busy)",
             tcp.dst_port(),
             tcp.src_port()
         );
+        monitor.refusal_log.set(limit);
     }
 }
 

@@ -16,11 +16,12 @@ use smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use super::{HostLoop, PcapFile, Stopped, TapDevice, TapError, TapStats};
 use crate::clock::StdClock;
 use crate::event_loop::Work;
+use crate::guard::GuardStats;
 use crate::service::{
     poll_all, ports, ChatServer, FramedEcho, FramedEchoStats, Service, UdpEcho, UdpEchoStats,
     UdpSink, UdpSinkStats, UpperEcho,
 };
-use crate::storage::{TcpStorage, UdpStorage};
+use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use crate::tcp::{PoolConfig, PoolStats};
 use crate::{Stack, StackConfig};
 
@@ -41,6 +42,8 @@ const CHAT_POOL: usize = 4;
 /// Largest UDP payload on a 1500-byte MTU.
 const UDP_MAX: usize = 1472;
 type UdpBuffers = UdpStorage<64, 65536>;
+/// Replies to one peer whose ARP is pending at a time ([`crate::udp::ResolveLane`]).
+type UdpLane = UdpLaneStorage<8, { 8 * UDP_MAX }>;
 /// smoltcp reads every frame the kernel has queued before the services run, so a burst of
 /// datagrams must fit in the socket's buffer or the rest is dropped (UDP promises no more).
 /// The sink, which only receives, takes bursts of up to 256 datagrams.
@@ -75,6 +78,11 @@ pub struct ServerConfig {
     /// Longest single sleep; bounds how long a stop flag set by another thread goes unseen.
     /// `None`: sleep until a frame or a timer (Ctrl-C still interrupts the sleep).
     pub max_wait: Option<Duration>,
+    /// Hostile-peer limits of the two echo pools: `handshake_timeout`, `idle_timeout`,
+    /// `send_timeout`, `evict_idle_after` of [`PoolConfig`] (port and backlog are set per
+    /// pool). Defaults: [`PoolConfig::new`]'s (10 s, 300 s, 300 s, 10 s). The chat uses
+    /// [`PoolConfig::interactive`].
+    pub limits: PoolConfig,
 }
 
 impl ServerConfig {
@@ -93,6 +101,7 @@ impl ServerConfig {
             corrupt_pct: 0,
             seed: seed_from_time(),
             max_wait: None,
+            limits: PoolConfig::new(0, 0),
         }
     }
 }
@@ -123,6 +132,8 @@ pub struct ServerReport {
     pub udp_echo: UdpEchoStats,
     /// UDP sink (port 8888).
     pub sink: UdpSinkStats,
+    /// What the ingress guard stopped (late SYNs, SYN flood, blind RSTs).
+    pub guard: GuardStats,
     /// The TAP device.
     pub tap: TapStats,
 }
@@ -132,8 +143,15 @@ impl fmt::Display for ServerReport {
         let pool = |f: &mut fmt::Formatter<'_>, name: &str, s: &PoolStats| {
             writeln!(
                 f,
-                "  {name}: {} accepted, {} closed, {} reset, pool exhausted {} times",
-                s.accepted, s.closed, s.reset, s.exhausted
+                "  {name}: {} accepted, {} closed, {} reset ({} idle, {} not reading, {} \
+                 evicted), pool exhausted {} times",
+                s.accepted,
+                s.closed,
+                s.reset,
+                s.idle_timeouts,
+                s.send_timeouts,
+                s.evicted,
+                s.exhausted
             )
         };
         writeln!(f, "smolsock served:")?;
@@ -150,13 +168,27 @@ impl fmt::Display for ServerReport {
         }
         writeln!(
             f,
-            "  UDP echo :8848: {} datagrams, {} bytes ({} too large)",
-            self.udp_echo.datagrams, self.udp_echo.bytes, self.udp_echo.too_large
+            "  UDP echo :8848: {} datagrams answered, {} bytes ({} too large, {} dropped \
+             unsent: ARP never answered, {} not from a peer address)",
+            self.udp_echo.datagrams,
+            self.udp_echo.bytes,
+            self.udp_echo.too_large,
+            self.udp_echo.dropped_unsent,
+            self.udp_echo.unanswerable
         )?;
         writeln!(
             f,
             "  UDP sink :8888: {} datagrams, {} bytes",
             self.sink.datagrams, self.sink.bytes
+        )?;
+        writeln!(
+            f,
+            "  guard: {} half-open connections given to newer SYNs, {} late SYNs dropped, {} \
+             RSTs challenged, {} dropped",
+            self.guard.half_open_recycled,
+            self.guard.late_syns,
+            self.guard.rsts_challenged,
+            self.guard.rsts_dropped
         )?;
         write!(
             f,
@@ -283,7 +315,7 @@ fn serve<D: Device>(
     mut observe: impl FnMut(&ServerReport),
 ) -> Result<ServerReport, TapError> {
     let chat_pool = if chat.is_some() { CHAT_POOL } else { 0 };
-    let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 2)
+    let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 3)
         .map(|_| SocketStorage::EMPTY)
         .collect();
     let mut echo_storage: Vec<EchoStorage> = (0..config.pool).map(|_| EchoStorage::new()).collect();
@@ -291,6 +323,7 @@ fn serve<D: Device>(
         (0..config.pool).map(|_| EchoStorage::new()).collect();
     let mut chat_storage: Vec<ChatStorage> = (0..chat_pool).map(|_| ChatStorage::new()).collect();
     let mut udp_echo_storage = Box::new(UdpBuffers::new());
+    let mut udp_lane_storage = Box::new(UdpLane::new());
     let mut sink_storage = Box::new(SinkBuffers::new());
 
     let mut stack_config =
@@ -300,23 +333,30 @@ fn serve<D: Device>(
     }
     let mut stack = Stack::new(stack_config, &mut device, &mut sockets[..], host.now());
 
-    let echo = UpperEcho::<MAX_POOL>::new(
-        &mut stack,
-        echo_storage.iter_mut(),
-        PoolConfig::new(ports::TCP_ECHO, config.backlog),
-    )?;
+    let pool = |port| PoolConfig {
+        port,
+        backlog: config.backlog,
+        ..config.limits
+    };
+    let echo =
+        UpperEcho::<MAX_POOL>::new(&mut stack, echo_storage.iter_mut(), pool(ports::TCP_ECHO))?;
     let framed = Box::new(Framed::new(
         &mut stack,
         framed_storage.iter_mut(),
-        PoolConfig::new(ports::FRAMED_ECHO, config.backlog),
+        pool(ports::FRAMED_ECHO),
     )?);
-    let udp_echo = UdpEcho::<UDP_MAX>::new(&mut stack, &mut udp_echo_storage, ports::UDP_ECHO)?;
+    let udp_echo = UdpEcho::<UDP_MAX>::new(
+        &mut stack,
+        &mut udp_echo_storage,
+        &mut udp_lane_storage,
+        ports::UDP_ECHO,
+    )?;
     let sink = UdpSink::new(&mut stack, &mut sink_storage, ports::UDP_SINK)?;
     let chat = match chat {
         Some(operator) => Some(Chat::new(
             &mut stack,
             chat_storage.iter_mut(),
-            PoolConfig::new(ports::CHAT, 1),
+            PoolConfig::interactive(ports::CHAT, 1),
             operator,
         )?),
         None => None,
@@ -356,14 +396,16 @@ fn serve<D: Device>(
         chat,
     };
     let monitor = host.monitor().clone();
+    let mut guard = GuardStats::default();
     let stopped = host.run(&mut stack, &mut device, |stack, _now| {
         let progress = services.poll(stack);
+        guard = stack.guard_stats();
         if progress {
-            observe(&services.report(Stopped::Requested, monitor.stats()));
+            observe(&services.report(Stopped::Requested, monitor.stats(), guard));
         }
         Work::from(progress)
     })?;
-    Ok(services.report(stopped, monitor.stats()))
+    Ok(services.report(stopped, monitor.stats(), guard))
 }
 
 /// Every service of the server, polled together.
@@ -392,7 +434,7 @@ impl Services {
         progress
     }
 
-    fn report(&mut self, stopped: Stopped, tap: TapStats) -> ServerReport {
+    fn report(&mut self, stopped: Stopped, tap: TapStats, guard: GuardStats) -> ServerReport {
         ServerReport {
             stopped,
             echo: self.echo.pool().stats(),
@@ -401,6 +443,7 @@ impl Services {
             chat: self.chat.as_mut().map(|c| c.pool().stats()),
             udp_echo: self.udp_echo.stats(),
             sink: self.sink.stats(),
+            guard,
             tap,
         }
     }

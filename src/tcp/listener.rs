@@ -10,20 +10,45 @@
 //!    └─────────────────────────────── back to the pool at once ──────────────────────────────────┘
 //! ```
 //!
-//! [`ListenerPool::maintain`] keeps `backlog` sockets in LISTEN as long as idle ones remain:
+//! [`ListenerPool::maintain`] keeps exactly `backlog` sockets in LISTEN as long as idle ones remain:
 //! while a client is being served, a fresh socket already waits for the next. When all `N`
 //! sockets are busy no socket listens, and smoltcp answers new SYNs with RST: the client sees
 //! "connection refused", exactly like a full backlog on a BSD stack that refuses. The pool logs
 //! the moment it runs out and the moment it recovers. A socket whose connection ended (closed,
 //! reset, timed out, or sitting in TIME-WAIT) is re-listened immediately: see the
 //! [module docs](super) on TIME-WAIT.
+//!
+//! ## Hostile peers
+//!
+//! A slot is a scarce thing, and a peer that holds one without using it denies it to everybody
+//! else. The pool frees slots on its own, each rule a field of [`PoolConfig`]:
+//!
+//! | holder | rule | default |
+//! |---|---|---|
+//! | a handshake that never completes (a spoofed SYN) | `handshake_timeout` | 10 s |
+//! | a connection that sends nothing and has nothing to receive (slowloris) | `idle_timeout` | 300 s |
+//! | a peer that never reads, so its window stays shut | `send_timeout` | 300 s |
+//! | a peer that stops acknowledging (vanished) | `timeout` | 120 s |
+//! | any connection idle past a grace period, when a newcomer finds every slot busy | `evict_idle_after` | 10 s |
+//!
+//! The last rule is lwIP's `tcp_alloc` answer to "out of connections": when a SYN finds every
+//! socket busy and one connection has been idle for the grace period, the
+//! [ingress guard](crate::guard) holds the SYN back (no RST) and the pool resets that
+//! connection; the client's retransmitted SYN, a second later, finds a socket listening. With
+//! nobody idle that long, the newcomer is refused (RST) as before. SYN floods are answered one layer down, the moment a SYN arrives (the
+//! [ingress guard](crate::guard) gives the oldest half-open slot to the newcomer). Timers are
+//! measured against [`Stack::now`](crate::Stack::now), and the pool registers its next deadline
+//! with [`Stack::wake_at`](crate::Stack::wake_at), so every event loop wakes up for it. A human
+//! chat wants longer idle limits: see [`PoolConfig::interactive`].
 
 use heapless::Vec;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
-use smoltcp::time::Duration;
+use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
+use crate::limited;
+use crate::log_limit::LogLimit;
 use crate::storage::TcpStorage;
 use crate::{Error, Stack};
 
@@ -51,21 +76,70 @@ pub struct PoolConfig {
     /// Send keep-alive probes on idle connections at this interval, so a peer that vanished
     /// while idle is noticed (by `timeout`). `None` disables them.
     pub keep_alive: Option<Duration>,
+    /// Give up a handshake (SYN received, final ACK missing) after this long: a spoofed SYN
+    /// holds its slot no longer. `None` waits for `timeout`.
+    pub handshake_timeout: Option<Duration>,
+    /// Reset a connection that sent nothing for this long while nothing was left to send or
+    /// to read (slowloris). `None` keeps idle connections forever.
+    pub idle_timeout: Option<Duration>,
+    /// Reset a connection whose peer acknowledged none of our queued data for this long (a
+    /// peer that never reads keeps its window shut; smoltcp's `timeout` does not fire while
+    /// the peer answers window probes). `None` waits forever.
+    pub send_timeout: Option<Duration>,
+    /// When a newcomer's SYN finds every socket busy, reset the longest-idle connection if it
+    /// has been idle this long, so the newcomer gets in (its SYN is held back, not refused,
+    /// and the client's retransmission finds a socket listening). `None`: a full pool refuses
+    /// newcomers (RST) until a connection ends.
+    pub evict_idle_after: Option<Duration>,
 }
+
+/// How long after a held-back SYN the pool still evicts for it (the client retransmits its SYN
+/// after about 1 s, then 3 s).
+const NEWCOMER_PATIENCE: Duration = Duration::from_secs(3);
 
 /// The default [`PoolConfig::timeout`]: 120 s, twice smoltcp's largest retransmission timeout
 /// (RFC 1122 asks for at least 100 s before giving up on an established connection).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl PoolConfig {
-    /// Listen on `port` with `backlog` sockets, [`DEFAULT_TIMEOUT`], keep-alive every 10 s.
+    /// Listen on `port` with `backlog` sockets, [`DEFAULT_TIMEOUT`], keep-alive every 10 s, and
+    /// the hostile-peer defaults of the [module docs](self): handshakes 10 s, idle and stalled
+    /// connections 300 s, a newcomer to a full pool evicts a connection idle for 10 s.
+    ///
+    /// The idle and stalled limits sit well above the worst stall a live connection showed in
+    /// the simulator under every fault at once (over 120 s without progress: smoltcp's
+    /// retransmission timer backs off to 60 s); eviction on demand is what lets a newcomer in
+    /// quickly.
     pub const fn new(port: u16, backlog: usize) -> Self {
         PoolConfig {
             port,
             backlog,
             timeout: Some(DEFAULT_TIMEOUT),
             keep_alive: Some(Duration::from_secs(10)),
+            handshake_timeout: Some(Duration::from_secs(10)),
+            idle_timeout: Some(Duration::from_secs(300)),
+            send_timeout: Some(Duration::from_secs(300)),
+            evict_idle_after: Some(Duration::from_secs(10)),
         }
+    }
+
+    /// For people at keyboards (the chat): the same, but a connection may stay idle for 30
+    /// minutes and is never evicted for a newcomer, since a person takes their time to type.
+    pub const fn interactive(port: u16, backlog: usize) -> Self {
+        let mut config = Self::new(port, backlog);
+        config.idle_timeout = Some(Duration::from_secs(30 * 60));
+        config.evict_idle_after = None;
+        config
+    }
+
+    /// No timers of the pool's own (smoltcp's `timeout` and keep-alive stay): what the pool
+    /// did before it defended itself; for benchmarks and tests that want the raw behaviour.
+    pub const fn without_defences(mut self) -> Self {
+        self.handshake_timeout = None;
+        self.idle_timeout = None;
+        self.send_timeout = None;
+        self.evict_idle_after = None;
+        self
     }
 }
 
@@ -123,6 +197,14 @@ pub enum SlotEvent {
     Reset(Connection),
     /// Every socket is busy: new connections are refused until one ends.
     Exhausted,
+    /// A connection was reset by one of the pool's own rules (idle, stalled send, or evicted
+    /// for a newcomer); a [`SlotEvent::Reset`] for it follows.
+    Expired {
+        /// The connection.
+        remote: IpEndpoint,
+        /// Which rule.
+        why: Expiry,
+    },
     /// A socket listens again after the pool was exhausted.
     Recovered,
 }
@@ -139,10 +221,61 @@ enum Phase {
     Connected(Connection),
 }
 
+/// Why the pool reset a connection on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Nothing received and nothing to send for `idle_timeout`.
+    Idle,
+    /// Queued data unacknowledged for `send_timeout`.
+    SendStalled,
+    /// Idle past `evict_idle_after` when a newcomer found every socket busy.
+    Evicted,
+}
+
+impl core::fmt::Display for Expiry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Expiry::Idle => "idle too long",
+            Expiry::SendStalled => "peer stopped reading",
+            Expiry::Evicted => "evicted (idle, pool full)",
+        })
+    }
+}
+
+/// When a connection last did something, for the pool's timers.
+#[derive(Debug, Clone, Copy)]
+struct Activity {
+    /// Last time bytes arrived (or the connection was accepted).
+    received_at: Instant,
+    /// `rx_bytes` as of `received_at`.
+    rx_bytes: u64,
+    /// Last time the send queue shrank (the peer acknowledged something) or started to fill.
+    sent_at: Instant,
+    /// The send queue as of the last look.
+    send_queue: usize,
+}
+
+impl Activity {
+    fn new(now: Instant) -> Self {
+        Activity {
+            received_at: now,
+            rx_bytes: 0,
+            sent_at: now,
+            send_queue: 0,
+        }
+    }
+
+    /// The latest sign of life.
+    fn last(&self) -> Instant {
+        self.received_at.max(self.sent_at)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     handle: SocketHandle,
     phase: Phase,
+    activity: Activity,
 }
 
 /// Counters of a [`ListenerPool`].
@@ -156,6 +289,15 @@ pub struct PoolStats {
     pub reset: u64,
     /// Times the pool ran out of listening sockets.
     pub exhausted: u64,
+    /// Connections reset for sending nothing ([`PoolConfig::idle_timeout`]); counted in
+    /// `reset` too.
+    pub idle_timeouts: u64,
+    /// Connections reset for not reading ([`PoolConfig::send_timeout`]); counted in `reset`
+    /// too.
+    pub send_timeouts: u64,
+    /// Idle connections reset to make room ([`PoolConfig::evict_idle_after`]); counted in
+    /// `reset` too.
+    pub evicted: u64,
 }
 
 /// `N` TCP sockets serving one port with a backlog.
@@ -175,6 +317,7 @@ struct PoolCore {
     running: bool,
     exhausted: bool,
     stats: PoolStats,
+    log: LogLimit,
 }
 
 impl<const N: usize> ListenerPool<N> {
@@ -192,6 +335,7 @@ impl<const N: usize> ListenerPool<N> {
                 .push(Slot {
                     handle,
                     phase: Phase::Idle,
+                    activity: Activity::new(stack.now()),
                 })
                 .ok();
         }
@@ -201,6 +345,7 @@ impl<const N: usize> ListenerPool<N> {
                 running: true,
                 exhausted: false,
                 stats: PoolStats::default(),
+                log: LogLimit::new(),
             },
             slots,
         };
@@ -314,12 +459,15 @@ impl PoolCore {
         stack: &mut Stack<'_>,
         on_event: &mut dyn FnMut(SlotEvent),
     ) -> Result<bool, Error> {
+        let now = stack.now();
         let mut changed = false;
         for (index, slot) in slots.iter_mut().enumerate() {
             let socket = stack.tcp(slot.handle);
-            changed |= follow(index, slot, socket, &mut self.stats, on_event);
+            changed |= follow(index, slot, socket, now, self, on_event);
         }
+        changed |= self.expire(slots, stack, now, on_event);
         if self.running {
+            changed |= self.trim_listeners(slots, stack);
             let mut listening = count(slots, Phase::Listening);
             for slot in slots.iter_mut() {
                 if listening >= self.config.backlog {
@@ -328,7 +476,7 @@ impl PoolCore {
                 if slot.phase == Phase::Idle {
                     let socket = stack.tcp(slot.handle);
                     socket.listen(self.config.port)?;
-                    socket.set_timeout(self.config.timeout);
+                    socket.set_timeout(self.config.handshake_timeout.or(self.config.timeout));
                     socket.set_keep_alive(self.config.keep_alive);
                     slot.phase = Phase::Listening;
                     listening += 1;
@@ -340,19 +488,177 @@ impl PoolCore {
                 self.exhausted = exhausted;
                 if exhausted {
                     self.stats.exhausted += 1;
-                    log::info!(
+                    limited!(
+                        self.log,
+                        now,
+                        info,
                         "port {}: all {} sockets busy, new connections are refused (RST)",
                         self.config.port,
                         slots.len()
                     );
                     on_event(SlotEvent::Exhausted);
                 } else {
-                    log::info!("port {}: a socket listens again", self.config.port);
+                    limited!(
+                        self.log,
+                        now,
+                        info,
+                        "port {}: a socket listens again",
+                        self.config.port
+                    );
                     on_event(SlotEvent::Recovered);
                 }
             }
         }
         Ok(changed)
+    }
+
+    /// Keep exactly `backlog` sockets in LISTEN: a RST during a handshake sends smoltcp's
+    /// socket back to LISTEN on its own, which would leave one listener too many.
+    fn trim_listeners(&mut self, slots: &mut [Slot], stack: &mut Stack<'_>) -> bool {
+        let mut listening = count(slots, Phase::Listening);
+        let mut changed = false;
+        for slot in slots.iter_mut().rev() {
+            if listening <= self.config.backlog {
+                break;
+            }
+            if slot.phase == Phase::Listening {
+                stack.tcp(slot.handle).abort();
+                slot.phase = Phase::Idle;
+                listening -= 1;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The pool's own timers: idle and stalled connections, and eviction when full. Registers
+    /// the next deadline with the stack.
+    fn expire(
+        &mut self,
+        slots: &mut [Slot],
+        stack: &mut Stack<'_>,
+        now: Instant,
+        on_event: &mut dyn FnMut(SlotEvent),
+    ) -> bool {
+        let config = self.config;
+        let mut next: Option<Instant> = None;
+        let mut wake = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
+        let mut changed = false;
+        for (index, slot) in slots.iter_mut().enumerate() {
+            let Phase::Connected(conn) = &mut slot.phase else {
+                continue;
+            };
+            let socket = stack.tcp(slot.handle);
+            let activity = &mut slot.activity;
+            if conn.rx_bytes != activity.rx_bytes {
+                activity.rx_bytes = conn.rx_bytes;
+                activity.received_at = now;
+            }
+            let queued = socket.send_queue();
+            // Send progress: the peer acknowledged something, or data was queued on an empty
+            // queue (the stall clock starts then).
+            if queued < activity.send_queue || (activity.send_queue == 0 && queued > 0) {
+                activity.sent_at = now;
+            }
+            activity.send_queue = queued;
+            if conn.closing {
+                continue; // already on its way out; smoltcp's timers finish it
+            }
+            let idle = queued == 0 && socket.recv_queue() == 0;
+            let why = match (idle, config.idle_timeout, config.send_timeout) {
+                (true, Some(limit), _) if now >= activity.received_at + limit => Some(Expiry::Idle),
+                (true, Some(limit), _) => {
+                    wake(activity.received_at + limit);
+                    None
+                }
+                (false, _, Some(limit)) if queued > 0 && now >= activity.sent_at + limit => {
+                    Some(Expiry::SendStalled)
+                }
+                (false, _, Some(limit)) if queued > 0 => {
+                    wake(activity.sent_at + limit);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                changed |= self.reset(index, slot, stack, now, why, on_event);
+            }
+        }
+        // A full pool makes room for a newcomer: the longest-idle connection past the grace
+        // period. The guard holds back a SYN that finds no listener while we say we would.
+        let full = self.running
+            && !slots
+                .iter()
+                .any(|s| matches!(s.phase, Phase::Idle | Phase::Listening));
+        let mut evictable = false;
+        if let (true, Some(grace)) = (full, config.evict_idle_after) {
+            let oldest = slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| matches!(s.phase, Phase::Connected(c) if !c.closing))
+                .min_by_key(|(_, s)| s.activity.last())
+                .map(|(index, s)| (index, s.activity.last()));
+            match oldest {
+                Some((index, last)) if now >= last + grace => {
+                    let waiting = stack
+                        .syn_waiting(config.port)
+                        .is_some_and(|at| now < at + NEWCOMER_PATIENCE);
+                    if waiting {
+                        stack.clear_syn_waiting(config.port);
+                        changed |= self.reset(
+                            index,
+                            &mut slots[index],
+                            stack,
+                            now,
+                            Expiry::Evicted,
+                            on_event,
+                        );
+                    } else {
+                        evictable = true;
+                    }
+                }
+                Some((_, last)) => wake(last + grace),
+                None => {}
+            }
+        }
+        stack.set_evictable(config.port, evictable);
+        if let Some(at) = next {
+            stack.wake_at(at);
+        }
+        changed
+    }
+
+    /// Reset the connection in `slot` for `why`, and follow it back to Idle at once.
+    fn reset(
+        &mut self,
+        index: usize,
+        slot: &mut Slot,
+        stack: &mut Stack<'_>,
+        now: Instant,
+        why: Expiry,
+        on_event: &mut dyn FnMut(SlotEvent),
+    ) -> bool {
+        let Phase::Connected(conn) = &mut slot.phase else {
+            return false;
+        };
+        let remote = conn.remote;
+        let socket = stack.tcp(slot.handle);
+        conn.abort(socket);
+        match why {
+            Expiry::Idle => self.stats.idle_timeouts += 1,
+            Expiry::SendStalled => self.stats.send_timeouts += 1,
+            Expiry::Evicted => self.stats.evicted += 1,
+        }
+        limited!(
+            self.log,
+            now,
+            info,
+            "port {}: reset {remote}: {why}",
+            self.config.port
+        );
+        on_event(SlotEvent::Expired { remote, why });
+        follow(index, slot, socket, now, self, on_event);
+        true
     }
 }
 
@@ -361,9 +667,13 @@ fn follow(
     index: usize,
     slot: &mut Slot,
     socket: &mut tcp::Socket<'_>,
-    stats: &mut PoolStats,
+    now: Instant,
+    core: &mut PoolCore,
     on_event: &mut dyn FnMut(SlotEvent),
 ) -> bool {
+    let PoolCore {
+        config, stats, log, ..
+    } = core;
     let state = socket.state();
     match &mut slot.phase {
         Phase::Idle => false,
@@ -389,8 +699,17 @@ fn follow(
                 closing: false,
                 peer_finished: false,
             });
+            slot.activity = Activity::new(now);
+            // The handshake is over: from now on the connection's own timeout applies.
+            socket.set_timeout(config.timeout);
             stats.accepted += 1;
-            log::info!("port {}: accepted {remote}", socket.listen_endpoint().port);
+            limited!(
+                *log,
+                now,
+                info,
+                "port {}: accepted {remote}",
+                socket.listen_endpoint().port
+            );
             on_event(SlotEvent::Accepted {
                 slot: index,
                 handle: slot.handle,
@@ -410,7 +729,10 @@ fn follow(
                 slot.phase = Phase::Idle;
                 if graceful {
                     stats.closed += 1;
-                    log::info!(
+                    limited!(
+                        *log,
+                        now,
+                        info,
                         "closed {} (received {} bytes, sent {})",
                         conn.remote,
                         conn.rx_bytes,
@@ -419,7 +741,10 @@ fn follow(
                     on_event(SlotEvent::Closed(conn));
                 } else {
                     stats.reset += 1;
-                    log::warn!(
+                    limited!(
+                        *log,
+                        now,
+                        warn,
                         "connection from {} reset or timed out (received {} bytes, sent {})",
                         conn.remote,
                         conn.rx_bytes,

@@ -25,10 +25,9 @@
 //! smoltcp gives a segment to the first socket that accepts it, and a listener accepts any SYN:
 //! a duplicated or retransmitted SYN of a connection that is already being served can land on
 //! a listener that comes earlier in the socket set, which then resets the real connection.
-//! [`Stack::poll`](crate::Stack::poll) guards against it (see `demux.rs`).
+//! [`Stack::poll`](crate::Stack::poll) guards against it (see [`crate::guard`]).
 
 mod client;
-pub(crate) mod demux;
 mod listener;
 mod ports;
 

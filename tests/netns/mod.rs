@@ -51,17 +51,6 @@ pub fn unavailable() -> Option<&'static str> {
         .as_deref()
 }
 
-/// Print why a test is skipped and return `true` when it must be.
-pub fn skip(test: &str) -> bool {
-    match unavailable() {
-        Some(reason) => {
-            eprintln!("skipping {test}: {reason}");
-            true
-        }
-        None => false,
-    }
-}
-
 /// Run `ip` with `args`; an error carries its stderr.
 pub fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")

@@ -7,7 +7,7 @@
 //! | TCP 8000 | upper-case echo, a pool of [`ECHO_SOCKETS`] (the backlog) |
 //! | TCP 9000 | framed upper-case echo (4-byte big-endian length frames), [`FRAMED_SOCKETS`] |
 //! | UDP 8848 | upper-case echo to each sender |
-//! | UDP 8888 | sink: counts datagrams and bytes |
+//! | UDP 8888 | sink: counts datagrams and bytes (logged, with their digest, as they change) |
 //!
 //! Prints a line starting `smolsock-net ready` once it serves; clients connect after that line
 //! (QEMU accepts host connections before the firmware listens).
@@ -27,7 +27,7 @@ use smolsock::event_loop::Work;
 use smolsock::service::{poll_all, ports, FramedEcho, UdpEcho, UdpSink, UpperEcho};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::PoolConfig;
 use smolsock::{Error, Stack, StackConfig};
 
@@ -54,10 +54,13 @@ const UDP_MAX: usize = 192;
 /// Datagrams queued per UDP socket and direction.
 const UDP_DGRAMS: usize = 4;
 /// Every socket the firmware holds.
-const SOCKETS: usize = ECHO_SOCKETS + FRAMED_SOCKETS + 2;
+/// (the UDP echo has a second, send-only socket: its resolve lane for peers whose ARP is pending)
+const SOCKETS: usize = ECHO_SOCKETS + FRAMED_SOCKETS + 3;
 
 type Tcp = TcpStorage<TCP_BUF, TCP_BUF>;
 type Udp = UdpStorage<UDP_DGRAMS, UDP_MAX>;
+/// One reply waiting for ARP at a time.
+type UdpLane = UdpLaneStorage<1, UDP_MAX>;
 
 /// The lesson's servers, exactly as the host runs them.
 struct Services {
@@ -80,6 +83,7 @@ fn main() -> ! {
     static mut TCP: [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS] =
         [const { Tcp::new() }; ECHO_SOCKETS + FRAMED_SOCKETS];
     static mut UDP: MaybeUninit<[Udp; 2]> = MaybeUninit::uninit();
+    static mut UDP_LANE: UdpLane = UdpLane::new();
     static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
     static mut SERVICES: MaybeUninit<Services> = MaybeUninit::uninit();
 
@@ -99,7 +103,7 @@ fn main() -> ! {
         .with_seed(board::seed());
     let slots = SOCKET_SLOTS.write([SocketStorage::EMPTY; SOCKETS]);
     let stack = STACK.write(Stack::new(config, nic, slots, board::now()));
-    let Ok(services) = start(stack, TCP, UDP.write([const { Udp::new() }; 2])) else {
+    let Ok(services) = start(stack, TCP, UDP.write([const { Udp::new() }; 2]), UDP_LANE) else {
         board::print("service setup failed\n");
         board::exit(false)
     };
@@ -119,8 +123,26 @@ fn main() -> ! {
     board::print_u32(FRAME_MAX as u32);
     board::print("), udp/8848 echo, udp/8888 sink\n");
     log::info!("LAN9118 up");
+    #[cfg(not(feature = "log-off"))]
+    let mut sink_reported = 0;
     board::run(stack, nic, None, |stack| {
-        Work::from(poll_all(stack, &mut [echo, framed, udp_echo, sink]))
+        let work = Work::from(poll_all(stack, &mut [echo, framed, udp_echo, sink]));
+        // What the sink holds, each time it changes: `tests/qemu.rs` compares it with what it
+        // sent. (Not in the `log-off` build, whose footprint the README reports.)
+        #[cfg(not(feature = "log-off"))]
+        {
+            let got = sink.stats();
+            if got.datagrams != sink_reported {
+                sink_reported = got.datagrams;
+                log::info!(
+                    "udp sink: {} datagrams, {} bytes, digest {:016x}",
+                    got.datagrams,
+                    got.bytes,
+                    got.digest
+                );
+            }
+        }
+        work
     });
     // `run` without a deadline returns only if the services say they are done; they never do.
     board::exit(false)
@@ -131,6 +153,7 @@ fn start(
     stack: &mut Stack<'static>,
     tcp: &'static mut [Tcp; ECHO_SOCKETS + FRAMED_SOCKETS],
     udp: &'static mut [Udp; 2],
+    lane: &'static mut UdpLane,
 ) -> Result<Services, Error> {
     let (echo_tcp, framed_tcp) = tcp.split_at_mut(ECHO_SOCKETS);
     let [udp_echo_buf, sink_buf] = udp;
@@ -145,7 +168,7 @@ fn start(
             framed_tcp.iter_mut(),
             PoolConfig::new(ports::FRAMED_ECHO, FRAMED_SOCKETS),
         )?,
-        udp_echo: UdpEcho::new(stack, udp_echo_buf, ports::UDP_ECHO)?,
+        udp_echo: UdpEcho::new(stack, udp_echo_buf, lane, ports::UDP_ECHO)?,
         sink: UdpSink::new(stack, sink_buf, ports::UDP_SINK)?,
     })
 }

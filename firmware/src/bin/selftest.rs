@@ -22,7 +22,7 @@ use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::phy::{Device, RxToken, TxToken};
 use smolsock::smoltcp::time::Duration;
 use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Stack, StackConfig};
@@ -35,7 +35,7 @@ const SERVERS: usize = 2;
 const FRAMED: usize = 2;
 const CLIENTS: usize = 2;
 const UDP_CLIENTS: usize = 3;
-const SOCKETS: usize = SERVERS + FRAMED + CLIENTS + 2 + UDP_CLIENTS;
+const SOCKETS: usize = SERVERS + FRAMED + CLIENTS + 3 + UDP_CLIENTS;
 /// Bytes each of the two concurrent TCP clients pushes through the echo.
 const BULK: usize = 16 * 1024;
 
@@ -72,6 +72,7 @@ fn main() -> ! {
     static mut TCP: [Tcp; SERVERS + FRAMED + CLIENTS] =
         [const { Tcp::new() }; SERVERS + FRAMED + CLIENTS];
     static mut UDP: MaybeUninit<[Udp; 2 + UDP_CLIENTS]> = MaybeUninit::uninit();
+    static mut UDP_LANE: UdpLaneStorage<1, 1024> = UdpLaneStorage::new();
     static mut STACK: MaybeUninit<Stack<'static>> = MaybeUninit::uninit();
     static mut PAYLOAD: [u8; BULK] = [0; BULK];
 
@@ -120,7 +121,7 @@ fn main() -> ! {
         framed_tcp.iter_mut(),
         PoolConfig::new(ports::FRAMED_ECHO, FRAMED),
     );
-    let udp_echo = UdpEcho::<1024>::new(stack, udp_echo_buf, ports::UDP_ECHO);
+    let udp_echo = UdpEcho::<1024>::new(stack, udp_echo_buf, UDP_LANE, ports::UDP_ECHO);
     let sink = UdpSink::new(stack, sink_buf, ports::UDP_SINK);
     let a = stack.add_tcp(client_a);
     let b = stack.add_tcp(client_b);

@@ -8,6 +8,17 @@
 //! smoltcp itself drops a datagram bigger than the socket's whole payload buffer before any
 //! application sees it; size [`UdpStorage`](crate::storage::UdpStorage) to the largest datagram
 //! the link carries (MTU − 28 bytes for IPv4) so that every datagram reaches the application.
+//!
+//! ## Head-of-line blocking
+//!
+//! A smoltcp UDP socket only ever tries the head of its send queue: a datagram to a neighbour
+//! that never answers ARP (a spoofed source) blocks everything behind it. A server that answers
+//! many peers sends replies to unresolved peers through a [`ResolveLane`] instead (see
+//! `lane.rs`); [`UdpEcho`](crate::service::UdpEcho) does.
+
+mod lane;
+
+pub use lane::{LaneBusy, LaneOutcome, ResolveLane};
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp::{self, UdpMetadata};

@@ -1,0 +1,80 @@
+//! What we last told each peer: the acknowledgement number of the last segment sent per
+//! connection, read from the frames on their way out.
+//!
+//! A peer that resets a connection for real puts into its RST exactly the acknowledgement
+//! number we last sent it (RFC 9293 §3.10.7.1: a RST answering a segment takes its sequence
+//! number from that segment's ACK field), or, when it aborts on its own, its next sequence
+//! number, which is our `RCV.NXT`. smoltcp does not expose `RCV.NXT`, but every segment it sends
+//! carries it, so the guard keeps the last one per connection. A blind attacker has to guess it
+//! out of 2^32 values; RFC 5961 §3.2 asks for exactly this match. The tracker also keeps where
+//! our sequence space ends, to build a probe that makes smoltcp send a challenge ACK.
+//!
+//! Capacity is fixed ([`CAPACITY`]); when it is full the entry touched longest ago makes room.
+//! A connection without an entry is never exposed: its RSTs are challenged instead of trusted.
+
+use heapless::LinearMap;
+use smoltcp::time::Instant;
+use smoltcp::wire::{IpEndpoint, TcpSeqNumber};
+
+use super::segment::Sent;
+
+/// Connections tracked at once: 64 on a host (`std`), 8 on a microcontroller (about 40 bytes
+/// each).
+#[cfg(feature = "std")]
+pub const CAPACITY: usize = 64;
+/// Connections tracked at once: 64 on a host (`std`), 8 on a microcontroller (about 40 bytes
+/// each).
+#[cfg(not(feature = "std"))]
+pub const CAPACITY: usize = 8;
+
+/// What we last sent on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LastSent {
+    /// The acknowledgement number of the last segment with ACK: our `RCV.NXT` then.
+    pub ack: TcpSeqNumber,
+    /// The sequence number just after the last segment: at most our `SND.NXT`.
+    pub seq_end: TcpSeqNumber,
+    touched: Instant,
+}
+
+/// The last acknowledgement number sent per connection (local port, remote endpoint).
+#[derive(Debug, Default)]
+pub(crate) struct AckTracker {
+    entries: LinearMap<(u16, IpEndpoint), LastSent, CAPACITY>,
+}
+
+impl AckTracker {
+    /// Note a segment on its way out.
+    pub(crate) fn sent(&mut self, now: Instant, segment: &Sent) {
+        let key = (segment.local_port, segment.remote);
+        if segment.rst {
+            // The connection is over (or never was): nothing to protect.
+            self.entries.remove(&key);
+            return;
+        }
+        let Some(ack) = segment.ack else {
+            return; // a bare SYN: nothing acknowledged yet
+        };
+        let entry = LastSent {
+            ack,
+            seq_end: segment.seq_end,
+            touched: now,
+        };
+        if self.entries.insert(key, entry).is_err() {
+            if let Some(stale) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.touched)
+                .map(|(k, _)| *k)
+            {
+                self.entries.remove(&stale);
+            }
+            self.entries.insert(key, entry).ok();
+        }
+    }
+
+    /// What we last sent from `local_port` to `remote`.
+    pub(crate) fn get(&self, local_port: u16, remote: IpEndpoint) -> Option<LastSent> {
+        self.entries.get(&(local_port, remote)).copied()
+    }
+}

@@ -1,0 +1,82 @@
+//! Admitting a SYN when every socket of its port is taken by a half-open connection.
+//!
+//! A SYN flood from spoofed addresses fills a listener pool with half-open connections
+//! (SYN-RECEIVED) whose final ACK never comes. Each frees itself after the pool's handshake
+//! timeout, but at 10,000 SYNs a second that is far too slow: every new SYN, the legitimate
+//! ones included, would find no listener and be refused. lwIP's answer (`tcp_alloc`) is to
+//! take the oldest connection in SYN-RECEIVED for the newcomer; the guard does the same, at the
+//! moment the SYN arrives, before smoltcp sees it:
+//!
+//! - a socket listens on the port → nothing to do;
+//! - otherwise, among the port's sockets in SYN-RECEIVED whose peer's hardware address smoltcp
+//!   does not know (a spoofed source never answers ARP, so its SYN-ACK never even left), it
+//!   takes one in round-robin order after the last one taken, which, since each recycled
+//!   socket takes the newest SYN, is oldest first. It is reset and put back in LISTEN on the
+//!   same port, and smoltcp hands it the SYN.
+//!
+//! A half-open connection whose peer answered ARP is never taken: it is most likely a real
+//! client one round trip away from being served, and taking it would trade one legitimate
+//! client for another (the simulator's overload test caught exactly that). Those free their
+//! slot after [`PoolConfig::handshake_timeout`](crate::tcp::PoolConfig::handshake_timeout).
+//! On an IP-only interface (no ARP) nothing is recycled here for the same reason. Established
+//! connections are never touched (idle ones are the pool's business:
+//! [`PoolConfig::evict_idle_after`](crate::tcp::PoolConfig::evict_idle_after)).
+
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::{tcp, Socket};
+use smoltcp::wire::IpEndpoint;
+
+/// A half-open connection was reset to make room for a new SYN.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recycled {
+    /// The socket, now listening again.
+    pub handle: SocketHandle,
+    /// The peer of the half-open connection it dropped.
+    pub dropped_peer: IpEndpoint,
+}
+
+/// Make sure a socket listens on `port`; recycle a half-open one if none does. `resolved`
+/// says whether a peer's hardware address is known; `cursor` is the last socket recycled.
+pub(crate) fn admit(
+    sockets: &mut SocketSet<'_>,
+    port: u16,
+    resolved: impl Fn(IpEndpoint) -> bool,
+    cursor: &mut Option<SocketHandle>,
+) -> Option<Recycled> {
+    let mut victim: Option<(u8, SocketHandle, IpEndpoint)> = None;
+    for (handle, socket) in sockets.iter() {
+        let Socket::Tcp(socket) = socket else {
+            continue;
+        };
+        match socket.state() {
+            tcp::State::Listen if socket.listen_endpoint().port == port => return None,
+            tcp::State::SynReceived if socket.listen_endpoint().port == port => {
+                let Some(peer) = socket.remote_endpoint() else {
+                    continue;
+                };
+                if resolved(peer) {
+                    continue;
+                }
+                // Lower rank wins: sockets after the cursor first.
+                let after_cursor = cursor.is_none_or(|c| handle > c);
+                let rank = u8::from(!after_cursor);
+                if victim.is_none_or(|(best, _, _)| rank < best) {
+                    victim = Some((rank, handle, peer));
+                }
+            }
+            _ => {}
+        }
+    }
+    let (_, handle, dropped_peer) = victim?;
+    let socket = sockets.get_mut::<tcp::Socket<'_>>(handle);
+    let endpoint = socket.listen_endpoint();
+    socket.abort();
+    // The socket is closed now, so `listen` cannot fail on its state; the endpoint is the one
+    // it listened on before.
+    socket.listen(endpoint).ok()?;
+    *cursor = Some(handle);
+    Some(Recycled {
+        handle,
+        dropped_peer,
+    })
+}

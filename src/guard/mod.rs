@@ -1,0 +1,283 @@
+//! The ingress guard: every received frame is looked at before smoltcp sees it.
+//!
+//! smoltcp is a careful stack, but a few of its choices let one hostile peer on the LAN take a
+//! server off the air (see `docs/upstream/` for the reports). [`Stack::poll`](crate::Stack::poll)
+//! therefore takes each frame from the device itself, shows it to the guard, and hands smoltcp
+//! what the guard lets through; on the way out it shows every frame to the guard too. The
+//! guard's jobs, one file each:
+//!
+//! | file | what it stops |
+//! |---|---|
+//! | `late_syn.rs` | a late or duplicated SYN landing on an earlier listener and resetting a live connection |
+//! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
+//! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
+//! | `acks.rs` | (what `blind_rst.rs` needs: the last acknowledgement number sent per connection) |
+//! | `neighbors.rs` | (a mirror of smoltcp's ARP cache, so UDP replies never queue behind an unreachable neighbour) |
+//! | `segment.rs` | parsing with `smoltcp::wire`, and the one rewrite (a RST into a probe) |
+//! | `egress.rs` | the device wrapper that reads outgoing frames |
+//!
+//! Everything else goes to smoltcp unchanged. Cost: one header glance per frame; a pass over
+//! the socket set per SYN and per RST; checksums verified only for SYN and RST segments.
+
+mod acks;
+mod admission;
+mod blind_rst;
+pub(crate) mod egress;
+mod late_syn;
+mod neighbors;
+mod segment;
+
+pub use acks::CAPACITY as TRACKED_CONNECTIONS;
+
+use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::phy::Medium;
+use smoltcp::socket::{tcp, Socket};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, IpAddress, IpEndpoint};
+
+use crate::limited;
+use crate::log_limit::LogLimit;
+use acks::AckTracker;
+use blind_rst::RstVerdict;
+use neighbors::NeighborMirror;
+use segment::{Parsed, Segment};
+
+/// The largest RST frame the guard rewrites into a challenge probe (a RST carries no data; a
+/// larger one is dropped instead).
+const PROBE_MAX: usize = 160;
+
+/// What the guard did, counted since the stack started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GuardStats {
+    /// Late or duplicated SYNs kept from a listener (see `late_syn.rs`).
+    pub late_syns: u64,
+    /// Half-open connections reset to admit a new SYN (a SYN flood, or a slow handshake).
+    pub half_open_recycled: u64,
+    /// RSTs not at the expected sequence number, answered with a challenge ACK instead.
+    pub rsts_challenged: u64,
+    /// RSTs not at the expected sequence number, dropped (nothing known to challenge with).
+    pub rsts_dropped: u64,
+}
+
+/// Ports with a full listener pool that would make room for a newcomer (see
+/// [`PoolConfig::evict_idle_after`](crate::tcp::PoolConfig::evict_idle_after)).
+const PRESSURE_PORTS: usize = 8;
+
+/// A SYN that found no listener, per port, and whether the port's pool can make room.
+#[derive(Debug, Clone, Copy)]
+struct Pressure {
+    port: u16,
+    /// The pool has a connection it would evict for a newcomer.
+    evictable: bool,
+    /// The last SYN that found no listener.
+    refused_at: Option<Instant>,
+}
+
+/// What [`Guard::inspect`] decided for one frame.
+pub(crate) enum Verdict {
+    /// Hand the frame to smoltcp.
+    Pass,
+    /// Drop it.
+    Drop,
+    /// Hand smoltcp this frame instead (the first `len` bytes).
+    Replace([u8; PROBE_MAX], usize),
+}
+
+/// The guard's state: the mirror, the tracker, and counters.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    pub(crate) acks: AckTracker,
+    neighbors: NeighborMirror,
+    cursor: Option<SocketHandle>,
+    pressure: heapless::Vec<Pressure, PRESSURE_PORTS>,
+    stats: GuardStats,
+    log_admission: LogLimit,
+    log_rst: LogLimit,
+}
+
+impl Guard {
+    /// Counters so far.
+    pub(crate) fn stats(&self) -> GuardStats {
+        self.stats
+    }
+
+    /// Note whether the pool on `port` would make room for a newcomer right now.
+    pub(crate) fn set_evictable(&mut self, port: u16, evictable: bool) {
+        match self.pressure.iter_mut().find(|p| p.port == port) {
+            Some(entry) => entry.evictable = evictable,
+            None if evictable => {
+                let entry = Pressure {
+                    port,
+                    evictable,
+                    refused_at: None,
+                };
+                if self.pressure.push(entry).is_err() {
+                    log::warn!("port {port}: more than {PRESSURE_PORTS} pools; no eviction here");
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Forget the held-back SYN on `port`: the pool made room for it.
+    pub(crate) fn clear_syn_waiting(&mut self, port: u16) {
+        if let Some(entry) = self.pressure.iter_mut().find(|p| p.port == port) {
+            entry.refused_at = None;
+        }
+    }
+
+    /// When a SYN last found no listener on `port` (while its pool could make room).
+    pub(crate) fn syn_waiting(&self, port: u16) -> Option<Instant> {
+        self.pressure
+            .iter()
+            .find(|p| p.port == port)
+            .and_then(|p| p.refused_at)
+    }
+
+    /// Whether smoltcp knows the hardware address of `addr` (see `neighbors.rs`).
+    pub(crate) fn knows_neighbor(&self, addr: IpAddress, now: Instant) -> bool {
+        match addr {
+            IpAddress::Ipv4(v4) => self.neighbors.knows(v4, now),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// Look at one received frame.
+    pub(crate) fn inspect(
+        &mut self,
+        now: Instant,
+        medium: Medium,
+        frame: &[u8],
+        our_mac: Option<EthernetAddress>,
+        iface: &Interface,
+        sockets: &mut SocketSet<'_>,
+    ) -> Verdict {
+        match segment::parse(medium, frame) {
+            Parsed::Arp { eth_dst, arp } => {
+                self.neighbors
+                    .observe(now, eth_dst, &arp, our_mac, iface.ip_addrs());
+                Verdict::Pass
+            }
+            Parsed::Tcp(segment) if !segment.checksums_ok => Verdict::Pass, // smoltcp drops it
+            Parsed::Tcp(segment) if segment.syn && segment.ack.is_none() && !segment.rst => {
+                self.syn(now, medium, &segment, sockets)
+            }
+            Parsed::Tcp(segment) if segment.rst => self.rst(now, frame, &segment, sockets),
+            Parsed::Tcp(_) | Parsed::Other => Verdict::Pass,
+        }
+    }
+
+    fn syn(
+        &mut self,
+        now: Instant,
+        medium: Medium,
+        segment: &Segment,
+        sockets: &mut SocketSet<'_>,
+    ) -> Verdict {
+        if late_syn::is_late_syn(segment, sockets) {
+            self.stats.late_syns += 1;
+            log::debug!(
+                "late SYN from {} for a connection behind a listener: dropped",
+                segment.src
+            );
+            return Verdict::Drop;
+        }
+        // A retransmitted SYN of a handshake in progress goes to its own socket.
+        let ongoing = sockets.iter().any(|(_, socket)| match socket {
+            Socket::Tcp(socket) => {
+                socket.state() != tcp::State::Listen && late_syn::owns(socket, segment)
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        });
+        if ongoing {
+            return Verdict::Pass;
+        }
+        let neighbors = &self.neighbors;
+        let resolved = |peer: IpEndpoint| match (medium, peer.addr) {
+            (Medium::Ethernet, IpAddress::Ipv4(v4)) => neighbors.knows(v4, now),
+            // No ARP on this medium: every peer counts as resolved, so none is recycled.
+            #[allow(unreachable_patterns)]
+            _ => true,
+        };
+        let port = segment.dst.port;
+        let Some(recycled) = admission::admit(sockets, port, resolved, &mut self.cursor) else {
+            // Still no listener? If the port's pool can evict an idle connection, keep quiet
+            // (no RST) and let it know: the client retransmits its SYN in a second and finds a
+            // socket listening. Otherwise smoltcp refuses it, as a full backlog does.
+            let listening = sockets.iter().any(|(_, socket)| match socket {
+                Socket::Tcp(s) => {
+                    s.state() == tcp::State::Listen && s.listen_endpoint().port == port
+                }
+                #[allow(unreachable_patterns)]
+                _ => false,
+            });
+            if !listening {
+                if let Some(entry) = self
+                    .pressure
+                    .iter_mut()
+                    .find(|p| p.port == port && p.evictable)
+                {
+                    entry.refused_at = Some(now);
+                    return Verdict::Drop;
+                }
+            }
+            return Verdict::Pass;
+        };
+        {
+            self.stats.half_open_recycled += 1;
+            limited!(
+                self.log_admission,
+                now,
+                info,
+                "port {}: every socket half-open; dropped the handshake with {} to admit {} ({})",
+                segment.dst.port,
+                recycled.dropped_peer,
+                segment.src,
+                recycled.handle
+            );
+        }
+        Verdict::Pass
+    }
+
+    fn rst(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        segment: &Segment,
+        sockets: &mut SocketSet<'_>,
+    ) -> Verdict {
+        match blind_rst::judge(segment, sockets, &self.acks) {
+            RstVerdict::Pass => Verdict::Pass,
+            RstVerdict::Challenge(ack) => {
+                self.stats.rsts_challenged += 1;
+                limited!(
+                    self.log_rst,
+                    now,
+                    warn,
+                    "RST from {} to port {} not at the expected sequence number: challenge ACK instead (RFC 5961)",
+                    segment.src,
+                    segment.dst.port
+                );
+                let mut probe = [0u8; PROBE_MAX];
+                match segment::rewrite_rst_as_probe(frame, segment, ack, &mut probe) {
+                    Some(len) => Verdict::Replace(probe, len),
+                    None => Verdict::Drop,
+                }
+            }
+            RstVerdict::Drop => {
+                self.stats.rsts_dropped += 1;
+                limited!(
+                    self.log_rst,
+                    now,
+                    warn,
+                    "RST from {} to port {} not at the expected sequence number: dropped (RFC 5961)",
+                    segment.src,
+                    segment.dst.port
+                );
+                Verdict::Drop
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Which neighbours smoltcp can reach right now: a mirror of its ARP cache.
+//!
+//! smoltcp keeps its neighbour cache private, yet a UDP sender must know whether a reply can
+//! leave at once: a smoltcp UDP socket only ever tries the head of its send queue, and a head
+//! addressed to a neighbour that never answers ARP blocks every datagram behind it (smoltcp
+//! issue #594, see `docs/upstream/`). The guard sees every frame before smoltcp does, and
+//! smoltcp fills its cache from exactly one kind of frame (an ARP request or reply aimed at one of
+//! our addresses, from a unicast sender in one of our subnets), so the mirror applies the same
+//! rule, with the same 60 s lifetime, the same capacity and the same eviction (soonest to
+//! expire). It answers "would smoltcp find this neighbour now?" without touching smoltcp.
+
+use heapless::LinearMap;
+use smoltcp::config::IFACE_NEIGHBOR_CACHE_COUNT;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{ArpOperation, ArpRepr, EthernetAddress, IpAddress, IpCidr, Ipv4Address};
+
+/// smoltcp's neighbour entry lifetime (`iface::neighbor::Cache::ENTRY_LIFETIME`).
+const ENTRY_LIFETIME: Duration = Duration::from_secs(60);
+
+/// An entry this close to expiring counts as gone: a reply queued now is sent on a later poll.
+const MARGIN: Duration = Duration::from_secs(1);
+
+/// The mirror of smoltcp's neighbour cache.
+#[derive(Debug, Default)]
+pub(crate) struct NeighborMirror {
+    expires: LinearMap<Ipv4Address, Instant, IFACE_NEIGHBOR_CACHE_COUNT>,
+}
+
+impl NeighborMirror {
+    /// Learn from an ARP packet, as smoltcp's `process_arp` does.
+    pub(crate) fn observe(
+        &mut self,
+        now: Instant,
+        eth_dst: EthernetAddress,
+        arp: &ArpRepr,
+        our_mac: Option<EthernetAddress>,
+        our_addrs: &[IpCidr],
+    ) {
+        #[allow(irrefutable_let_patterns)]
+        let ArpRepr::EthernetIpv4 {
+            operation,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_protocol_addr,
+            ..
+        } = *arp
+        else {
+            return;
+        };
+        let for_us = eth_dst.is_broadcast() || eth_dst.is_multicast() || Some(eth_dst) == our_mac;
+        let target_is_ours = our_addrs
+            .iter()
+            .any(|cidr| cidr.address() == IpAddress::Ipv4(target_protocol_addr));
+        let source = IpAddress::Ipv4(source_protocol_addr);
+        let same_network = our_addrs.iter().any(|cidr| cidr.contains_addr(&source));
+        let known_operation = matches!(operation, ArpOperation::Request | ArpOperation::Reply);
+        let learn = for_us
+            && target_is_ours
+            && known_operation
+            && same_network
+            && is_unicast(source_protocol_addr)
+            && source_hardware_addr.is_unicast();
+        if !learn {
+            return;
+        }
+        let expires = now + ENTRY_LIFETIME;
+        if self.expires.insert(source_protocol_addr, expires).is_err() {
+            // Full: smoltcp evicts the entry that expires first.
+            if let Some(oldest) = self
+                .expires
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(addr, _)| *addr)
+            {
+                self.expires.remove(&oldest);
+            }
+            self.expires.insert(source_protocol_addr, expires).ok();
+        }
+    }
+
+    /// Whether smoltcp knows `addr`'s hardware address at `now` (and will for another second).
+    pub(crate) fn knows(&self, addr: Ipv4Address, now: Instant) -> bool {
+        self.expires
+            .get(&addr)
+            .is_some_and(|expires| now + MARGIN < *expires)
+    }
+}
+
+/// smoltcp's `x_is_unicast` for IPv4.
+fn is_unicast(addr: Ipv4Address) -> bool {
+    !(addr.is_broadcast() || addr.is_multicast() || addr.is_unspecified())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Ipv4Address = Ipv4Address::new(192, 168, 69, 1);
+    const PEER: Ipv4Address = Ipv4Address::new(192, 168, 69, 100);
+    const OUR_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+
+    fn arp(op: ArpOperation, from: Ipv4Address, to: Ipv4Address) -> ArpRepr {
+        ArpRepr::EthernetIpv4 {
+            operation: op,
+            source_hardware_addr: EthernetAddress([2, 0, 0, 0, 0, 9]),
+            source_protocol_addr: from,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: to,
+        }
+    }
+
+    fn addrs() -> [IpCidr; 1] {
+        [IpCidr::new(IpAddress::Ipv4(US), 24)]
+    }
+
+    #[test]
+    fn learns_like_smoltcp_and_forgets_after_a_minute() {
+        let mut mirror = NeighborMirror::default();
+        let t0 = Instant::from_secs(5);
+        let request = arp(ArpOperation::Request, PEER, US);
+        mirror.observe(
+            t0,
+            EthernetAddress::BROADCAST,
+            &request,
+            Some(OUR_MAC),
+            &addrs(),
+        );
+        assert!(mirror.knows(PEER, t0));
+        assert!(mirror.knows(PEER, t0 + Duration::from_secs(58)));
+        assert!(!mirror.knows(PEER, t0 + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn ignores_what_smoltcp_ignores() {
+        let mut mirror = NeighborMirror::default();
+        let t0 = Instant::from_secs(5);
+        let other = Ipv4Address::new(192, 168, 69, 7);
+        let outside = Ipv4Address::new(10, 0, 0, 1);
+        // Aimed at another host, from outside our subnet, from a broadcast address, and a
+        // frame sent to another MAC.
+        for (repr, dst) in [
+            (
+                arp(ArpOperation::Request, PEER, other),
+                EthernetAddress::BROADCAST,
+            ),
+            (
+                arp(ArpOperation::Request, outside, US),
+                EthernetAddress::BROADCAST,
+            ),
+            (
+                arp(ArpOperation::Reply, Ipv4Address::BROADCAST, US),
+                OUR_MAC,
+            ),
+            (
+                arp(ArpOperation::Reply, PEER, US),
+                EthernetAddress([2, 0, 0, 0, 0, 5]),
+            ),
+        ] {
+            mirror.observe(t0, dst, &repr, Some(OUR_MAC), &addrs());
+        }
+        assert!(!mirror.knows(PEER, t0));
+        assert!(!mirror.knows(outside, t0));
+    }
+
+    #[test]
+    fn full_mirror_evicts_the_entry_that_expires_first() {
+        let mut mirror = NeighborMirror::default();
+        for i in 0..=IFACE_NEIGHBOR_CACHE_COUNT {
+            let peer = Ipv4Address::new(192, 168, 69, 10 + i as u8);
+            let at = Instant::from_millis(i as i64);
+            mirror.observe(
+                at,
+                OUR_MAC,
+                &arp(ArpOperation::Reply, peer, US),
+                Some(OUR_MAC),
+                &addrs(),
+            );
+        }
+        let now = Instant::from_millis(IFACE_NEIGHBOR_CACHE_COUNT as i64);
+        assert!(!mirror.knows(Ipv4Address::new(192, 168, 69, 10), now));
+        assert!(mirror.knows(Ipv4Address::new(192, 168, 69, 11), now));
+    }
+}

@@ -1,0 +1,175 @@
+//! A first look at a received frame: just enough of its headers for the guard to decide.
+//!
+//! Parsing goes through `smoltcp::wire`, the same code smoltcp itself uses, so the guard never
+//! reads a header smoltcp would read differently. Checksums are verified only for the segments
+//! the guard acts on (SYN and RST: small), so bulk data costs one header glance per frame.
+
+use smoltcp::phy::Medium;
+use smoltcp::wire::{
+    ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint,
+    IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber,
+};
+
+/// What a frame is, as far as the guard cares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Parsed {
+    /// An ARP packet, with the Ethernet destination it was sent to.
+    Arp {
+        /// The Ethernet destination of the frame.
+        eth_dst: EthernetAddress,
+        /// The ARP packet.
+        arp: ArpRepr,
+    },
+    /// An unfragmented IPv4 TCP segment.
+    Tcp(Segment),
+    /// Anything else: smoltcp's business.
+    Other,
+}
+
+/// The fields of a TCP segment the guard reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    /// The sender.
+    pub src: IpEndpoint,
+    /// The receiver (us).
+    pub dst: IpEndpoint,
+    /// Sequence number.
+    pub seq: TcpSeqNumber,
+    /// Acknowledgement number, if the ACK flag is set.
+    pub ack: Option<TcpSeqNumber>,
+    /// SYN flag.
+    pub syn: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// Where the IP header starts in the frame.
+    pub ip_offset: usize,
+    /// IPv4 and TCP checksums are right (only checked for SYN and RST segments; `true`
+    /// otherwise).
+    pub checksums_ok: bool,
+}
+
+/// Parse `frame` as received on a `medium` device.
+pub(crate) fn parse(medium: Medium, frame: &[u8]) -> Parsed {
+    parse_inner(medium, frame).unwrap_or(Parsed::Other)
+}
+
+fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
+    let ip_offset = match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
+                EthernetProtocol::Arp => {
+                    let packet = ArpPacket::new_checked(eth.payload()).ok()?;
+                    let arp = ArpRepr::parse(&packet).ok()?;
+                    return Some(Parsed::Arp {
+                        eth_dst: eth.dst_addr(),
+                        arp,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ => 0,
+    };
+    let ip = Ipv4Packet::new_checked(frame.get(ip_offset..)?).ok()?;
+    if ip.version() != 4
+        || ip.next_header() != IpProtocol::Tcp
+        || ip.more_frags()
+        || ip.frag_offset() != 0
+    {
+        return None;
+    }
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let (syn, rst) = (tcp.syn(), tcp.rst());
+    let checksums_ok = if syn || rst {
+        ip.verify_checksum() && tcp.verify_checksum(&src, &dst)
+    } else {
+        true
+    };
+    Some(Parsed::Tcp(Segment {
+        src: IpEndpoint::new(src, tcp.src_port()),
+        dst: IpEndpoint::new(dst, tcp.dst_port()),
+        seq: tcp.seq_number(),
+        ack: tcp.ack().then(|| tcp.ack_number()),
+        syn,
+        rst,
+        ip_offset,
+        checksums_ok,
+    }))
+}
+
+/// The fields of a TCP segment we sent, for the [`AckTracker`](super::acks::AckTracker).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent {
+    /// Our port.
+    pub local_port: u16,
+    /// The peer.
+    pub remote: IpEndpoint,
+    /// Sequence number just after this segment (SYN and FIN count one).
+    pub seq_end: TcpSeqNumber,
+    /// The acknowledgement number it carried, if any.
+    pub ack: Option<TcpSeqNumber>,
+    /// It was a RST.
+    pub rst: bool,
+}
+
+/// Parse a frame we are about to send (built by smoltcp: well-formed).
+pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
+    let ip_offset = match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            if eth.ethertype() != EthernetProtocol::Ipv4 {
+                return None;
+            }
+            EthernetFrame::<&[u8]>::header_len()
+        }
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    };
+    let ip = Ipv4Packet::new_checked(frame.get(ip_offset..)?).ok()?;
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+        return None;
+    }
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let control = usize::from(tcp.syn()) + usize::from(tcp.fin());
+    Some(Sent {
+        local_port: tcp.src_port(),
+        remote: IpEndpoint::new(IpAddress::Ipv4(ip.dst_addr()), tcp.dst_port()),
+        seq_end: tcp.seq_number() + (tcp.payload().len() + control),
+        ack: tcp.ack().then(|| tcp.ack_number()),
+        rst: tcp.rst(),
+    })
+}
+
+/// Turn the RST segment in `frame` into a pure ACK whose acknowledgement number is beyond
+/// anything we sent (`ack`), written into `out`: smoltcp answers such a segment with a
+/// challenge ACK (rate-limited by smoltcp, one per second per socket) and changes nothing else.
+/// Returns the length written, or `None` if the frame does not fit in `out`.
+pub(crate) fn rewrite_rst_as_probe(
+    frame: &[u8],
+    segment: &Segment,
+    ack: TcpSeqNumber,
+    out: &mut [u8],
+) -> Option<usize> {
+    let copy = out.get_mut(..frame.len())?;
+    copy.copy_from_slice(frame);
+    let ip_bytes = copy.get_mut(segment.ip_offset..)?;
+    let header_len = usize::from(Ipv4Packet::new_checked(&*ip_bytes).ok()?.header_len());
+    let total_len = usize::from(Ipv4Packet::new_checked(&*ip_bytes).ok()?.total_len());
+    let tcp_bytes = ip_bytes.get_mut(header_len..total_len)?;
+    let mut tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
+    tcp.set_rst(false);
+    tcp.set_syn(false);
+    tcp.set_fin(false);
+    tcp.set_psh(false);
+    tcp.set_ack(true);
+    tcp.set_ack_number(ack);
+    tcp.fill_checksum(&segment.src.addr, &segment.dst.addr);
+    Some(frame.len())
+}

