@@ -29,7 +29,7 @@ use smolsock::smoltcp::phy::{Device, TxToken};
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
-use smolsock::storage::{TcpStorage, UdpStorage};
+use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::{Stack, StackConfig};
 
@@ -54,6 +54,7 @@ const BACKLOG: usize = 2;
 const FRAME_MAX: usize = 512;
 type Buffers = TcpStorage<2048, 2048>;
 type Datagrams = UdpStorage<8, 4096>;
+type Lane = UdpLaneStorage<4, 6000>;
 
 /// Operations decoded from one input, at most.
 const MAX_OPS: usize = 300;
@@ -316,8 +317,10 @@ impl World<'_, '_> {
             framed.size(),
         );
         let udp = self.udp_echo.stats();
+        let handled =
+            udp.datagrams + udp.too_large + udp.unanswerable + udp.dropped_unsent + udp.pending;
         assert!(
-            udp.datagrams + udp.too_large + udp.unanswerable <= self.udp_to_echo,
+            handled <= self.udp_to_echo,
             "the UDP echo handled more datagrams than it received: {udp:?}, {} sent to it",
             self.udp_to_echo
         );
@@ -387,6 +390,10 @@ fn check_pool(
         "port {name}: {stats:?}"
     );
     assert!(
+        stats.idle_timeouts + stats.send_timeouts + stats.evicted <= stats.reset,
+        "port {name}: {stats:?}"
+    );
+    assert!(
         listening <= BACKLOG,
         "port {name}: {listening} sockets listen, backlog {BACKLOG}"
     );
@@ -409,12 +416,13 @@ fn run(data: &[u8]) {
     let (client_port, mut client_dev) = client_link.ends();
 
     let mut server_sockets: Vec<SocketStorage<'_>> =
-        (0..2 * POOL + 2).map(|_| SocketStorage::EMPTY).collect();
+        (0..2 * POOL + 3).map(|_| SocketStorage::EMPTY).collect();
     let mut client_sockets: Vec<SocketStorage<'_>> = (0..1).map(|_| SocketStorage::EMPTY).collect();
     let mut echo_buffers: Vec<Buffers> = (0..POOL).map(|_| Buffers::new()).collect();
     let mut framed_buffers: Vec<Buffers> = (0..POOL).map(|_| Buffers::new()).collect();
     let mut udp_buffers = Box::new(Datagrams::new());
     let mut sink_buffers = Box::new(Datagrams::new());
+    let mut lane_buffers = Box::new(Lane::new());
     let mut client_buffers = Box::new(Buffers::new());
 
     let now = Instant::from_millis(1_000);
@@ -433,7 +441,13 @@ fn run(data: &[u8]) {
         PoolConfig::new(ports::FRAMED_ECHO, BACKLOG),
     )
     .unwrap();
-    let udp_echo = UdpEcho::<1472>::new(&mut server, &mut udp_buffers, ports::UDP_ECHO).unwrap();
+    let udp_echo = UdpEcho::<1472>::new(
+        &mut server,
+        &mut udp_buffers,
+        &mut lane_buffers,
+        ports::UDP_ECHO,
+    )
+    .unwrap();
     let sink = UdpSink::new(&mut server, &mut sink_buffers, ports::UDP_SINK).unwrap();
 
     let config = StackConfig::ethernet(CLIENT_MAC, IpCidr::Ipv4(Ipv4Cidr::new(CLIENT_IP, 24)))
