@@ -544,7 +544,7 @@ impl PoolCore {
         let mut next: Option<Instant> = None;
         let mut wake = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
         let mut changed = false;
-        for (index, slot) in slots.iter_mut().enumerate() {
+        for slot in slots.iter_mut() {
             let Phase::Connected(conn) = &mut slot.phase else {
                 continue;
             };
@@ -581,7 +581,7 @@ impl PoolCore {
                 _ => None,
             };
             if let Some(why) = why {
-                changed |= self.reset(index, slot, stack, now, why, on_event);
+                changed |= self.reset(slot, stack, now, why, on_event);
             }
         }
         // A full pool makes room for a newcomer: the longest-idle connection past the grace
@@ -605,14 +605,8 @@ impl PoolCore {
                         .is_some_and(|at| now < at + NEWCOMER_PATIENCE);
                     if waiting {
                         stack.clear_syn_waiting(config.port);
-                        changed |= self.reset(
-                            index,
-                            &mut slots[index],
-                            stack,
-                            now,
-                            Expiry::Evicted,
-                            on_event,
-                        );
+                        changed |=
+                            self.reset(&mut slots[index], stack, now, Expiry::Evicted, on_event);
                     } else {
                         evictable = true;
                     }
@@ -628,10 +622,12 @@ impl PoolCore {
         changed
     }
 
-    /// Reset the connection in `slot` for `why`, and follow it back to Idle at once.
+    /// Reset the connection in `slot` for `why`. The slot goes back to Idle at the next
+    /// `maintain`, after a `poll` has sent the RST: listening on the socket at once would
+    /// discard the RST smoltcp keeps for it (`listen` resets the socket), and a peer without
+    /// keep-alive would never learn that its connection is gone.
     fn reset(
         &mut self,
-        index: usize,
         slot: &mut Slot,
         stack: &mut Stack<'_>,
         now: Instant,
@@ -657,7 +653,6 @@ impl PoolCore {
             self.config.port
         );
         on_event(SlotEvent::Expired { remote, why });
-        follow(index, slot, socket, now, self, on_event);
         true
     }
 }
