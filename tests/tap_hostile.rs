@@ -447,9 +447,9 @@ fn spoofed_udp_does_not_stop_the_udp_echo() {
     let attack = thread::spawn(move || {
         let started = Instant::now();
         let mut n = 0usize;
-        // 1000 datagrams/s until told to stop (at most 10 s).
+        // 5000 datagrams/s until told to stop (at most 10 s).
         while !attack_stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(10) {
-            n += flood(&attacker, 50, 1000, Duration::from_secs(1), |i| {
+            n += flood(&attacker, 250, 5000, Duration::from_secs(1), |i| {
                 let host = sources[(n + i) % sources.len()];
                 let (mac, ip) = spoofed(host);
                 let hosts = Hosts {
@@ -598,10 +598,10 @@ fn syn_flood_does_not_close_port_8000() {
     let reply = ns.run(move || echo(8000, &m, Duration::from_secs(1)));
     let recovery = ended_at.elapsed();
     let ok = served.iter().filter(|(ok, _)| *ok).count();
-    let slowest = served.iter().map(|(_, t)| *t).max().unwrap_or_default();
+    let times: Vec<Duration> = served.iter().map(|(_, t)| *t).collect();
     eprintln!(
         "SYN flood: {taken} spoofed SYNs taken by the kernel in {flood_time:?}; legit served \
-         during {ok}/10 (slowest {slowest:?}); after: {} in {recovery:?}",
+         during {ok}/10 (each took {times:.1?}); after: {} in {recovery:?}",
         if reply.is_ok() {
             "served"
         } else {
@@ -697,9 +697,14 @@ fn slowloris_does_not_hold_the_pool() {
     );
     // After: a fresh client at once.
     let m = message("after slowloris", 0);
+    let after = Instant::now();
     let reply = ns
         .run(move || echo(8000, &m, Duration::from_secs(2)))
         .expect("served after");
+    eprintln!(
+        "slowloris: after the holders, served in {:?}",
+        after.elapsed()
+    );
     assert_eq!(reply, message("after slowloris", 0).to_ascii_uppercase());
     let report = server.stop_when(Duration::from_secs(5), |r| r.echo.accepted >= 6);
     let e = report.echo;
@@ -722,10 +727,40 @@ fn window_scale(frame: &[u8]) -> u8 {
     repr.window_scale.unwrap_or(0)
 }
 
-/// Spoof RSTs on `stream`'s four-tuple at every sequence number smolsock would take as in its
-/// receive window (learnt from what it last sent on that connection), skipping the exact
-/// `RCV.NXT` unless `exact`. Returns the number of RSTs sent and the window covered.
-fn blind_rsts(ns: &Netns, sniffer: &Sniffer, stream: &TcpStream, exact: bool) -> (usize, u32) {
+/// Spoofed RSTs on one connection's four-tuple, ready to fire.
+struct Storm {
+    link: RawLink,
+    hosts: Hosts,
+    local: u16,
+    ack: u32,
+    offsets: Vec<u32>,
+    /// The receive window smolsock last announced on the connection, in bytes.
+    window: u32,
+}
+
+impl Storm {
+    /// Send every RST at 50,000 a second (10 s at most); returns how many the kernel took.
+    fn fire(&self) -> usize {
+        flood(
+            &self.link,
+            self.offsets.len(),
+            50_000,
+            Duration::from_secs(10),
+            |i| {
+                let seq = self.ack.wrapping_add(self.offsets[i]);
+                frames::tcp(
+                    &self.hosts,
+                    &Segment::new(self.local, 8000, seq, 0, flag::RST),
+                )
+            },
+        )
+    }
+}
+
+/// RSTs on `stream`'s four-tuple at every sequence number smolsock would take as in its
+/// receive window (learnt from what it last sent on that connection), in order from `RCV.NXT +
+/// 1`, skipping the exact `RCV.NXT` unless `exact` (then only that one).
+fn aim(ns: &Netns, sniffer: &Sniffer, stream: &TcpStream, exact: bool) -> Storm {
     let local = stream.local_addr().unwrap().port();
     let on_tuple = move |p: &Parsed| {
         matches!(p, Parsed::Tcp { src_port: 8000, dst_port, hosts, .. }
@@ -755,11 +790,14 @@ fn blind_rsts(ns: &Netns, sniffer: &Sniffer, stream: &TcpStream, exact: bool) ->
     } else {
         (1..window).collect()
     };
-    let sent = flood(&link, offsets.len(), 50_000, Duration::from_secs(10), |i| {
-        let seq = ack.wrapping_add(offsets[i]);
-        frames::tcp(&hosts, &Segment::new(local, 8000, seq, 0, flag::RST))
-    });
-    (sent, window)
+    Storm {
+        link,
+        hosts,
+        local,
+        ack,
+        offsets,
+        window,
+    }
 }
 
 fn blind_rsts_across_the_window_do_not_reset() {
@@ -775,8 +813,29 @@ fn blind_rsts_across_the_window_do_not_reset() {
         s
     });
     thread::sleep(Duration::from_millis(100)); // smolsock's last ACK is out and sniffed
+    let storm = aim(&ns, &sniffer, &stream, false);
+    let window = storm.window;
     let started = Instant::now();
-    let (sent, window) = blind_rsts(&ns, &sniffer, &stream, false);
+    let firing = thread::spawn(move || storm.fire());
+    // During the storm: an 8-byte echo every 20 ms, from 100 ms in, when the storm has passed
+    // every sequence number these few hundred bytes move `RCV.NXT` to (so no RST can be
+    // exact by chance).
+    thread::sleep(Duration::from_millis(100));
+    let (mut asked, mut answered) = (0, 0);
+    while !firing.is_finished() {
+        asked += 1;
+        let m = format!("ping{:04}", asked % 10_000);
+        let mut buf = [0u8; 8];
+        let ok =
+            (&stream).write_all(m.as_bytes()).is_ok() && (&stream).read_exact(&mut buf).is_ok();
+        if !ok {
+            break;
+        }
+        assert_eq!(&buf, m.to_ascii_uppercase().as_bytes());
+        answered += 1;
+        thread::sleep(Duration::from_millis(20));
+    }
+    let sent = firing.join().expect("the storm");
     let storm = started.elapsed();
     // The connection carries on, every byte checked, and ends with FIN both ways.
     let payload: Vec<u8> = (0..64 << 10).map(|i| (i % 251) as u8).collect();
@@ -791,8 +850,9 @@ fn blind_rsts_across_the_window_do_not_reset() {
     sender.join().unwrap();
     let guard = server.latest().map(|r| r.guard);
     eprintln!(
-        "blind RST: {sent} RSTs across a {window}-byte window in {storm:?}; the connection {} \
-         ({} of {} bytes echoed); guard: {guard:?}",
+        "blind RST: {sent} RSTs across a {window}-byte window in {storm:?}; during it \
+         {answered}/{asked} echoes; after it the connection {} ({} of {} bytes echoed); guard: \
+         {guard:?}",
         if result.is_ok() {
             "survived"
         } else {
@@ -805,6 +865,10 @@ fn blind_rsts_across_the_window_do_not_reset() {
         sent as u32 >= window - 1,
         "only {sent} of {} RSTs went out",
         window - 1
+    );
+    assert!(
+        asked > 10 && answered == asked,
+        "{answered}/{asked} echoes during the storm"
     );
     result.expect("the connection survives the blind RSTs");
     assert!(reply == expected, "the echo after the storm differs");
@@ -820,7 +884,7 @@ fn blind_rsts_across_the_window_do_not_reset() {
         s
     });
     thread::sleep(Duration::from_millis(100));
-    blind_rsts(&ns, &sniffer, &victim, true);
+    assert_eq!(aim(&ns, &sniffer, &victim, true).fire(), 1);
     thread::sleep(Duration::from_millis(100));
     let _ = (&victim).write_all(b"anyone there?");
     assert!(ended(&victim), "an RST at RCV.NXT resets the connection");
