@@ -296,10 +296,13 @@ impl RawLink {
     }
 }
 
+/// A frame smolsock sent: parsed, and as it was.
+type Sniffed = (Parsed, Vec<u8>);
+
 /// Frames smolsock sent (parsed), collected by a thread until dropped.
 struct Sniffer {
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(Instant, Parsed, Vec<u8>)>>>,
+    seen: Arc<Mutex<Vec<Sniffed>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -318,7 +321,7 @@ impl Sniffer {
                     Ok(Some((n, outgoing))) if !outgoing => {
                         if let Ok(parsed) = frames::parse(&buf[..n]) {
                             let frame = buf[..n].to_vec();
-                            store.lock().unwrap().push((Instant::now(), parsed, frame));
+                            store.lock().unwrap().push((parsed, frame));
                         }
                     }
                     Ok(_) => {}
@@ -339,7 +342,7 @@ impl Sniffer {
             .lock()
             .unwrap()
             .iter()
-            .filter(|(_, p, _)| filter(p))
+            .filter(|(p, _)| filter(p))
             .count()
     }
 
@@ -350,8 +353,8 @@ impl Sniffer {
             .unwrap()
             .iter()
             .rev()
-            .find(|(_, p, _)| filter(p))
-            .map(|(_, p, f)| (p.clone(), f.clone()))
+            .find(|(p, _)| filter(p))
+            .cloned()
     }
 }
 
