@@ -108,7 +108,7 @@ struct Session {
 /// broadcast address and the server's own included), or one outside it.
 fn attacker(b: u8) -> (EthernetAddress, Ipv4Address) {
     let host = if b == 100 { 101 } else { b };
-    let ip = if b & 0x80 != 0 && b % 7 == 0 {
+    let ip = if b & 0x80 != 0 && b.is_multiple_of(7) {
         Ipv4Address::new(10, 0, 0, host)
     } else {
         Ipv4Address::new(192, 168, 69, host)
@@ -670,7 +670,7 @@ fn step(world: &mut World<'_, '_>, input: &mut Input<'_>) {
         // ARP: a request for the server, or the answer to the server's question.
         4 => {
             let kind = input.u8();
-            if kind % 2 == 0 || world.asked.is_empty() {
+            if kind & 1 == 0 || world.asked.is_empty() {
                 world.inject(&frames::arp(mac, ip, dst_mac, SERVER_IP, kind & 0x40 != 0));
             } else {
                 let asked = world.asked[usize::from(kind) % world.asked.len()];

@@ -276,6 +276,9 @@ struct Slot {
     handle: SocketHandle,
     phase: Phase,
     activity: Activity,
+    /// The pool reset this slot's connection for this reason; counted, reported and the slot
+    /// freed when `follow` next sees the socket closed.
+    expired: Option<Expiry>,
 }
 
 /// Counters of a [`ListenerPool`].
@@ -336,6 +339,7 @@ impl<const N: usize> ListenerPool<N> {
                     handle,
                     phase: Phase::Idle,
                     activity: Activity::new(stack.now()),
+                    expired: None,
                 })
                 .ok();
         }
@@ -465,7 +469,7 @@ impl PoolCore {
             let socket = stack.tcp(slot.handle);
             changed |= follow(index, slot, socket, now, self, on_event);
         }
-        changed |= self.expire(slots, stack, now, on_event);
+        changed |= self.expire(slots, stack, now);
         if self.running {
             changed |= self.trim_listeners(slots, stack);
             let mut listening = count(slots, Phase::Listening);
@@ -533,13 +537,7 @@ impl PoolCore {
 
     /// The pool's own timers: idle and stalled connections, and eviction when full. Registers
     /// the next deadline with the stack.
-    fn expire(
-        &mut self,
-        slots: &mut [Slot],
-        stack: &mut Stack<'_>,
-        now: Instant,
-        on_event: &mut dyn FnMut(SlotEvent),
-    ) -> bool {
+    fn expire(&mut self, slots: &mut [Slot], stack: &mut Stack<'_>, now: Instant) -> bool {
         let config = self.config;
         let mut next: Option<Instant> = None;
         let mut wake = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
@@ -581,7 +579,7 @@ impl PoolCore {
                 _ => None,
             };
             if let Some(why) = why {
-                changed |= self.reset(slot, stack, now, why, on_event);
+                changed |= self.reset(slot, stack, now, why);
             }
         }
         // A full pool makes room for a newcomer: the longest-idle connection past the grace
@@ -605,8 +603,7 @@ impl PoolCore {
                         .is_some_and(|at| now < at + NEWCOMER_PATIENCE);
                     if waiting {
                         stack.clear_syn_waiting(config.port);
-                        changed |=
-                            self.reset(&mut slots[index], stack, now, Expiry::Evicted, on_event);
+                        changed |= self.reset(&mut slots[index], stack, now, Expiry::Evicted);
                     } else {
                         evictable = true;
                     }
@@ -622,29 +619,17 @@ impl PoolCore {
         changed
     }
 
-    /// Reset the connection in `slot` for `why`. The slot goes back to Idle at the next
-    /// `maintain`, after a `poll` has sent the RST: listening on the socket at once would
-    /// discard the RST smoltcp keeps for it (`listen` resets the socket), and a peer without
-    /// keep-alive would never learn that its connection is gone.
-    fn reset(
-        &mut self,
-        slot: &mut Slot,
-        stack: &mut Stack<'_>,
-        now: Instant,
-        why: Expiry,
-        on_event: &mut dyn FnMut(SlotEvent),
-    ) -> bool {
+    /// Reset the connection in `slot` for `why`. The slot goes back to Idle (and is counted and
+    /// reported) at the next `maintain`, after a `poll` has sent the RST: listening on the
+    /// socket at once would discard the RST smoltcp keeps for it (`listen` resets the socket),
+    /// and a peer without keep-alive would never learn that its connection is gone.
+    fn reset(&mut self, slot: &mut Slot, stack: &mut Stack<'_>, now: Instant, why: Expiry) -> bool {
         let Phase::Connected(conn) = &mut slot.phase else {
             return false;
         };
         let remote = conn.remote;
-        let socket = stack.tcp(slot.handle);
-        conn.abort(socket);
-        match why {
-            Expiry::Idle => self.stats.idle_timeouts += 1,
-            Expiry::SendStalled => self.stats.send_timeouts += 1,
-            Expiry::Evicted => self.stats.evicted += 1,
-        }
+        conn.abort(stack.tcp(slot.handle));
+        slot.expired = Some(why);
         limited!(
             self.log,
             now,
@@ -652,7 +637,6 @@ impl PoolCore {
             "port {}: reset {remote}: {why}",
             self.config.port
         );
-        on_event(SlotEvent::Expired { remote, why });
         true
     }
 }
@@ -719,7 +703,20 @@ fn follow(
         Phase::Connected(conn) => match state {
             State::Closed | State::TimeWait => {
                 let mut conn = *conn;
-                let graceful = conn.peer_finished || state == State::TimeWait;
+                let expired = slot.expired.take();
+                if let Some(why) = expired {
+                    match why {
+                        Expiry::Idle => stats.idle_timeouts += 1,
+                        Expiry::SendStalled => stats.send_timeouts += 1,
+                        Expiry::Evicted => stats.evicted += 1,
+                    }
+                    on_event(SlotEvent::Expired {
+                        remote: conn.remote,
+                        why,
+                    });
+                }
+                let graceful =
+                    expired.is_none() && (conn.peer_finished || state == State::TimeWait);
                 conn.peer_finished |= state == State::TimeWait;
                 slot.phase = Phase::Idle;
                 if graceful {
