@@ -15,10 +15,10 @@
 //!
 //! `memcpy` copies the whole input once into another buffer: the floor for "touch every byte".
 //!
-//! Run: `cargo bench --bench frame_decode`. After criterion's own report (elements/s for the
-//! zero-copy `whole` runs, bytes/s for the others), a summary table (own timing: median of 15
-//! samples) prints frames/s, and GB/s and the time relative to `memcpy` only for the rows that
-//! copy bytes (`mss`, `memcpy`).
+//! Run: `cargo bench -p smolsock-benches --bench frame_decode`. After criterion's own report
+//! (elements/s for the zero-copy `whole` runs, bytes/s for the others), a summary table (own
+//! timing: median of 15 samples) prints frames/s, and GB/s and the time relative to `memcpy`
+//! only for the rows that copy bytes (`mss`, `memcpy`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

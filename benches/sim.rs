@@ -1,7 +1,7 @@
 //! How the simulator's cost grows with the work it simulates.
 //!
 //! ```text
-//! cargo bench --bench sim
+//! cargo bench -p smolsock-benches --bench sim
 //! ```
 //!
 //! Prints one table: for 2, 8 and 32 hosts (every host but the server runs an echo client in a

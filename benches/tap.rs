@@ -2,7 +2,7 @@
 //! device, beside the same transfer kernel to kernel over a veth pair, in the same run.
 //!
 //! ```text
-//! sudo cargo bench --bench tap
+//! sudo cargo bench -p smolsock-benches --bench tap
 //! ```
 //!
 //! Both transfers run inside network namespaces made for the run (deleted afterwards): the

@@ -1,7 +1,7 @@
 //! TCP bulk throughput on the in-memory loopback: smolsock's services vs raw smoltcp.
 //!
 //! ```text
-//! cargo bench --bench tcp_loopback
+//! cargo bench -p smolsock-benches --bench tcp_loopback
 //! ```
 //!
 //! Both sides move the same bytes through the same `Loopback` device (MTU 1500) with the same

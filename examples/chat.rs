@@ -15,7 +15,9 @@ use std::io::{self, BufRead, Write};
 use smolsock::clock::{Clock, Duration, VirtualClock};
 use smolsock::device::Loopback;
 use smolsock::event_loop::{run_until, Work};
-use smolsock::service::{ports, ChatClient, ChatServer, Service, Submitted};
+use smolsock::service::{
+    ports, ChatClient, ChatServer, Service, Submitted, BYE, EMPTY_REFUSED, PROMPT,
+};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{IpAddress, IpCidr, IpEndpoint};
 use smolsock::storage::TcpStorage;
@@ -26,6 +28,14 @@ const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 const LINE: usize = 256;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // No options: `--help` says what this is, anything else is refused.
+    clap::Command::new("chat")
+        .about(
+            "The lesson's line chat on an in-memory loopback: you are the client; type a line, the \
+             scripted server replies with it upper-cased (ASCII letters only) and its length. An \
+             empty line is refused; `yes` or the end of input (Ctrl-D) quits.",
+        )
+        .get_matches();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp(None)
         .init();
@@ -47,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |_from: IpEndpoint, line: &[u8], reply: &mut [u8]| {
             let text = format!(
                 "{} ({} bytes)",
-                String::from_utf8_lossy(line).to_uppercase(),
+                String::from_utf8_lossy(line).to_ascii_uppercase(),
                 line.len()
             );
             let n = text.len().min(reply.len());
@@ -64,21 +74,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let p = server.poll(s);
         Work::done_if(client.state(s) == ClientState::Connected, p)
     })?;
-    println!("connected to {server_at}; type a line (empty lines are refused, `yes` quits)");
+    println!("connected to {server_at}");
 
     let stdin = io::stdin();
     let mut lines = stdin.lock().lines();
     loop {
-        print!("> ");
+        print!("{PROMPT}");
         io::stdout().flush()?;
         let line = lines.next().transpose()?;
+        // The same words as `tap chat`: a new line after the prompt, then what happened.
         match client.submit(&mut stack, line.as_deref()) {
-            Ok(Submitted::Refused) => println!("empty line: please type something"),
+            Ok(Submitted::Refused) => println!("\n{EMPTY_REFUSED}"),
             Ok(Submitted::Quit) => {
-                println!("bye");
+                println!("\n{BYE}");
                 break;
             }
             Ok(Submitted::Sent) => {
+                println!();
                 let mut reply = String::new();
                 run_until(&mut stack, &mut device, &clock, budget, |s| {
                     let p = server.poll(s);
@@ -96,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })?;
                 println!("server: {reply}");
             }
-            Err(e) => println!("not sent: {e}"),
+            Err(e) => println!("\nnot sent: {e}"),
         }
     }
     // Let the close finish on both sides, as a well-behaved client does.

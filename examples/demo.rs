@@ -14,7 +14,7 @@ use smolsock::event_loop::{run_until, RunError, Work};
 use smolsock::frame::{send_frame, Accept, FrameDecoder};
 use smolsock::service::{
     ports, ChatClient, ChatServer, EchoClient, FramedEcho, Service, Submitted, UdpEcho, UdpSink,
-    UpperEcho,
+    UpperEcho, BYE, EMPTY_REFUSED,
 };
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{IpAddress, IpCidr, IpEndpoint};
@@ -29,6 +29,15 @@ const BACKLOG: usize = 3;
 const STICKY_PORT: u16 = 7000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // No options: `--help` says what this is, anything else is refused.
+    clap::Command::new("demo")
+        .about(
+            "The socket lesson on smolsock, in one process, on an in-memory loopback: TCP echo, \
+             several clients, backlog, port reuse, a client that vanishes, UDP echo and sink, chat, \
+             sticky packets and length frames. No options; set RUST_LOG=debug for the services' own \
+             log.",
+        )
+        .get_matches();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp(None)
         .format_target(false)
@@ -377,9 +386,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for typed in [Some(""), Some("hello"), Some("how are you?"), Some("yes")] {
         println!("    user types {:?}", typed.unwrap_or("<end of input>"));
         match chatter.submit(&mut stack, typed)? {
-            Submitted::Refused => say("client: empty line, please type something"),
+            Submitted::Refused => say(&format!("client: {EMPTY_REFUSED}")),
             Submitted::Quit => {
-                say("client: bye");
+                say(&format!("client: {BYE}"));
                 break;
             }
             Submitted::Sent => {

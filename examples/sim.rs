@@ -2,8 +2,8 @@
 //! every other host, all on one simulated Ethernet segment with the faults you ask for.
 //!
 //! ```text
-//! cargo run --release --example sim -- --hosts 8 --loss 0.1 --seed 7 --seconds 60
-//! cargo run --release --example sim -- --loss 0.05 --dup 0.05 --reorder 0.05 --corrupt 0.01 --pcap /tmp/sim
+//! cargo run --release --example sim -- --hosts 8 --loss 10 --seed 7 --seconds 60
+//! cargo run --release --example sim -- --loss 5 --dup 5 --reorder 5 --corrupt 1 --pcap /tmp/sim
 //! ```
 //!
 //! Host 0 serves the upper-case echo (TCP 8000), the framed echo (TCP 9000) and the UDP echo
@@ -12,15 +12,19 @@
 //! numbered datagram every 100 ms). At the end: each link's counters, each host's sockets, and
 //! what every client achieved. With `--pcap DIR`, `DIR/port<N>.pcap` holds what host N's cable
 //! carried, for Wireshark. The same seed gives the same run (compare the trace digest).
+//!
+//! Rates are percentages, as in `tap serve --drop-rate`: `--loss 10` loses one frame in ten.
 
 use std::path::PathBuf;
 use std::time::Instant as WallClock;
 
-use clap::Parser;
+use clap::{value_parser, Arg, Command};
 use smolsock::service::{
     ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UpperEcho,
 };
-use smolsock::sim::{ip, Cable, FaultModel, Host, HostTable, Network, PcapFiles, Prng, Rate};
+use smolsock::sim::{
+    ip, Cable, FaultModel, Host, HostTable, Network, Outcome, PcapFiles, Prng, Rate, Retry,
+};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
@@ -42,57 +46,161 @@ const FRAME_MAX: usize = 1024;
 type SimCable = Cable<1514, 64, 256>;
 type SimHost<'a, 'w> = Host<'a, 'w, 1514, 64>;
 
-/// A deterministic multi-host network with faults, in virtual time.
-#[derive(Parser, Debug)]
-#[command(version, about)]
+/// The command line.
+#[derive(Debug)]
 struct Args {
-    /// Hosts on the segment: host 0 serves, the others are clients (2..=64).
-    #[arg(long, default_value_t = 4)]
     hosts: usize,
-    /// Probability that a frame is lost.
-    #[arg(long, default_value_t = 0.01)]
-    loss: f64,
-    /// Probability that a frame is delivered twice.
-    #[arg(long, default_value_t = 0.0)]
-    dup: f64,
-    /// Probability that a frame is held back 5 ms, so that later ones overtake it.
-    #[arg(long, default_value_t = 0.0)]
-    reorder: f64,
-    /// Probability that one bit of a frame's IP packet flips (checksums must catch it).
-    #[arg(long, default_value_t = 0.0)]
-    corrupt: f64,
-    /// One-way delay of every link, in milliseconds.
-    #[arg(long, default_value_t = 1)]
+    loss: Rate,
+    dup: Rate,
+    reorder: Rate,
+    corrupt: Rate,
     delay_ms: u64,
-    /// Extra random delay, up to this many milliseconds per frame.
-    #[arg(long, default_value_t = 1)]
     jitter_ms: u64,
-    /// Link rate in bits per second (default: unlimited).
-    #[arg(long)]
     bandwidth: Option<u64>,
-    /// Seed of every random decision: the same seed gives the same run.
-    #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Virtual seconds to simulate.
-    #[arg(long, default_value_t = 60)]
     seconds: u64,
-    /// Write one pcap file per host's cable into this directory.
-    #[arg(long)]
     pcap: Option<PathBuf>,
+}
+
+impl Args {
+    /// Parse the command line, or exit with help or an error (clap's builder: no derive
+    /// macros, so the first build compiles no `syn`).
+    fn parse() -> Args {
+        let percent = |name: &'static str, default: &'static str, help: &'static str| {
+            Arg::new(name)
+                .long(name)
+                .value_name("PCT")
+                .default_value(default)
+                .value_parser(parse_percent)
+                .help(help)
+        };
+        let number = |name: &'static str, long: &'static str, default: &'static str| {
+            Arg::new(name)
+                .long(long)
+                .value_name("N")
+                .default_value(default)
+                .value_parser(value_parser!(u64))
+        };
+        let m = Command::new("sim")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("A deterministic multi-host network with faults, in virtual time.")
+            .arg(
+                Arg::new("hosts")
+                    .long("hosts")
+                    .value_name("N")
+                    .default_value("4")
+                    .value_parser(parse_hosts)
+                    .help("Hosts on the segment: host 0 serves, the others are clients (2 to 64)"),
+            )
+            .arg(percent(
+                "loss",
+                "1",
+                "Percentage of frames lost, 0 to 100 (10 means one frame in ten; 0.5 is allowed)",
+            ))
+            .arg(percent("dup", "0", "Percentage of frames delivered twice"))
+            .arg(percent(
+                "reorder",
+                "0",
+                "Percentage of frames held back 5 ms, so that later ones overtake them",
+            ))
+            .arg(percent(
+                "corrupt",
+                "0",
+                "Percentage of frames with one bit of the IP packet flipped (checksums must catch \
+                 it)",
+            ))
+            .arg(
+                number("delay_ms", "delay-ms", "1")
+                    .help("One-way delay of every link, in milliseconds"),
+            )
+            .arg(
+                number("jitter_ms", "jitter-ms", "1")
+                    .help("Extra random delay, up to this many milliseconds per frame"),
+            )
+            .arg(
+                Arg::new("bandwidth")
+                    .long("bandwidth")
+                    .value_name("BITS_PER_S")
+                    .value_parser(parse_bandwidth)
+                    .help("Link rate in bits per second, at least 1 (default: unlimited)"),
+            )
+            .arg(
+                number("seed", "seed", "1")
+                    .help("Seed of every random decision: the same seed gives the same run"),
+            )
+            .arg(number("seconds", "seconds", "60").help("Virtual seconds to simulate"))
+            .arg(
+                Arg::new("pcap")
+                    .long("pcap")
+                    .value_name("DIR")
+                    .value_parser(value_parser!(PathBuf))
+                    .help("Write one pcap file per host's cable into this directory"),
+            )
+            .get_matches();
+        let rate = |name| *m.get_one::<Rate>(name).expect("has a default");
+        let number = |name| *m.get_one::<u64>(name).expect("has a default");
+        Args {
+            hosts: *m.get_one::<usize>("hosts").expect("has a default"),
+            loss: rate("loss"),
+            dup: rate("dup"),
+            reorder: rate("reorder"),
+            corrupt: rate("corrupt"),
+            delay_ms: number("delay_ms"),
+            jitter_ms: number("jitter_ms"),
+            bandwidth: m.get_one::<u64>("bandwidth").copied(),
+            seed: number("seed"),
+            seconds: number("seconds"),
+            pcap: m.get_one::<PathBuf>("pcap").cloned(),
+        }
+    }
+}
+
+/// A host count the simulator has room for.
+fn parse_hosts(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (2..=MAX_CLIENTS + 1).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s} is not a number of hosts from 2 to {}",
+            MAX_CLIENTS + 1
+        )),
+    }
+}
+
+/// A link rate: 0 would carry nothing, so it is refused rather than read as "unlimited".
+fn parse_bandwidth(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err(
+            "0 bit/s would carry nothing: give at least 1, or leave --bandwidth out \
+                      for an unlimited link"
+                .into(),
+        ),
+        Ok(bps) => Ok(bps),
+        Err(_) => Err(format!("{s:?} is not a whole number of bits per second")),
+    }
+}
+
+/// A percentage from 0 to 100 (a trailing `%` is allowed), as a [`Rate`].
+fn parse_percent(s: &str) -> Result<Rate, String> {
+    let pct: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a percentage, like 10 or 0.5"))?;
+    if !(0.0..=100.0).contains(&pct) {
+        return Err(format!(
+            "{s} is not a percentage from 0 to 100 (10 means one frame in ten)"
+        ));
+    }
+    Ok(Rate::from_f64(pct / 100.0))
 }
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
-    if !(2..=MAX_CLIENTS + 1).contains(&args.hosts) {
-        eprintln!("--hosts must be between 2 and {}", MAX_CLIENTS + 1);
-        std::process::exit(2);
-    }
     let mut faults = FaultModel::perfect()
-        .with_loss(Rate::from_f64(args.loss))
-        .with_duplicate(Rate::from_f64(args.dup))
-        .with_reorder(Rate::from_f64(args.reorder), Duration::from_millis(5))
-        .with_corrupt(Rate::from_f64(args.corrupt))
+        .with_loss(args.loss)
+        .with_duplicate(args.dup)
+        .with_reorder(args.reorder, Duration::from_millis(5))
+        .with_corrupt(args.corrupt)
         .with_delay(
             Duration::from_millis(args.delay_ms),
             Duration::from_millis(args.jitter_ms),
@@ -301,17 +409,17 @@ fn run(args: &Args, faults: &FaultModel, pcap: Option<PcapFiles>) {
     );
     let (mut refused, mut failed) = (0, 0);
     for (i, l) in loops.iter().enumerate() {
-        refused += l.echo.refused + l.framed.refused;
+        refused += l.echo.refused() + l.framed.refused();
         failed += l.echo.failed + l.framed.failed;
         println!(
             "{:>4}  {:>7} {:>7} {:>6} {:>10}  {:>9} {:>7} {:>6} {:>7}  {:>8} {:>8}",
             i + 1,
             l.echo.ok,
-            l.echo.refused,
+            l.echo.refused(),
             l.echo.failed,
             l.echo.checked,
             l.framed.ok,
-            l.framed.refused,
+            l.framed.refused(),
             l.framed.failed,
             l.framed.checked,
             l.udp.sent,
@@ -335,20 +443,18 @@ struct ClientLoops<'d> {
 impl ClientLoops<'_> {
     fn poll(&mut self, host: &mut SimHost<'_, '_>) -> bool {
         let now = host.now();
-        let mut progress = self.echo.poll(&mut host.stack, now, &mut self.ports);
-        progress |= self.framed.poll(&mut host.stack, now, &mut self.ports);
+        let mut progress = self.echo.poll(host, &mut self.ports);
+        progress |= self.framed.poll(host, &mut self.ports);
         progress |= self.udp.poll(&mut host.stack, now);
-        for at in [self.echo.retry_at, self.framed.retry_at, self.udp.next_at] {
-            if at > now {
-                host.wake_at(at);
-            }
+        if self.udp.next_at > now {
+            host.wake_at(self.udp.next_at);
         }
         progress
     }
 }
 
 /// A checking client that a [`Repeat`] runs again and again.
-trait Job<'d>: Service + Sized {
+trait Job<'d>: Outcome + Sized {
     /// What the client sends.
     type Data: ?Sized;
     /// For the log.
@@ -360,8 +466,6 @@ trait Job<'d>: Service + Sized {
         ports: &mut EphemeralPorts,
         data: &'d Self::Data,
     ) -> Result<Self, Error>;
-    /// `None` while running.
-    fn outcome(&self) -> Option<Result<(), Error>>;
     /// What was checked so far (bytes or frames).
     fn checked(&self) -> u64;
 }
@@ -377,9 +481,6 @@ impl<'d> Job<'d> for EchoClient<'d> {
     ) -> Result<Self, Error> {
         let server = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
         Ok(EchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
-    }
-    fn outcome(&self) -> Option<Result<(), Error>> {
-        EchoClient::outcome(self)
     }
     fn checked(&self) -> u64 {
         self.received() as u64
@@ -398,22 +499,18 @@ impl<'d> Job<'d> for FramedEchoClient<'d, Vec<u8>, FRAME_MAX> {
         let server = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
         Ok(FramedEchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
     }
-    fn outcome(&self) -> Option<Result<(), Error>> {
-        FramedEchoClient::outcome(self)
-    }
     fn checked(&self) -> u64 {
         FramedEchoClient::checked(self) as u64
     }
 }
 
-/// Connect, run the job to its outcome, close; again and again (a second after a failure).
+/// Connect, run the job to its outcome, close; again and again (a second after a refusal or a
+/// failure).
 struct Repeat<'d, J: Job<'d>> {
     handle: SocketHandle,
     data: &'d J::Data,
-    client: Option<J>,
-    retry_at: Instant,
+    attempt: Retry<J>,
     ok: u64,
-    refused: u64,
     failed: u64,
     /// Bytes (echo) or frames (framed) checked, over all runs.
     checked: u64,
@@ -424,46 +521,46 @@ impl<'d, J: Job<'d>> Repeat<'d, J> {
         Repeat {
             handle,
             data,
-            client: None,
-            retry_at: Instant::ZERO,
+            attempt: Retry::new(Duration::from_secs(1)),
             ok: 0,
-            refused: 0,
             failed: 0,
             checked: 0,
         }
     }
 
-    fn poll(&mut self, stack: &mut Stack<'_>, now: Instant, ports: &mut EphemeralPorts) -> bool {
-        if self.client.is_none() && now >= self.retry_at {
-            match J::start(stack, self.handle, ports, self.data) {
-                Ok(c) => self.client = Some(c),
-                Err(e) => {
-                    log::warn!("{} connect: {e}", J::NAME);
-                    self.retry_at = now + Duration::from_secs(1);
-                }
+    /// Connections refused (the server's pool was full), each retried a second later.
+    fn refused(&self) -> u64 {
+        u64::from(self.attempt.refusals())
+    }
+
+    fn poll(&mut self, host: &mut SimHost<'_, '_>, ports: &mut EphemeralPorts) -> bool {
+        let (handle, data) = (self.handle, self.data);
+        let retry_at = host.now() + Duration::from_secs(1);
+        let progress = match self
+            .attempt
+            .poll(host, |stack| J::start(stack, handle, ports, data))
+        {
+            Ok(progress) => progress,
+            Err(e) => {
+                log::warn!("{} connect: {e}", J::NAME);
+                self.attempt.pause_until(host, retry_at);
+                return false;
             }
-        }
-        let Some(client) = &mut self.client else {
-            return false;
         };
-        let progress = client.poll(stack);
-        let Some(outcome) = client.outcome() else {
+        let Some(outcome) = self.attempt.outcome() else {
             return progress;
         };
-        self.checked += client.checked();
+        if let Some(client) = self.attempt.take() {
+            self.checked += client.checked();
+        }
         match outcome {
             Ok(()) => self.ok += 1,
             Err(e) => {
                 log::info!("{} client: {e}", J::NAME);
-                if e == Error::Refused {
-                    self.refused += 1;
-                } else {
-                    self.failed += 1;
-                }
-                self.retry_at = now + Duration::from_secs(1);
+                self.failed += 1;
+                self.attempt.pause_until(host, retry_at);
             }
         }
-        self.client = None;
         progress
     }
 }

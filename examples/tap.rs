@@ -23,139 +23,311 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration as StdDuration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{value_parser, Arg, ArgAction, ArgMatches};
+use smolsock::clock::seed_from_time;
 use smolsock::event_loop::Work;
 use smolsock::frame::{send_frame, Accept, FrameDecoder};
-use smolsock::service::{ChatClient, EchoClient, Service, Submitted};
+use smolsock::service::{ChatClient, EchoClient, Service, Submitted, BYE, EMPTY_REFUSED, PROMPT};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use smolsock::storage::{TcpStorage, UdpStorage};
 use smolsock::tap::{
-    ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME,
+    ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME, MAX_POOL,
 };
 use smolsock::tcp::{ClientState, EphemeralPorts, TcpClient};
 use smolsock::udp::UdpClient;
 use smolsock::{Error, Stack, StackConfig};
 
-/// smolsock on a Linux TAP interface.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
+/// What to do: the subcommand and its arguments.
+#[derive(Debug)]
 enum Command {
-    /// Serve TCP upper-case echo :8000, framed echo :9000, UDP upper-case echo :8848,
-    /// UDP sink :8888 (and the chat :8080 with --chat) until Ctrl-C.
+    /// `serve`.
     Serve(ServeArgs),
-    /// One request from a smolsock client to any host, then exit.
-    Client {
-        #[command(subcommand)]
-        kind: ClientKind,
-    },
-    /// Interactive chat with a line server (the lesson's program 4): an empty line is refused,
-    /// `yes` or the end of input quits.
-    Chat {
-        /// The chat server, e.g. 192.168.69.100:8080.
-        #[arg(value_parser = parse_target)]
-        target: IpEndpoint,
-        #[command(flatten)]
-        net: NetArgs,
-    },
+    /// `client tcp|framed|udp`.
+    Client { kind: ClientKind },
+    /// `chat`.
+    Chat { target: IpEndpoint, net: NetArgs },
 }
 
-#[derive(Subcommand, Debug)]
+/// `client tcp|framed|udp`.
+#[derive(Debug)]
 enum ClientKind {
-    /// Send MESSAGE to an upper-case echo server and print the reply (every byte is checked).
     Tcp {
-        /// The server, e.g. 192.168.69.100:8000.
-        #[arg(value_parser = parse_target)]
         target: IpEndpoint,
-        /// What to send.
         message: String,
-        #[command(flatten)]
         net: NetArgs,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Send each MESSAGE as one frame (4-byte big-endian length, then the bytes) and print
-    /// each frame that comes back.
     Framed {
-        /// The server, e.g. 192.168.69.1:9000 or 192.168.69.100:9000.
-        #[arg(value_parser = parse_target)]
         target: IpEndpoint,
-        /// The messages, one frame each.
-        #[arg(required = true)]
         messages: Vec<String>,
-        #[command(flatten)]
         net: NetArgs,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Send MESSAGE as one datagram and print the reply datagram.
     Udp {
-        /// The server, e.g. 192.168.69.100:8848.
-        #[arg(value_parser = parse_target)]
         target: IpEndpoint,
-        /// What to send.
         message: String,
-        #[command(flatten)]
         net: NetArgs,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
 }
 
 /// smolsock's side of the TAP interface.
-#[derive(Args, Debug, Clone)]
+#[derive(Debug, Clone)]
 struct NetArgs {
-    /// The TAP interface (it must exist: see scripts/tap-netns.sh).
-    #[arg(long, default_value = "tap0")]
     iface: String,
-    /// smolsock's address and prefix.
-    #[arg(long, default_value = "192.168.69.1/24", value_parser = parse_cidr)]
     ip: Ipv4Cidr,
-    /// smolsock's MAC address (not the kernel side's).
-    #[arg(long, default_value = "02:00:00:00:00:01", value_parser = parse_mac)]
     mac: EthernetAddress,
-    /// Default gateway, for peers outside the subnet.
-    #[arg(long)]
     gateway: Option<Ipv4Address>,
 }
 
-#[derive(Args, Debug)]
+/// `serve`'s options.
+#[derive(Debug)]
 struct ServeArgs {
-    #[command(flatten)]
     net: NetArgs,
-    /// Sockets of each TCP pool waiting in LISTEN at once (the lesson's `listen(N)`; at most
-    /// --pool).
-    #[arg(long, default_value_t = 4)]
     backlog: usize,
-    /// Sockets in each TCP echo pool (8000, 9000): connections served at once; more are
-    /// refused (RST).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=smolsock::tap::MAX_POOL as i64))]
     pool: u16,
-    /// Write every frame in and out to this libpcap file (open it with Wireshark or tshark).
-    #[arg(long)]
     pcap: Option<PathBuf>,
-    /// Also serve the chat on :8080; you type the replies.
-    #[arg(long)]
     chat: bool,
-    /// Drop this percentage of frames, each way (smoltcp's FaultInjector).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     drop_rate: u8,
-    /// Flip one bit in this percentage of frames, each way.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     corrupt_rate: u8,
-    /// Seed for sequence numbers and faults (default: from the clock).
-    #[arg(long)]
     seed: Option<u64>,
+}
+
+/// Parse the command line, or exit with help or an error. (clap's builder, not its derive
+/// macros: the first build of the examples then compiles no `syn`.)
+fn parse_command_line() -> Command {
+    let target = |example: &str| {
+        Arg::new("target")
+            .required(true)
+            .value_name("IPV4:PORT")
+            .value_parser(parse_target)
+            .help(format!("The server, e.g. {example}"))
+    };
+    let timeout = |default: &'static str| {
+        Arg::new("timeout")
+            .long("timeout")
+            .value_name("SECONDS")
+            .default_value(default)
+            .value_parser(value_parser!(u64))
+            .help("Give up after this many seconds")
+    };
+    let message = || Arg::new("message").required(true).help("What to send");
+    let serve = with_net_args(
+        clap::Command::new("serve")
+            .about(
+                "Serve TCP upper-case echo :8000, framed echo :9000, UDP upper-case echo :8848, \
+                 UDP sink :8888 (and the chat :8080 with --chat) until Ctrl-C",
+            )
+            .arg(
+                Arg::new("backlog")
+                    .long("backlog")
+                    .value_name("N")
+                    .default_value("4")
+                    .value_parser(value_parser!(usize))
+                    .help(
+                        "Sockets of each TCP pool waiting in LISTEN at once (the lesson's \
+                         `listen(N)`); 0 is taken as 1 and more than --pool as --pool, with a note",
+                    ),
+            )
+            .arg(
+                Arg::new("pool")
+                    .long("pool")
+                    .value_name("N")
+                    .default_value("8")
+                    .value_parser(value_parser!(u16).range(1..=MAX_POOL as i64))
+                    .help(
+                        "Sockets in each TCP echo pool (8000, 9000): connections served at \
+                         once; more are refused (RST)",
+                    ),
+            )
+            .arg(
+                Arg::new("pcap")
+                    .long("pcap")
+                    .value_name("FILE")
+                    .value_parser(value_parser!(PathBuf))
+                    .help(
+                        "Write every frame in and out to this libpcap file (read it with \
+                         `tshark -r FILE -d udp.port==8848,data`)",
+                    ),
+            )
+            .arg(
+                Arg::new("chat")
+                    .long("chat")
+                    .action(ArgAction::SetTrue)
+                    .help("Also serve the chat on :8080; you type the replies"),
+            )
+            .arg(
+                Arg::new("drop_rate")
+                    .long("drop-rate")
+                    .value_name("PCT")
+                    .default_value("0")
+                    .value_parser(value_parser!(u8).range(0..=100))
+                    .help("Drop this percentage of frames, each way (smoltcp's FaultInjector)"),
+            )
+            .arg(
+                Arg::new("corrupt_rate")
+                    .long("corrupt-rate")
+                    .value_name("PCT")
+                    .default_value("0")
+                    .value_parser(value_parser!(u8).range(0..=100))
+                    .help("Flip one bit in this percentage of frames, each way"),
+            )
+            .arg(
+                Arg::new("seed")
+                    .long("seed")
+                    .value_name("N")
+                    .value_parser(value_parser!(u64))
+                    .help("Seed for sequence numbers and faults (default: from the clock)"),
+            ),
+    );
+    let client = clap::Command::new("client")
+        .about("One request from a smolsock client to any host, then exit")
+        .subcommand_required(true)
+        .subcommand(with_net_args(
+            clap::Command::new("tcp")
+                .about(
+                    "Send MESSAGE to an upper-case echo server and print the reply (every byte \
+                     is checked)",
+                )
+                .arg(target("192.168.69.100:8000"))
+                .arg(message())
+                .arg(timeout("10")),
+        ))
+        .subcommand(with_net_args(
+            clap::Command::new("framed")
+                .about(
+                    "Send each MESSAGE as one frame (4-byte big-endian length, then the bytes) \
+                     and print each frame that comes back",
+                )
+                .arg(target("192.168.69.1:9000 or 192.168.69.100:9000"))
+                .arg(
+                    Arg::new("messages")
+                        .value_name("MESSAGE")
+                        .required(true)
+                        .num_args(1..)
+                        .help("The messages, one frame each"),
+                )
+                .arg(timeout("10")),
+        ))
+        .subcommand(with_net_args(
+            clap::Command::new("udp")
+                .about("Send MESSAGE as one datagram and print the reply datagram")
+                .arg(target("192.168.69.100:8848"))
+                .arg(message())
+                .arg(timeout("5")),
+        ));
+    let chat = with_net_args(
+        clap::Command::new("chat")
+            .about(
+                "Interactive chat with a line server (the lesson's program 4): an empty line is \
+                 refused, `yes` or the end of input quits",
+            )
+            .arg(target("192.168.69.100:8080")),
+    );
+    let m = clap::Command::new("tap")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(
+            "smolsock on a Linux TAP interface: the lesson's servers (serve) and clients (client, \
+             chat), talking to the kernel's own sockets",
+        )
+        .subcommand_required(true)
+        .subcommands([serve, client, chat])
+        .get_matches();
+
+    let target = |m: &ArgMatches| *m.get_one::<IpEndpoint>("target").expect("required");
+    let timeout = |m: &ArgMatches| *m.get_one::<u64>("timeout").expect("has a default");
+    let message = |m: &ArgMatches| m.get_one::<String>("message").expect("required").clone();
+    match m.subcommand() {
+        Some(("serve", m)) => Command::Serve(ServeArgs {
+            net: net_args(m),
+            backlog: *m.get_one("backlog").expect("has a default"),
+            pool: *m.get_one("pool").expect("has a default"),
+            pcap: m.get_one::<PathBuf>("pcap").cloned(),
+            chat: m.get_flag("chat"),
+            drop_rate: *m.get_one("drop_rate").expect("has a default"),
+            corrupt_rate: *m.get_one("corrupt_rate").expect("has a default"),
+            seed: m.get_one::<u64>("seed").copied(),
+        }),
+        Some(("client", m)) => Command::Client {
+            kind: match m.subcommand() {
+                Some(("tcp", m)) => ClientKind::Tcp {
+                    target: target(m),
+                    message: message(m),
+                    net: net_args(m),
+                    timeout: timeout(m),
+                },
+                Some(("framed", m)) => ClientKind::Framed {
+                    target: target(m),
+                    messages: m
+                        .get_many::<String>("messages")
+                        .expect("required")
+                        .cloned()
+                        .collect(),
+                    net: net_args(m),
+                    timeout: timeout(m),
+                },
+                Some(("udp", m)) => ClientKind::Udp {
+                    target: target(m),
+                    message: message(m),
+                    net: net_args(m),
+                    timeout: timeout(m),
+                },
+                _ => unreachable!("clap requires a client kind"),
+            },
+        },
+        Some(("chat", m)) => Command::Chat {
+            target: target(m),
+            net: net_args(m),
+        },
+        _ => unreachable!("clap requires a subcommand"),
+    }
+}
+
+/// The options of smolsock's side of the TAP interface, for every subcommand.
+fn with_net_args(command: clap::Command) -> clap::Command {
+    command
+        .arg(
+            Arg::new("iface")
+                .long("iface")
+                .value_name("NAME")
+                .default_value("tap0")
+                .help("The TAP interface (it must exist: see scripts/tap-netns.sh)"),
+        )
+        .arg(
+            Arg::new("ip")
+                .long("ip")
+                .value_name("IPV4/PREFIX")
+                .default_value("192.168.69.1/24")
+                .value_parser(parse_cidr)
+                .help("smolsock's address and prefix"),
+        )
+        .arg(
+            Arg::new("mac")
+                .long("mac")
+                .value_name("MAC")
+                .default_value("02:00:00:00:00:01")
+                .value_parser(parse_mac)
+                .help("smolsock's MAC address (not the kernel side's)"),
+        )
+        .arg(
+            Arg::new("gateway")
+                .long("gateway")
+                .value_name("IPV4")
+                .value_parser(value_parser!(Ipv4Address))
+                .help("Default gateway, for peers outside the subnet"),
+        )
+}
+
+/// What [`with_net_args`] parsed.
+fn net_args(m: &ArgMatches) -> NetArgs {
+    NetArgs {
+        iface: m.get_one::<String>("iface").expect("has a default").clone(),
+        ip: *m.get_one("ip").expect("has a default"),
+        mac: *m.get_one("mac").expect("has a default"),
+        gateway: m.get_one::<Ipv4Address>("gateway").copied(),
+    }
 }
 
 fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
@@ -226,10 +398,37 @@ impl From<Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = parse_command_line();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     install_signal_handlers();
-    let result = match cli.command {
+    let result = check_address(command.net()).and_then(|()| run(command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Command {
+    /// smolsock's side of the interface, whatever the subcommand.
+    fn net(&self) -> &NetArgs {
+        match self {
+            Command::Serve(ServeArgs { net, .. })
+            | Command::Chat { net, .. }
+            | Command::Client {
+                kind:
+                    ClientKind::Tcp { net, .. }
+                    | ClientKind::Framed { net, .. }
+                    | ClientKind::Udp { net, .. },
+            } => net,
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
         Command::Serve(args) => serve(args),
         Command::Client {
             kind:
@@ -259,19 +458,21 @@ fn main() -> ExitCode {
                 },
         } => client_framed(&net, target, &messages, timeout),
         Command::Chat { target, net } => chat(&net, target),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
     }
 }
 
 // ---- serve ----
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let pool = usize::from(args.pool);
+    if args.backlog == 0 {
+        eprintln!("note: --backlog 0 is taken as 1: one socket listens at a time");
+    } else if args.backlog > pool {
+        eprintln!(
+            "note: --backlog {} is more than --pool {pool}: all {pool} sockets listen",
+            args.backlog
+        );
+    }
     let mut config = ServerConfig::new(&args.net.iface);
     config.address = args.net.ip;
     config.mac = args.net.mac;
@@ -294,8 +495,107 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Check smolsock's address before anything opens the interface (for every subcommand).
+fn check_address(net: &NetArgs) -> Result<(), Failure> {
+    check_own_address(net)?;
+    check_against_kernel(net)
+}
+
+/// Refuse an address no host may have: its subnet's network or broadcast address.
+fn check_own_address(net: &NetArgs) -> Result<(), Failure> {
+    let (ip, subnet) = (net.ip.address(), net.ip.network());
+    if net.ip.prefix_len() < 31 {
+        let what = if ip == subnet.address() {
+            Some("network")
+        } else if Some(ip) == net.ip.broadcast() {
+            Some("broadcast")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(Failure::Other(format!(
+                "--ip {}: {ip} is the {what} address of {subnet}, which no host may have; pick \
+                 another, like 192.168.69.1/24",
+                net.ip
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Compare smolsock's address with the kernel's own on the interface: the same address is
+/// refused (two hosts answering ARP for one address), another subnet gets a warning (the
+/// kernel would have no route to smolsock). A missing interface has no addresses: opening it
+/// then says what to do.
+fn check_against_kernel(net: &NetArgs) -> Result<(), Failure> {
+    let kernel = kernel_addresses(&net.iface);
+    let ip = net.ip.address();
+    if let Some(k) = kernel.iter().find(|k| k.address() == ip) {
+        return Err(Failure::Other(format!(
+            "--ip {}: {ip} is the kernel's own address on {} ({k}); smolsock needs an address \
+             of its own in that subnet, like {}",
+            net.ip,
+            net.iface,
+            example_neighbour(k)
+        )));
+    }
+    if !kernel.is_empty() && !kernel.iter().any(|k| k.contains_addr(&ip)) {
+        let list: Vec<String> = kernel.iter().map(|k| k.to_string()).collect();
+        eprintln!(
+            "warning: --ip {}: the kernel's side of {} is {} and {ip} is outside it, so the \
+             kernel has no route to smolsock; pick an address inside, like {}",
+            net.ip,
+            net.iface,
+            list.join(", "),
+            example_neighbour(&kernel[0])
+        );
+    }
+    Ok(())
+}
+
+/// An address in `kernel`'s subnet that is neither the kernel's nor special.
+fn example_neighbour(kernel: &Ipv4Cidr) -> Ipv4Cidr {
+    let base = u32::from(kernel.network().address());
+    let pick = if u32::from(kernel.address()) == base + 1 {
+        base + 2
+    } else {
+        base + 1
+    };
+    Ipv4Cidr::new(Ipv4Address::from(pick), kernel.prefix_len())
+}
+
+/// The kernel's IPv4 addresses (with their prefixes) on interface `name`, in this namespace.
+fn kernel_addresses(name: &str) -> Vec<Ipv4Cidr> {
+    let mut found = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs hands out a linked list that is only read here, then freed once.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return found;
+        }
+        let mut cur = list;
+        while let Some(ifa) = cur.as_ref() {
+            cur = ifa.ifa_next;
+            if ifa.ifa_addr.is_null()
+                || ifa.ifa_netmask.is_null()
+                || i32::from((*ifa.ifa_addr).sa_family) != libc::AF_INET
+                || std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes() != name.as_bytes()
+            {
+                continue;
+            }
+            let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+            let mask = &*(ifa.ifa_netmask as *const libc::sockaddr_in);
+            let ip = Ipv4Address::from(u32::from_be(addr.sin_addr.s_addr));
+            let prefix = u32::from_be(mask.sin_addr.s_addr).count_ones() as u8;
+            found.push(Ipv4Cidr::new(ip, prefix));
+        }
+        libc::freeifaddrs(list);
+    }
+    found
+}
+
 /// The lesson's chat operator: show the client's line, reply with the line typed at the
-/// terminal. Like the lesson's blocking `input()`, the stack waits while the operator types.
+/// terminal (an empty line is refused: type something). Like the lesson's blocking `input()`, the stack waits while the operator types.
 fn stdin_operator(lines: Receiver<String>) -> ChatOperator {
     Box::new(move |from, line, reply| {
         println!("{from} says: {}", String::from_utf8_lossy(line));
@@ -303,6 +603,11 @@ fn stdin_operator(lines: Receiver<String>) -> ChatOperator {
         std::io::stdout().flush().ok();
         let text = loop {
             match lines.recv_timeout(StdDuration::from_millis(100)) {
+                // As the chat client refuses an empty line, so does the operator's side.
+                Ok(text) if text.trim().is_empty() => {
+                    print!("empty reply refused: type a reply (the client waits for one)\nreply> ");
+                    std::io::stdout().flush().ok();
+                }
                 Ok(text) => break text,
                 Err(RecvTimeoutError::Timeout) if !STOP.load(Ordering::Relaxed) => continue,
                 Err(RecvTimeoutError::Timeout) => break "(the server is shutting down)".into(),
@@ -339,19 +644,12 @@ fn client_stack<'a>(
     sockets: &'a mut [SocketStorage<'a>],
     now: Instant,
 ) -> Stack<'a> {
-    let mut config = StackConfig::ethernet(net.mac, IpCidr::Ipv4(net.ip)).with_seed(seed());
+    let mut config =
+        StackConfig::ethernet(net.mac, IpCidr::Ipv4(net.ip)).with_seed(seed_from_time());
     if let Some(gateway) = net.gateway {
         config = config.with_gateway(gateway);
     }
     Stack::new(config, device, sockets, now)
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ u64::from(std::process::id())
 }
 
 fn deadline(host: &HostLoop<'_>, secs: u64) -> Instant {
@@ -370,7 +668,7 @@ fn client_tcp(
     let mut storage = Box::new(TcpStorage::<16384, 16384>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_tcp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client =
         EchoClient::connect(&mut stack, handle, target, &mut ports, message.as_bytes())?;
     log::info!("connecting from port {} to {target}", client.local_port());
@@ -435,7 +733,7 @@ fn client_framed(
     let mut storage = Box::new(TcpStorage::<65536, 65536>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_tcp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client = TcpClient::new(handle);
     client.connect(&mut stack, target, &mut ports)?;
     let mut decoder = Box::new(FrameDecoder::<MAX_FRAME>::new());
@@ -525,7 +823,7 @@ fn client_udp(
     let mut storage = Box::new(UdpStorage::<8, 8192>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_udp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client = UdpClient::bind_ephemeral(&mut stack, handle, &mut ports)?;
     client.send_to(&mut stack, message.as_bytes(), target)?;
     log::info!(
@@ -584,14 +882,14 @@ fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
     let mut storage = Box::new(TcpStorage::<4096, 4096>::new());
     let mut stack = client_stack(net, &mut device, &mut sockets, host.now());
     let handle = stack.add_tcp(&mut storage)?;
-    let mut ports = EphemeralPorts::new(seed());
+    let mut ports = EphemeralPorts::new(seed_from_time());
     let mut client = ChatClient::<256>::connect(&mut stack, handle, target, &mut ports)?;
     let lines = stdin_lines();
     let mut phase = ChatPhase::Connecting;
     let mut pending: Option<String> = None;
     let mut outcome: Result<(), Failure> = Ok(());
     let prompt = || {
-        print!("message (yes to quit)> ");
+        print!("{PROMPT}");
         std::io::stdout().flush().ok();
     };
     let give_up = deadline(&host, 10);
@@ -639,12 +937,12 @@ fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
                 }
                 match client.submit(stack, pending.as_deref()) {
                     Ok(Submitted::Refused) => {
-                        println!("\nempty line refused: type a message, or yes to quit");
+                        println!("\n{EMPTY_REFUSED}");
                         prompt();
                         pending = None;
                     }
                     Ok(Submitted::Quit) => {
-                        println!("\nbye");
+                        println!("\n{BYE}");
                         phase = ChatPhase::Leaving(now + Duration::from_secs(5));
                         pending = None;
                     }

@@ -102,3 +102,16 @@ impl Clock for StdClock {
         Instant::from_micros(elapsed.as_micros() as i64)
     }
 }
+
+/// A seed that differs from run to run (wall-clock nanoseconds and the process id), for
+/// whatever must not be predictable between runs: TCP initial sequence numbers
+/// ([`StackConfig::with_seed`](crate::StackConfig::with_seed)), the first ephemeral port,
+/// fault injection. Never 0. Tests and the simulator use fixed seeds instead.
+#[cfg(feature = "std")]
+pub fn seed_from_time() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ (u64::from(std::process::id()) << 32)).max(1)
+}

@@ -68,6 +68,18 @@ pub enum Next {
     Wait(Option<Duration>),
 }
 
+impl Next {
+    /// The sooner of two plans: for several stacks run together, each with its own
+    /// [`next_step`] (polling now beats any wait; a wait with a timer beats one without).
+    pub fn sooner(self, other: Next) -> Next {
+        match (self, other) {
+            (Next::PollNow, _) | (_, Next::PollNow) => Next::PollNow,
+            (Next::Wait(Some(a)), Next::Wait(Some(b))) => Next::Wait(Some(a.min(b))),
+            (Next::Wait(a), Next::Wait(b)) => Next::Wait(a.or(b)),
+        }
+    }
+}
+
 /// Decide what follows a round in which the stack and the application did `progress`.
 pub fn next_step<D: Pending + ?Sized>(
     stack: &mut Stack<'_>,
@@ -134,23 +146,44 @@ impl core::error::Error for RunError {}
 /// timer smoltcp reports as due but that cannot fire yet.
 const SPIN_LIMIT: u32 = 10_000;
 
-/// Drive `stack` on `device` in virtual time until `work` returns [`Work::Done`].
+/// What [`run_virtual`] does when a round says nothing is pending and no timer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenIdle {
+    /// Stop with [`RunError::Stalled`]: nothing could ever happen again, the application
+    /// waits for something that will not come.
+    Stall,
+    /// Let the clock run to the deadline and stop there with [`RunError::TimedOut`]: a
+    /// scenario of fixed length that may have nothing left to do before its end.
+    RunToDeadline,
+}
+
+/// The virtual-time driver: run `round` until it returns `None` (done), jumping the clock
+/// between rounds as each round's [`Next`] says.
 ///
-/// `work` runs the application (services, clients) once per round. Time stands still while
-/// anything makes progress or frames are queued, then jumps to the next socket timer. At most
-/// `budget` of virtual time may pass. Returns the virtual time when `work` was done.
-pub fn run_until<D: Device + Pending + ?Sized>(
-    stack: &mut Stack<'_>,
-    device: &mut D,
+/// This is the one loop behind every simulation in smolsock: [`run_until`] (one stack),
+/// [`sim::Network`](crate::sim::Network) (many stacks, links in flight), and tests that run two
+/// stacks over a [`Wire`](crate::device::Wire). `round(now)` polls whatever it drives at `now`
+/// and says what next:
+///
+/// - [`Next::PollNow`]: something moved or is due; go round again at the same instant (after
+///   10 000 rounds in a row at one instant the clock is nudged by 1 ms, against a timer that
+///   reports itself due but cannot fire);
+/// - [`Next::Wait`]`(Some(d))`: nothing to do for `d`; the clock jumps `d` at once (idle
+///   virtual time costs nothing: a 10 s TIME-WAIT is one step);
+/// - [`Next::Wait`]`(None)`: nothing pending and no timer: see [`WhenIdle`].
+///
+/// The clock never passes `deadline`: a jump beyond it stops the run with
+/// [`RunError::TimedOut`]. Returns the virtual time when `round` was done.
+pub fn run_virtual(
     clock: &VirtualClock,
-    budget: Duration,
-    mut work: impl FnMut(&mut Stack<'_>) -> Work,
+    deadline: Instant,
+    when_idle: WhenIdle,
+    mut round: impl FnMut(Instant) -> Option<Next>,
 ) -> Result<Instant, RunError> {
-    let deadline = clock.now() + budget;
     let mut spins = 0u32;
     loop {
         let now = clock.now();
-        let Some(next) = round(stack, device, now, &mut work) else {
+        let Some(next) = round(now) else {
             return Ok(now);
         };
         match next {
@@ -161,7 +194,15 @@ pub fn run_until<D: Device + Pending + ?Sized>(
                     clock.advance(Duration::from_millis(1));
                 }
             }
-            Next::Wait(None) => return Err(RunError::Stalled { at: now }),
+            Next::Wait(None) => {
+                return match when_idle {
+                    WhenIdle::Stall => Err(RunError::Stalled { at: now }),
+                    WhenIdle::RunToDeadline => {
+                        clock.advance_to(deadline);
+                        Err(RunError::TimedOut { at: deadline })
+                    }
+                };
+            }
             Next::Wait(Some(delay)) => {
                 spins = 0;
                 if now + delay > deadline {
@@ -175,4 +216,23 @@ pub fn run_until<D: Device + Pending + ?Sized>(
             return Err(RunError::TimedOut { at: clock.now() });
         }
     }
+}
+
+/// Drive `stack` on `device` in virtual time until `work` returns [`Work::Done`].
+///
+/// `work` runs the application (services, clients) once per round. Time stands still while
+/// anything makes progress or frames are queued, then jumps to the next socket timer. At most
+/// `budget` of virtual time may pass. Returns the virtual time when `work` was done. (This is
+/// [`round`] in [`run_virtual`].)
+pub fn run_until<D: Device + Pending + ?Sized>(
+    stack: &mut Stack<'_>,
+    device: &mut D,
+    clock: &VirtualClock,
+    budget: Duration,
+    mut work: impl FnMut(&mut Stack<'_>) -> Work,
+) -> Result<Instant, RunError> {
+    let deadline = clock.now() + budget;
+    run_virtual(clock, deadline, WhenIdle::Stall, |now| {
+        round(stack, device, now, &mut work)
+    })
 }

@@ -9,12 +9,14 @@
 //! ```text
 //!  device ─────▶ stack ─────────▶ sockets ──────────────▶ services
 //!  device::      Stack            tcp::ListenerPool       service::UpperEcho   TCP 8000
-//!   Loopback      (Interface +     (backlog)              service::FramedEcho  TCP 9000
-//!   Wire          SocketSet over  tcp::TcpClient          service::ChatServer  TCP 8080
-//!   (TAP, LAN9118  caller storage) tcp::EphemeralPorts    service::UdpEcho     UDP 8848
-//!    elsewhere)                   udp::UdpClient          service::UdpSink     UDP 8888
-//!        ▲                 ▲                                    │
-//!      clock            event_loop: poll, run services,     frame: 4-byte length frames
+//!   Loopback      (Interface +     (backlog, timeouts,    service::FramedEcho  TCP 9000
+//!   Wire          SocketSet over    eviction)             service::ChatServer  TCP 8080
+//!   (TAP, LAN9118  caller storage) tcp::TcpClient         service::UdpEcho     UDP 8848
+//!    elsewhere)   guard: every    tcp::EphemeralPorts     service::UdpSink     UDP 8888
+//!                 frame seen      udp::UdpClient                │
+//!                 first           udp::ResolveLane          frame: 4-byte length frames
+//!        ▲                 ▲
+//!      clock            event_loop: poll, run services,
 //!                       poll again while busy, then wait
 //! ```
 //!
@@ -33,6 +35,7 @@
 //! | [`service`] | the lesson's servers as small state machines |
 //! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
+//! | `pcap` | capture files for Wireshark, for the TAP server and the simulator (feature `std`) |
 //! | [`error`] | the typed errors |
 //! | `tap` | Linux TAP device, host event loop, pcap file, the services assembled (feature `tap`) |
 //!
@@ -47,6 +50,7 @@
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
+//! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
@@ -66,6 +70,8 @@ pub mod event_loop;
 pub mod frame;
 pub mod guard;
 pub mod log_limit;
+#[cfg(feature = "std")]
+pub mod pcap;
 pub mod service;
 pub mod sim;
 pub mod stack;

@@ -18,11 +18,11 @@
 //!         printed += 1;
 //!     }
 //! }
-//! assert_eq!(printed, LogLimit::BURST);
+//! assert_eq!(printed, LogLimit::BURST as usize);
 //! // One window later the next line is allowed, and the limiter reports what it held back.
 //! let later = now + LogLimit::WINDOW;
 //! assert!(limit.allow(later));
-//! assert_eq!(limit.take_suppressed(), 1000 - LogLimit::BURST as u64);
+//! assert_eq!(limit.take_suppressed(), 1000 - LogLimit::BURST);
 //! ```
 
 use smoltcp::time::{Duration, Instant};
@@ -31,9 +31,9 @@ use smoltcp::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimit {
     window_start: Instant,
-    in_window: usize,
-    suppressed: u64,
-    reported: u64,
+    in_window: u32,
+    suppressed: u32,
+    reported: u32,
 }
 
 impl Default for LogLimit {
@@ -44,7 +44,7 @@ impl Default for LogLimit {
 
 impl LogLimit {
     /// Lines allowed per window.
-    pub const BURST: usize = 5;
+    pub const BURST: u32 = 5;
     /// The window.
     pub const WINDOW: Duration = Duration::from_secs(1);
 
@@ -71,20 +71,20 @@ impl LogLimit {
             self.in_window += 1;
             true
         } else {
-            self.suppressed += 1;
+            self.suppressed = self.suppressed.wrapping_add(1);
             false
         }
     }
 
     /// Lines suppressed since the last call (and resets the count).
-    pub fn take_suppressed(&mut self) -> u64 {
-        let n = self.suppressed - self.reported;
+    pub fn take_suppressed(&mut self) -> u32 {
+        let n = self.suppressed.wrapping_sub(self.reported);
         self.reported = self.suppressed;
         n
     }
 
-    /// Every line suppressed so far.
-    pub fn suppressed_total(&self) -> u64 {
+    /// Every line suppressed so far (modulo 2^32).
+    pub fn suppressed_total(&self) -> u32 {
         self.suppressed
     }
 }

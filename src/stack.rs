@@ -395,18 +395,16 @@ impl<'a> Stack<'a> {
             let meta = rx.meta();
             let result = rx.consume(|frame| {
                 let verdict = guard.inspect(now, caps.medium, frame, mac, iface, sockets);
+                // One call site: `poll_ingress_single` is smoltcp's largest function, and each
+                // call site of a generic may get its own inlined copy (4 KiB on a Cortex-M).
+                let bytes: &[u8] = match &verdict {
+                    Verdict::Pass => frame,
+                    Verdict::Drop => return PollIngressSingleResult::PacketProcessed,
+                    Verdict::Replace(probe, len) => probe.get(..*len).unwrap_or_default(),
+                };
                 let tx = SniffTx::new(tx, &mut guard.acks, caps.medium, now);
-                match verdict {
-                    Verdict::Pass => {
-                        let mut one = OneFrame::new(frame, meta, tx, caps.clone());
-                        iface.poll_ingress_single(now, &mut one, sockets)
-                    }
-                    Verdict::Drop => PollIngressSingleResult::PacketProcessed,
-                    Verdict::Replace(probe, len) => {
-                        let mut one = OneFrame::new(&probe[..len], meta, tx, caps.clone());
-                        iface.poll_ingress_single(now, &mut one, sockets)
-                    }
-                }
+                let mut one = OneFrame::new(bytes, meta, tx, caps.clone());
+                iface.poll_ingress_single(now, &mut one, sockets)
             });
             changed |= result == PollIngressSingleResult::SocketStateChanged;
         }

@@ -19,9 +19,9 @@ use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::phy::{Device, TxToken};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpCidr, IpEndpoint,
-    IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
-    UdpPacket, UdpRepr,
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr,
+    IpAddress, IpCidr, IpEndpoint, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl,
+    TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
 };
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
@@ -64,6 +64,8 @@ struct Lan {
     /// The acknowledgement number of the last TCP segment the server sent (what an on-path
     /// observer would see; used to aim the one RST that should work).
     last_ack_from_server: Option<TcpSeqNumber>,
+    /// Every ICMP message the server sent: (type, code, the message's bytes).
+    icmp_from_server: Vec<(u8, u8, Vec<u8>)>,
 }
 
 impl Lan {
@@ -93,6 +95,7 @@ impl Lan {
             a,
             b,
             last_ack_from_server: None,
+            icmp_from_server: Vec::new(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Lan {
         let mut spy = Spy {
             inner: &mut self.a,
             last_ack: &mut self.last_ack_from_server,
+            icmp: &mut self.icmp_from_server,
         };
         let mut progress = self.server.poll(now, &mut spy);
         progress |= self.client.poll(now, &mut self.b);
@@ -172,16 +176,18 @@ impl Lan {
 struct Spy<'d> {
     inner: &'d mut WireEnd<'static, 1514, 256>,
     last_ack: &'d mut Option<TcpSeqNumber>,
+    icmp: &'d mut Vec<(u8, u8, Vec<u8>)>,
 }
 
 struct SpyTx<'t, T> {
     inner: T,
     last_ack: &'t mut Option<TcpSeqNumber>,
+    icmp: &'t mut Vec<(u8, u8, Vec<u8>)>,
 }
 
 impl<T: TxToken> TxToken for SpyTx<'_, T> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let last_ack = self.last_ack;
+        let (last_ack, icmp) = (self.last_ack, self.icmp);
         self.inner.consume(len, |buf| {
             let r = f(buf);
             let eth = EthernetFrame::new_checked(&*buf).ok();
@@ -189,12 +195,21 @@ impl<T: TxToken> TxToken for SpyTx<'_, T> {
                 .as_ref()
                 .filter(|e| e.ethertype() == EthernetProtocol::Ipv4)
                 .and_then(|e| Ipv4Packet::new_checked(e.payload()).ok());
-            if let Some(ip) = ip.filter(|ip| ip.next_header() == IpProtocol::Tcp) {
-                if let Ok(tcp) = TcpPacket::new_checked(ip.payload()) {
-                    if tcp.ack() && !tcp.rst() {
-                        *last_ack = Some(tcp.ack_number());
+            match ip {
+                Some(ip) if ip.next_header() == IpProtocol::Tcp => {
+                    if let Ok(tcp) = TcpPacket::new_checked(ip.payload()) {
+                        if tcp.ack() && !tcp.rst() {
+                            *last_ack = Some(tcp.ack_number());
+                        }
                     }
                 }
+                Some(ip) if ip.next_header() == IpProtocol::Icmp => {
+                    let msg = ip.payload();
+                    if msg.len() >= 2 {
+                        icmp.push((msg[0], msg[1], msg.to_vec()));
+                    }
+                }
+                _ => {}
             }
             r
         })
@@ -218,6 +233,7 @@ impl Device for Spy<'_> {
             SpyTx {
                 inner: tx,
                 last_ack: &mut *self.last_ack,
+                icmp: &mut *self.icmp,
             },
         ))
     }
@@ -227,6 +243,7 @@ impl Device for Spy<'_> {
         Some(SpyTx {
             inner: tx,
             last_ack: &mut *self.last_ack,
+            icmp: &mut *self.icmp,
         })
     }
 
@@ -318,6 +335,35 @@ fn tcp_frame(
         &Default::default(),
     );
     frame
+}
+
+/// An ICMP echo request to the server.
+fn ping_frame(src: Ipv4Address, ident: u16, seq_no: u16, data: &[u8]) -> Vec<u8> {
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident,
+        seq_no,
+        data,
+    };
+    let (eth, ip) = eth_ipv4(src, IpProtocol::Icmp, icmp.buffer_len());
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
+    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut e);
+    let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+    ip.emit(&mut p, &Default::default());
+    let mut m = Icmpv4Packet::new_unchecked(p.payload_mut());
+    icmp.emit(&mut m, &Default::default());
+    frame
+}
+
+/// Let the server learn the client's hardware address (the client ARPs for the server).
+fn introduce_client(lan: &mut Lan) {
+    let h = lan
+        .client
+        .add_udp(leak(UdpStorage::<2, 256>::new()))
+        .unwrap();
+    let mut c = UdpClient::bind(&mut lan.client, h, 39999).unwrap();
+    c.send_to(&mut lan.client, b"hi", server_at(9)).unwrap();
+    lan.run_for(secs(1), Duration::from_millis(10), |_| false);
 }
 
 /// An address in the server's subnet that nobody holds.
@@ -438,8 +484,9 @@ fn echo_pool(lan: &mut Lan, size: usize, config: PoolConfig) -> UpperEcho<8> {
 
 #[test]
 fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
-    let mut lan = Lan::new(8);
-    let mut echo = echo_pool(&mut lan, 4, PoolConfig::new(ports::TCP_ECHO, 4));
+    // The TAP server's shape: a pool of 8, backlog 4.
+    let mut lan = Lan::new(12);
+    let mut echo = echo_pool(&mut lan, 8, PoolConfig::new(ports::TCP_ECHO, 4));
     let mut ports_alloc = EphemeralPorts::new(7);
     let handles: Vec<_> = (0..11)
         .map(|_| {
@@ -518,12 +565,7 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
          after it served in {:?}; guard {guard:?}",
         after_flood_connected_in
     );
-    for c in &clients {
-        eprintln!("  client outcome {:?}", c.as_ref().unwrap().outcome());
-    }
-    // Measured here: 8 of 10 (two handshakes end as "refused" on the client; not explained
-    // yet, see the issue's closing note). The TAP test measures the issue's goal (9 of 10).
-    assert!(served >= 8, "only {served} of 10 served during the flood");
+    assert!(served >= 9, "only {served} of 10 served during the flood");
     // Right after the flood a new client is served at once.
     let h = lan
         .client
@@ -801,4 +843,80 @@ fn a_rst_during_the_handshake_keeps_exactly_backlog_listeners() {
         echo.poll(&mut l.server)
     });
     assert_eq!((echo.pool().half_open(), echo.pool().listening()), (0, 2));
+}
+
+#[test]
+fn ping_is_answered() {
+    let mut lan = Lan::new(4);
+    introduce_client(&mut lan);
+    lan.icmp_from_server.clear();
+    for seq in 0..5u16 {
+        lan.inject(&ping_frame(CLIENT_IP, 0x5a5a, seq, b"are you there?"));
+    }
+    lan.run_for(secs(1), Duration::from_millis(10), |_| false);
+    let replies: Vec<_> = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(kind, code, _)| (*kind, *code) == (0, 0))
+        .map(|(_, _, msg)| {
+            let packet = Icmpv4Packet::new_checked(&msg[..]).unwrap();
+            match Icmpv4Repr::parse(&packet, &Default::default()).unwrap() {
+                Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } => (ident, seq_no, data.to_vec()),
+                other => panic!("not an echo reply: {other:?}"),
+            }
+        })
+        .collect();
+    let expected: Vec<_> = (0..5u16)
+        .map(|s| (0x5a5a, s, b"are you there?".to_vec()))
+        .collect();
+    assert_eq!(replies, expected);
+}
+
+#[test]
+fn port_unreachable_errors_are_rate_limited() {
+    let mut lan = Lan::new(4);
+    introduce_client(&mut lan);
+    lan.icmp_from_server.clear();
+    // 1,000 datagrams to a closed port within half a second: smoltcp alone answers each.
+    let client = IpEndpoint::new(IpAddress::Ipv4(CLIENT_IP), 40000);
+    for i in 0..1000 {
+        lan.inject(&udp_frame(client, 7777, b"anyone?"));
+        if i % 100 == 99 {
+            lan.run_for(Duration::from_millis(50), Duration::from_millis(10), |_| {
+                false
+            });
+        }
+    }
+    lan.run_for(
+        Duration::from_millis(100),
+        Duration::from_millis(10),
+        |_| false,
+    );
+    let unreachable = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(kind, code, _)| (*kind, *code) == (3, 3))
+        .count();
+    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    eprintln!(
+        "1000 datagrams to a closed port: {unreachable} port unreachables, {suppressed} suppressed"
+    );
+    assert_eq!(unreachable, 10, "one second's burst");
+    assert_eq!(suppressed, 990);
+    // A second later the budget is back.
+    lan.run_for(secs(1), Duration::from_millis(100), |_| false);
+    lan.inject(&udp_frame(client, 7777, b"anyone?"));
+    lan.run_for(Duration::from_millis(10), Duration::from_millis(1), |_| {
+        false
+    });
+    let after = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(k, c, _)| (*k, *c) == (3, 3))
+        .count();
+    assert_eq!(after, 11);
 }

@@ -2,7 +2,7 @@
 
 use smolsock::clock::{Clock, Duration, VirtualClock};
 use smolsock::device::{Loopback, Pending, Wire};
-use smolsock::event_loop::{run_until, Work};
+use smolsock::event_loop::{next_step, run_until, run_virtual, WhenIdle, Work};
 use smolsock::service::{
     ports, ChatClient, ChatServer, EchoClient, Service, Submitted, UdpEcho, UdpSink, UpperEcho,
 };
@@ -714,6 +714,38 @@ fn chat_refuses_empty_lines_replies_and_quits_on_yes() {
 }
 
 #[test]
+fn chat_server_takes_yes_as_goodbye_not_as_a_line_to_answer() {
+    let (mut stack, mut dev, clock) = loopback(8);
+    let asked = std::cell::Cell::new(0);
+    let mut chat = ChatServer::<_, 1, 64>::new(
+        &mut stack,
+        tcp_pool::<1024, 1024>(1),
+        PoolConfig::new(ports::CHAT, 1),
+        |_f, _l: &[u8], r: &mut [u8]| {
+            asked.set(asked.get() + 1);
+            r[..2].copy_from_slice(b"ok");
+            2
+        },
+    )
+    .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(17);
+    // The lesson's client sends its `yes` before leaving; the server must not answer it.
+    let mut client = Collect::connect(
+        &mut stack,
+        &mut ports_alloc,
+        ports::CHAT,
+        b"hi\n yes \n".to_vec(),
+    );
+    run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
+        let p = chat.poll(s) | client.poll(s);
+        Work::done_if(client.client.socket(s).state() == State::CloseWait, p)
+    })
+    .unwrap();
+    assert_eq!(client.reply, b"ok\n");
+    assert_eq!(asked.get(), 1, "the operator was asked about `yes`");
+}
+
+#[test]
 fn chat_line_too_long_resets_only_that_client() {
     let (mut stack, mut dev, clock) = loopback(8);
     let mut chat = ChatServer::<_, 2, 16>::new(
@@ -777,22 +809,19 @@ fn two_stacks_talk_over_a_wire_with_arp() {
         &payload,
     )
     .unwrap();
+    // Two stacks, two devices, one clock: each round polls both, and the sooner of their next
+    // steps decides when the clock moves.
     let deadline = clock.now() + secs(30);
-    while client.outcome().is_none() && clock.now() < deadline {
-        let now = clock.now();
+    run_virtual(&clock, deadline, WhenIdle::Stall, |now| {
         let mut p = server.poll(now, &mut end_a) | client_stack.poll(now, &mut end_b);
         p |= echo.poll(&mut server) | client.poll(&mut client_stack);
-        if !p && !end_a.pending() && !end_b.pending() {
-            let next = [server.poll_at(now), client_stack.poll_at(now)]
-                .into_iter()
-                .flatten()
-                .min();
-            clock.advance_to(
-                next.unwrap_or(now + Duration::from_millis(1))
-                    .max(now + Duration::from_millis(1)),
-            );
+        if client.outcome().is_some() {
+            return None;
         }
-    }
+        let a = next_step(&mut server, &end_a, now, p);
+        Some(a.sooner(next_step(&mut client_stack, &end_b, now, p)))
+    })
+    .unwrap();
     assert_eq!(client.outcome(), Some(Ok(())));
     assert!(wire.stats_a_to_b().enqueued > 100 && wire.stats_b_to_a().enqueued > 100);
 }
@@ -830,7 +859,7 @@ fn a_tiny_device_queue_drops_frames_and_tcp_still_delivers_everything() {
 
 #[test]
 fn a_frame_in_the_device_means_poll_again_not_sleep() {
-    use smolsock::event_loop::{next_step, Next};
+    use smolsock::event_loop::Next;
     let (mut stack, mut dev, clock) = loopback(4);
     let mut ports_alloc = EphemeralPorts::new(16);
     let h = stack.add_udp(leak(UdpStorage::<4, 2048>::new())).unwrap();

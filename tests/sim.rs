@@ -26,7 +26,7 @@ use smolsock::service::{
     UpperEcho,
 };
 use smolsock::sim::seeds::{for_each_seed, pcap_dir};
-use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate};
+use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate, Retry};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
@@ -885,51 +885,36 @@ fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Repo
     // by a full backlog, and tries again a second later.
     let mut done = 0u32;
     let mut refused = 0u32;
-    let mut retry_at: Option<Instant> = None;
-    let mut current: Option<(usize, EchoClient<'_>)> = None;
+    let mut current: Option<(usize, Retry<EchoClient<'_>>)> = None;
     let mut failure: Option<String> = None;
     let run = net.run(&mut hosts, secs(100_000), |hosts| {
         let (server_host, clients) = hosts.split_at_mut(1);
         let mut progress = server.poll(&mut server_host[0].stack);
-        let now = server_host[0].now();
-        if let Some(at) = retry_at {
-            if now < at {
-                server_host[0].wake_at(at);
-                return progress.into();
-            }
-            retry_at = None;
-        }
         if current.is_none() && done < cycles {
-            let i = done as usize % CLIENT_HOSTS;
+            current = Some((done as usize % CLIENT_HOSTS, Retry::new(secs(1))));
+        }
+        let mut served = false;
+        if let Some((i, attempt)) = &mut current {
             let data = &payloads[done as usize % payloads.len()];
-            match EchoClient::connect(
-                &mut clients[i].stack,
-                handles[i],
-                echo_endpoint(),
-                &mut port_alloc[i],
-                data,
-            ) {
-                Ok(client) => current = Some((i, client)),
+            let (handle, ports) = (handles[*i], &mut port_alloc[*i]);
+            match attempt.poll(&mut clients[*i], |stack| {
+                EchoClient::connect(stack, handle, echo_endpoint(), ports, data)
+            }) {
+                Ok(p) => progress |= p,
                 Err(e) => failure = Some(format!("cycle {done}: connect: {e}")),
             }
-            progress = true;
-        }
-        if let Some((i, client)) = &mut current {
-            progress |= client.poll(&mut clients[*i].stack);
-            match client.outcome() {
+            match attempt.outcome() {
                 None => {}
                 Some(Ok(())) => {
-                    done += 1;
-                    current = None;
-                }
-                Some(Err(Error::Refused)) => {
-                    refused += 1;
-                    current = None;
-                    retry_at = Some(now + secs(1));
-                    server_host[0].wake_at(now + secs(1));
+                    refused += attempt.refusals();
+                    served = true;
                 }
                 Some(Err(e)) => failure = Some(format!("cycle {done} on host {}: {e}", *i + 1)),
             }
+        }
+        if served {
+            done += 1;
+            current = None;
         }
         Work::done_if(failure.is_some() || done == cycles, progress)
     });
@@ -1025,7 +1010,7 @@ fn connection_churn_under_all_faults() {
 }
 
 #[test]
-fn overload_refuses_extras_then_serves_latecomers() {
+fn overload_holds_or_refuses_extras_then_serves_everyone() {
     init_log();
     const POOL: usize = 4;
     const CLIENT_HOSTS: usize = 4;
@@ -1055,15 +1040,11 @@ fn overload_refuses_extras_then_serves_latecomers() {
         .collect();
     let mut bufs = tcp_pool::<4096, 4096>(CLIENT_HOSTS * PER_HOST);
     let mut bufs_iter = bufs.iter_mut();
-    // (host, handle, ports, client, refusals, retry at)
     struct Slot<'d> {
         host: usize,
         handle: SocketHandle,
         ports: EphemeralPorts,
-        client: Option<EchoClient<'d>>,
-        refusals: u32,
-        retry_at: Option<Instant>,
-        first_try_refused: bool,
+        attempt: Retry<EchoClient<'d>>,
     }
     let mut slots: Vec<Slot> = (0..CLIENT_HOSTS * PER_HOST)
         .map(|i| {
@@ -1076,10 +1057,7 @@ fn overload_refuses_extras_then_serves_latecomers() {
                 host,
                 handle,
                 ports: EphemeralPorts::new(i as u64 * 1000),
-                client: None,
-                refusals: 0,
-                retry_at: Some(Instant::ZERO),
-                first_try_refused: false,
+                attempt: Retry::new(millis(250)),
             }
         })
         .collect();
@@ -1087,49 +1065,26 @@ fn overload_refuses_extras_then_serves_latecomers() {
         .run(&mut hosts, secs(300), |hosts| {
             let mut progress = server.poll(&mut hosts[0].stack);
             for (i, slot) in slots.iter_mut().enumerate() {
-                let host = &mut hosts[slot.host];
-                let now = host.now();
-                if slot.retry_at.is_some_and(|at| now >= at) {
-                    slot.retry_at = None;
-                    let client = EchoClient::connect(
-                        &mut host.stack,
-                        slot.handle,
-                        echo_endpoint(),
-                        &mut slot.ports,
-                        &data[i],
-                    )
+                let (handle, ports) = (slot.handle, &mut slot.ports);
+                progress |= slot
+                    .attempt
+                    .poll(&mut hosts[slot.host], |stack| {
+                        EchoClient::connect(stack, handle, echo_endpoint(), ports, &data[i])
+                    })
                     .unwrap();
-                    slot.client = Some(client);
-                    progress = true;
-                }
-                if let Some(client) = &mut slot.client {
-                    progress |= client.poll(&mut host.stack);
-                    if client.outcome() == Some(Err(Error::Refused)) {
-                        slot.first_try_refused |= slot.refusals == 0;
-                        slot.refusals += 1;
-                        slot.client = None;
-                        slot.retry_at = Some(now + millis(250));
-                    }
-                }
-                if let Some(at) = slot.retry_at {
-                    host.wake_at(at);
-                }
             }
-            let finished = slots
-                .iter()
-                .all(|s| s.client.as_ref().is_some_and(|c| c.outcome().is_some()));
+            let finished = slots.iter().all(|s| s.attempt.outcome().is_some());
             Work::done_if(finished, progress)
         })
         .unwrap();
-    let refused_at_first = slots.iter().filter(|s| s.first_try_refused).count();
-    let refusals: u32 = slots.iter().map(|s| s.refusals).sum();
+    let refused_at_first = slots.iter().filter(|s| s.attempt.refusals() > 0).count();
+    let refusals: u32 = slots.iter().map(|s| s.attempt.refusals()).sum();
     for (i, slot) in slots.iter().enumerate() {
-        let outcome = slot.client.as_ref().and_then(|c| c.outcome());
         assert_eq!(
-            outcome,
+            slot.attempt.outcome(),
             Some(Ok(())),
             "client {i} (refused {} times)",
-            slot.refusals
+            slot.attempt.refusals()
         );
     }
     let stats = server.pool().stats();
@@ -1138,7 +1093,13 @@ fn overload_refuses_extras_then_serves_latecomers() {
          ({refusals} refusals in all), all served intact by {end}; pool {stats:?}",
         slots.len()
     );
-    assert_eq!(refused_at_first, CLIENT_HOSTS * PER_HOST - POOL);
+    // Extras that arrive while handshakes are under way are held back (no RST; their SYN is
+    // retransmitted a second later), extras that find every socket serving are refused: either
+    // way the pool ran out, and nobody was lost.
+    let held = hosts[0].stack.guard_stats().syns_held;
+    eprintln!("overload: {held} SYNs held back");
+    assert!(refused_at_first > 0 || held > 0, "nobody had to wait");
+    assert!(refused_at_first <= CLIENT_HOSTS * PER_HOST - POOL);
     assert_eq!(stats.accepted, (CLIENT_HOSTS * PER_HOST) as u64);
     assert!(stats.exhausted >= 1);
 }

@@ -12,7 +12,7 @@ mod harness;
 mod netns;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -696,7 +696,8 @@ fn cli_serve_chat_operator_types_replies() {
         BufReader::new(&stream).read_line(&mut reply).unwrap();
         reply
     });
-    operator.write_all(b"hello client\n").unwrap();
+    // Empty replies are refused, as the chat client refuses empty lines: never sent.
+    operator.write_all(b"\n  \nhello client\n").unwrap();
     operator.flush().unwrap();
     let reply = client.join().unwrap();
     assert_eq!(reply, "hello client\n");
@@ -707,94 +708,64 @@ fn cli_serve_chat_operator_types_replies() {
         out.contains("hello server"),
         "the operator sees the line: {out}"
     );
+    assert_eq!(out.matches("empty reply refused").count(), 2, "{out}");
 }
 
-/// Kernel-side lesson servers for the command-line clients, stopped on drop: TCP upper-case
-/// echo on 8000 (one `recv`, reply, close, as in the lesson), framed upper-case echo on 9000,
-/// UDP upper-case echo on 8848, and a chat on 8080 that answers each line with "ok: LINE".
+/// The lesson's kernel-side programs (`scripts/lesson.py`) for the command-line clients,
+/// killed on drop: TCP upper-case echo on 8000 (one `recv`, reply, close, as in the lesson),
+/// framed upper-case echo on 9000, UDP upper-case echo on 8848, and the chat on 8080 with its
+/// scripted operator, who answers each line with "ok: LINE". `None` without `python3`.
 struct KernelServers {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    children: Vec<Child>,
 }
 
 impl KernelServers {
-    fn start(ns: &Netns) -> KernelServers {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        // Bound in the namespace before this returns, so no client comes too early.
-        let echo = ns.run(|| TcpListener::bind(format!("{KERNEL_IP}:8000")).unwrap());
-        let chat = ns.run(|| TcpListener::bind(format!("{KERNEL_IP}:8080")).unwrap());
-        let udp = ns.run(|| UdpSocket::bind(format!("{KERNEL_IP}:8848")).unwrap());
-        let framed = ns.run(|| TcpListener::bind(format!("{KERNEL_IP}:9000")).unwrap());
-        let flag = stop.clone();
-        threads.push(thread::spawn(move || {
-            serve_tcp(&framed, &flag, |stream| {
-                let mut header = [0u8; 4];
-                while (&stream).read_exact(&mut header).is_ok() {
-                    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
-                    if (&stream).read_exact(&mut payload).is_err() {
-                        break;
-                    }
-                    (&stream).write_all(&frame(&upper(&payload))).ok();
-                }
-            });
-        }));
-        let flag = stop.clone();
-        threads.push(thread::spawn(move || {
-            let listener = echo;
-            serve_tcp(&listener, &flag, |stream| {
-                let mut buf = [0u8; 1024];
-                let n = (&stream).read(&mut buf).unwrap_or(0);
-                (&stream).write_all(&upper(&buf[..n])).ok();
-            });
-        }));
-        let flag = stop.clone();
-        threads.push(thread::spawn(move || {
-            let listener = chat;
-            serve_tcp(&listener, &flag, |stream| {
-                let mut lines = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                while lines.read_line(&mut line).unwrap_or(0) > 0 {
-                    (&stream).write_all(format!("ok: {line}").as_bytes()).ok();
-                    line.clear();
-                }
-            });
-        }));
-        let flag = stop.clone();
-        threads.push(thread::spawn(move || {
-            udp.set_read_timeout(Some(Duration::from_millis(20)))
-                .unwrap();
-            let mut buf = [0u8; 2048];
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok((n, from)) = udp.recv_from(&mut buf) {
-                    udp.send_to(&upper(&buf[..n]), from).ok();
-                }
-            }
-        }));
-        KernelServers { stop, threads }
-    }
-}
-
-/// Accept connections one after another (as the lesson's servers do) until `stop`.
-fn serve_tcp(listener: &TcpListener, stop: &AtomicBool, handle: impl Fn(TcpStream)) {
-    listener.set_nonblocking(true).unwrap();
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false).unwrap();
-                stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-                handle(stream);
-            }
-            Err(_) => thread::sleep(Duration::from_millis(20)),
+    fn start(ns: &Netns) -> Option<KernelServers> {
+        if Command::new("python3").arg("--version").output().is_err() {
+            eprintln!("skipped: no python3 for scripts/lesson.py");
+            return None;
         }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lesson.py");
+        let mut servers = KernelServers {
+            children: Vec::new(),
+        };
+        let programs: [&[&str]; 4] = [
+            &["tcp-server"],
+            &["framed-server"],
+            &["udp-server"],
+            &["chat-server", "--auto"],
+        ];
+        for program in programs {
+            let mut child = ns
+                .command("python3")
+                .arg(script)
+                .args(program)
+                .args(["--host", KERNEL_IP])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3 scripts/lesson.py");
+            // Bound before this returns, so no client comes too early; the rest of what the
+            // server prints goes to the test's output.
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            servers.children.push(child);
+            assert!(line.contains("listening on"), "{program:?}: {line:?}");
+            thread::spawn(move || {
+                out.lines()
+                    .map_while(Result::ok)
+                    .for_each(|l| eprintln!("{l}"))
+            });
+        }
+        Some(servers)
     }
 }
 
 impl Drop for KernelServers {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        for child in &mut self.children {
+            child.kill().ok();
+            child.wait().ok();
         }
     }
 }
@@ -802,7 +773,9 @@ impl Drop for KernelServers {
 fn cli_clients_talk_to_kernel_servers() {
     let ns = Netns::new("cliclient").unwrap();
     ns.add_tap().unwrap();
-    let _servers = KernelServers::start(&ns);
+    let Some(_servers) = KernelServers::start(&ns) else {
+        return;
+    };
     let tcp_target = format!("{KERNEL_IP}:8000");
     let (ok, out, err) = spawn_in(
         &ns,

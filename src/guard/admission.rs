@@ -16,8 +16,13 @@
 //!
 //! A half-open connection whose peer answered ARP is never taken: it is most likely a real
 //! client one round trip away from being served, and taking it would trade one legitimate
-//! client for another (the simulator's overload test caught exactly that). Those free their
-//! slot after [`PoolConfig::handshake_timeout`](crate::tcp::PoolConfig::handshake_timeout).
+//! client for another (the simulator's overload test caught exactly that). While such
+//! handshakes hold every slot, the guard holds a new SYN back instead of letting smoltcp refuse
+//! it: the client retransmits its SYN a second later, when those handshakes are done. (Under a
+//! flood they take up to a second: a recycled socket inherits smoltcp's one-second "neighbour
+//! missing" silence from the spoofed peer it served before, which delays its SYN-ACK.) Stuck
+//! ones free their slot after
+//! [`PoolConfig::handshake_timeout`](crate::tcp::PoolConfig::handshake_timeout).
 //! On an IP-only interface (no ARP) nothing is recycled here for the same reason. Established
 //! connections are never touched (idle ones are the pool's business:
 //! [`PoolConfig::evict_idle_after`](crate::tcp::PoolConfig::evict_idle_after)).
@@ -26,13 +31,24 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, Socket};
 use smoltcp::wire::IpEndpoint;
 
-/// A half-open connection was reset to make room for a new SYN.
+/// What [`admit`] found or did.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Recycled {
-    /// The socket, now listening again.
-    pub handle: SocketHandle,
-    /// The peer of the half-open connection it dropped.
-    pub dropped_peer: IpEndpoint,
+pub(crate) enum Admission {
+    /// A socket listens on the port: nothing to do.
+    Listening,
+    /// A half-open connection was reset to make room for the SYN.
+    Recycled {
+        /// The socket, now listening again.
+        handle: SocketHandle,
+        /// The peer of the half-open connection it dropped.
+        dropped_peer: IpEndpoint,
+    },
+    /// Every socket of the port is taken; `handshaking` says whether some of them are
+    /// half-open with peers that answered ARP (so a slot is likely to free soon).
+    Busy {
+        /// Half-open connections with resolved peers on the port.
+        handshaking: bool,
+    },
 }
 
 /// Make sure a socket listens on `port`; recycle a half-open one if none does. `resolved`
@@ -42,19 +58,23 @@ pub(crate) fn admit(
     port: u16,
     resolved: impl Fn(IpEndpoint) -> bool,
     cursor: &mut Option<SocketHandle>,
-) -> Option<Recycled> {
+) -> Admission {
     let mut victim: Option<(u8, SocketHandle, IpEndpoint)> = None;
+    let mut handshaking = false;
     for (handle, socket) in sockets.iter() {
         let Socket::Tcp(socket) = socket else {
             continue;
         };
         match socket.state() {
-            tcp::State::Listen if socket.listen_endpoint().port == port => return None,
+            tcp::State::Listen if socket.listen_endpoint().port == port => {
+                return Admission::Listening
+            }
             tcp::State::SynReceived if socket.listen_endpoint().port == port => {
                 let Some(peer) = socket.remote_endpoint() else {
                     continue;
                 };
                 if resolved(peer) {
+                    handshaking = true;
                     continue;
                 }
                 // Lower rank wins: sockets after the cursor first.
@@ -67,16 +87,20 @@ pub(crate) fn admit(
             _ => {}
         }
     }
-    let (_, handle, dropped_peer) = victim?;
+    let Some((_, handle, dropped_peer)) = victim else {
+        return Admission::Busy { handshaking };
+    };
     let socket = sockets.get_mut::<tcp::Socket<'_>>(handle);
     let endpoint = socket.listen_endpoint();
     socket.abort();
     // The socket is closed now, so `listen` cannot fail on its state; the endpoint is the one
     // it listened on before.
-    socket.listen(endpoint).ok()?;
+    if socket.listen(endpoint).is_err() {
+        return Admission::Busy { handshaking };
+    }
     *cursor = Some(handle);
-    Some(Recycled {
+    Admission::Recycled {
         handle,
         dropped_peer,
-    })
+    }
 }

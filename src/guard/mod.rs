@@ -9,6 +9,7 @@
 //! | file | what it stops |
 //! |---|---|
 //! | `late_syn.rs` | a late or duplicated SYN landing on an earlier listener and resetting a live connection |
+//! | `icmp_errors.rs` | a flood of datagrams to closed ports drawing one ICMP "port unreachable" each |
 //! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
 //! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
 //! | `acks.rs` | (what `blind_rst.rs` needs: the last acknowledgement number sent per connection) |
@@ -17,12 +18,13 @@
 //! | `egress.rs` | the device wrapper that reads outgoing frames |
 //!
 //! Everything else goes to smoltcp unchanged. Cost: one header glance per frame; a pass over
-//! the socket set per SYN and per RST; checksums verified only for SYN and RST segments.
+//! the socket set per SYN and per RST.
 
 mod acks;
 mod admission;
 mod blind_rst;
 pub(crate) mod egress;
+mod icmp_errors;
 mod late_syn;
 mod neighbors;
 mod segment;
@@ -51,12 +53,18 @@ const PROBE_MAX: usize = 160;
 pub struct GuardStats {
     /// Late or duplicated SYNs kept from a listener (see `late_syn.rs`).
     pub late_syns: u64,
-    /// Half-open connections reset to admit a new SYN (a SYN flood, or a slow handshake).
+    /// Half-open connections with unresolved peers reset to admit a new SYN (a SYN flood).
     pub half_open_recycled: u64,
+    /// SYNs held back (not refused) because a slot was about to free: handshakes with real
+    /// peers under way, or the pool evicting an idle connection for the newcomer.
+    pub syns_held: u64,
     /// RSTs not at the expected sequence number, answered with a challenge ACK instead.
     pub rsts_challenged: u64,
     /// RSTs not at the expected sequence number, dropped (nothing known to challenge with).
     pub rsts_dropped: u64,
+    /// Datagrams to closed ports dropped without the ICMP "port unreachable" smoltcp would send,
+    /// because such errors were over their rate ([`icmp_errors`](self#the-guards-jobs)).
+    pub icmp_errors_suppressed: u64,
 }
 
 /// Ports with a full listener pool that would make room for a newcomer (see
@@ -93,6 +101,7 @@ pub(crate) struct Guard {
     stats: GuardStats,
     log_admission: LogLimit,
     log_rst: LogLimit,
+    icmp_errors: icmp_errors::IcmpErrors,
 }
 
 impl Guard {
@@ -159,11 +168,18 @@ impl Guard {
                     .observe(now, eth_dst, &arp, our_mac, iface.ip_addrs());
                 Verdict::Pass
             }
-            Parsed::Tcp(segment) if !segment.checksums_ok => Verdict::Pass, // smoltcp drops it
             Parsed::Tcp(segment) if segment.syn && segment.ack.is_none() && !segment.rst => {
                 self.syn(now, medium, &segment, sockets)
             }
             Parsed::Tcp(segment) if segment.rst => self.rst(now, frame, &segment, sockets),
+            Parsed::Udp { dst_port } => {
+                if icmp_errors::is_closed(dst_port, sockets) && !self.icmp_errors.allow(now) {
+                    self.stats.icmp_errors_suppressed += 1;
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
+                }
+            }
             Parsed::Tcp(_) | Parsed::Other => Verdict::Pass,
         }
     }
@@ -202,43 +218,44 @@ impl Guard {
             _ => true,
         };
         let port = segment.dst.port;
-        let Some(recycled) = admission::admit(sockets, port, resolved, &mut self.cursor) else {
-            // Still no listener? If the port's pool can evict an idle connection, keep quiet
-            // (no RST) and let it know: the client retransmits its SYN in a second and finds a
-            // socket listening. Otherwise smoltcp refuses it, as a full backlog does.
-            let listening = sockets.iter().any(|(_, socket)| match socket {
-                Socket::Tcp(s) => {
-                    s.state() == tcp::State::Listen && s.listen_endpoint().port == port
-                }
-                #[allow(unreachable_patterns)]
-                _ => false,
-            });
-            if !listening {
-                if let Some(entry) = self
+        match admission::admit(sockets, port, resolved, &mut self.cursor) {
+            admission::Admission::Listening => Verdict::Pass,
+            admission::Admission::Recycled {
+                handle,
+                dropped_peer,
+            } => {
+                self.stats.half_open_recycled += 1;
+                limited!(
+                    self.log_admission,
+                    now,
+                    info,
+                    "port {port}: every socket half-open; dropped the handshake with {dropped_peer} \
+                     to admit {} ({handle})",
+                    segment.src
+                );
+                Verdict::Pass
+            }
+            admission::Admission::Busy { handshaking } => {
+                // If a slot is likely to free soon (handshakes with real peers under way) or the
+                // pool can evict an idle connection for this SYN, keep quiet (no RST): the client
+                // retransmits its SYN in a second and finds a socket listening. Otherwise smoltcp
+                // refuses it, as a full backlog does.
+                let evictable = self
                     .pressure
                     .iter_mut()
-                    .find(|p| p.port == port && p.evictable)
-                {
+                    .find(|p| p.port == port && p.evictable);
+                if let Some(entry) = evictable {
                     entry.refused_at = Some(now);
-                    return Verdict::Drop;
+                    self.stats.syns_held += 1;
+                    Verdict::Drop
+                } else if handshaking {
+                    self.stats.syns_held += 1;
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
                 }
             }
-            return Verdict::Pass;
-        };
-        {
-            self.stats.half_open_recycled += 1;
-            limited!(
-                self.log_admission,
-                now,
-                info,
-                "port {}: every socket half-open; dropped the handshake with {} to admit {} ({})",
-                segment.dst.port,
-                recycled.dropped_peer,
-                segment.src,
-                recycled.handle
-            );
         }
-        Verdict::Pass
     }
 
     fn rst(

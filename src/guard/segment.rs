@@ -1,13 +1,14 @@
 //! A first look at a received frame: just enough of its headers for the guard to decide.
 //!
 //! Parsing goes through `smoltcp::wire`, the same code smoltcp itself uses, so the guard never
-//! reads a header smoltcp would read differently. Checksums are verified only for the segments
-//! the guard acts on (SYN and RST: small), so bulk data costs one header glance per frame.
+//! reads a header smoltcp would read differently. Checksums are left to smoltcp: a corrupt
+//! segment the guard acts on can at worst recycle a half-open slot of a peer that never answered
+//! ARP, or turn a corrupt RST into a probe smoltcp answers with a challenge ACK, both harmless.
 
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint,
-    IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber,
+    IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
 };
 
 /// What a frame is, as far as the guard cares.
@@ -22,6 +23,11 @@ pub(crate) enum Parsed {
     },
     /// An unfragmented IPv4 TCP segment.
     Tcp(Segment),
+    /// An IPv4 UDP datagram (the first fragment, or unfragmented), by destination port.
+    Udp {
+        /// Its destination port.
+        dst_port: u16,
+    },
     /// Anything else: smoltcp's business.
     Other,
 }
@@ -43,9 +49,6 @@ pub(crate) struct Segment {
     pub rst: bool,
     /// Where the IP header starts in the frame.
     pub ip_offset: usize,
-    /// IPv4 and TCP checksums are right (only checked for SYN and RST segments; `true`
-    /// otherwise).
-    pub checksums_ok: bool,
 }
 
 /// Parse `frame` as received on a `medium` device.
@@ -74,11 +77,16 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         _ => 0,
     };
     let ip = Ipv4Packet::new_checked(frame.get(ip_offset..)?).ok()?;
-    if ip.version() != 4
-        || ip.next_header() != IpProtocol::Tcp
-        || ip.more_frags()
-        || ip.frag_offset() != 0
-    {
+    if ip.version() != 4 || ip.frag_offset() != 0 {
+        return None;
+    }
+    if ip.next_header() == IpProtocol::Udp {
+        let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+        return Some(Parsed::Udp {
+            dst_port: udp.dst_port(),
+        });
+    }
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
         return None;
     }
     let (src, dst) = (
@@ -87,11 +95,6 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     );
     let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
     let (syn, rst) = (tcp.syn(), tcp.rst());
-    let checksums_ok = if syn || rst {
-        ip.verify_checksum() && tcp.verify_checksum(&src, &dst)
-    } else {
-        true
-    };
     Some(Parsed::Tcp(Segment {
         src: IpEndpoint::new(src, tcp.src_port()),
         dst: IpEndpoint::new(dst, tcp.dst_port()),
@@ -100,7 +103,6 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         syn,
         rst,
         ip_offset,
-        checksums_ok,
     }))
 }
 

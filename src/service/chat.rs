@@ -4,9 +4,12 @@
 //! line buffer is a hostile or broken peer: that connection is reset, the others go on.
 //!
 //! - [`ChatServer`]: receives a line, shows it, replies with a line from an [`Operator`] (a
-//!   person at a terminal, or a script).
+//!   person at a terminal, or a script). A client's `yes` is its goodbye: no reply, the server
+//!   closes that connection.
 //! - [`ChatClient`]: sends the user's lines; an empty line is refused with a message and not
 //!   sent; `yes` or the end of input closes the connection.
+//!
+//! Every chat client shows the user the same words: [`PROMPT`], [`EMPTY_REFUSED`], [`BYE`].
 
 use heapless::Vec;
 use smoltcp::iface::SocketHandle;
@@ -17,6 +20,13 @@ use super::Service;
 use crate::storage::TcpStorage;
 use crate::tcp::{ClientState, EphemeralPorts, ListenerPool, PoolConfig, SlotEvent, TcpClient};
 use crate::{Error, Stack};
+
+/// What a chat client shows before each line the user types.
+pub const PROMPT: &str = "message (yes to quit)> ";
+/// What a chat client says when the user typed an empty line (nothing is sent).
+pub const EMPTY_REFUSED: &str = "empty line refused: type a message, or yes to quit";
+/// What a chat client says when the user leaves (`yes` or the end of input).
+pub const BYE: &str = "bye";
 
 /// Bytes of one line, without its `\n`, held until the line is complete.
 #[derive(Debug, Default)]
@@ -157,6 +167,15 @@ impl<O: Operator, const N: usize, const LINE: usize> Service for ChatServer<O, N
                     break;
                 }
                 match line_buf.read_line(socket) {
+                    Ok(Some(line)) if is_goodbye(line) => {
+                        // The lesson's client says `yes` and leaves: nothing to reply to.
+                        progress = true;
+                        log::info!("chat: {remote} says yes: closing");
+                        conn.rx_bytes += line.len() as u64 + 1;
+                        line_buf.clear();
+                        conn.close(socket);
+                        break;
+                    }
                     Ok(Some(line)) => {
                         progress = true;
                         log::info!("chat from {remote}: {}", Printable(line));
@@ -185,6 +204,11 @@ impl<O: Operator, const N: usize, const LINE: usize> Service for ChatServer<O, N
         }
         progress
     }
+}
+
+/// `yes` (blanks around it allowed): the client's goodbye, as [`ChatInput::classify`] has it.
+fn is_goodbye(line: &[u8]) -> bool {
+    line.trim_ascii() == b"yes"
 }
 
 /// Shows received bytes in a log line: UTF-8 as text, anything else escaped.

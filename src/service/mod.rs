@@ -26,7 +26,9 @@ mod framed_echo;
 mod udp_echo;
 mod udp_sink;
 
-pub use chat::{ChatClient, ChatInput, ChatServer, LineBuffer, Operator, Submitted};
+pub use chat::{
+    ChatClient, ChatInput, ChatServer, LineBuffer, Operator, Submitted, BYE, EMPTY_REFUSED, PROMPT,
+};
 pub use echo::{pump, UpperEcho};
 pub use echo_client::EchoClient;
 pub use framed_client::FramedEchoClient;

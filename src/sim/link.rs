@@ -16,6 +16,7 @@ use core::cmp::Ordering;
 
 use heapless::binary_heap::{BinaryHeap, Min};
 use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, Ipv4Packet, IPV4_HEADER_LEN};
 
 use super::fault::FaultModel;
 use super::prng::Prng;
@@ -369,28 +370,27 @@ impl<const MTU: usize, const F: usize> Link<MTU, F> {
     }
 }
 
-/// Length of an Ethernet II header.
-const ETHERNET_HEADER: usize = 14;
-/// Smallest IPv4 header.
-const IPV4_HEADER: usize = 20;
-
 /// Flip one bit (chosen by `draw`) of the IPv4 packet inside an Ethernet frame. Returns `false`,
 /// leaving the frame alone, when it carries no IPv4 packet.
 fn flip_ip_bit(frame: &mut [u8], draw: u64) -> bool {
-    let Some(ethertype) = frame.get(12..14) else {
+    let Ok(mut ethernet) = EthernetFrame::new_checked(frame) else {
         return false;
     };
-    if ethertype != [0x08, 0x00] || frame.len() < ETHERNET_HEADER + IPV4_HEADER {
+    if ethernet.ethertype() != EthernetProtocol::Ipv4 {
         return false;
     }
-    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-    let end = (ETHERNET_HEADER + total).min(frame.len());
-    if end <= ETHERNET_HEADER {
+    let packet = ethernet.payload_mut();
+    if packet.len() < IPV4_HEADER_LEN {
         return false;
     }
-    let bits = ((end - ETHERNET_HEADER) * 8) as u64;
+    // The packet's own length: the padding of a short frame is not part of it.
+    let len = usize::from(Ipv4Packet::new_unchecked(&*packet).total_len()).min(packet.len());
+    if len == 0 {
+        return false;
+    }
+    let bits = (len * 8) as u64;
     let bit = ((u128::from(draw) * u128::from(bits)) >> 64) as usize;
-    frame[ETHERNET_HEADER + bit / 8] ^= 1 << (bit % 8);
+    packet[bit / 8] ^= 1 << (bit % 8);
     true
 }
 

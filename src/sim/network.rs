@@ -17,7 +17,9 @@
 //!
 //! ## The run loop
 //!
-//! [`Network::run`] extends the single-stack contract of [`crate::event_loop`] to many stacks:
+//! [`Network::run`] extends the single-stack contract of [`crate::event_loop`] to many stacks;
+//! each round is the following, and [`run_virtual`] (the same driver as
+//! [`run_until`](crate::event_loop::run_until)'s) moves the clock between rounds:
 //!
 //! 1. hand every frame that is due to its host's NIC (keeping it in flight if the NIC is full);
 //! 2. poll every host's stack, in index order;
@@ -38,7 +40,7 @@ use core::cell::{Cell, Ref, RefCell};
 use smoltcp::iface::SocketStorage;
 use smoltcp::phy::{Device, TxToken};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, EthernetFrame, IpCidr, Ipv4Address};
 
 use super::fault::FaultModel;
 use super::host::Host;
@@ -48,15 +50,8 @@ use super::report::LinkTable;
 use super::trace::{DropReason, FrameEvent, Observer, Trace};
 use crate::clock::{Clock, VirtualClock};
 use crate::device::{Wire, WireEnd};
-use crate::event_loop::{RunError, Work};
+use crate::event_loop::{run_virtual, Next, RunError, WhenIdle, Work};
 use crate::{Stack, StackConfig};
-
-/// Rounds in a row at one instant before the clock is nudged by 1 ms (as in
-/// [`crate::event_loop::run_until`]): guards against a timer that is due but cannot fire.
-const SPIN_LIMIT: u32 = 10_000;
-
-/// Length of an Ethernet II header.
-const ETHERNET_HEADER: usize = 14;
 
 /// One host's cable: its wire (near end for the host, far end for the switch) and its link.
 ///
@@ -309,7 +304,7 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
         work: impl FnMut(&mut [Host<'a, 'w, MTU, Q>]) -> Work,
     ) -> Result<Instant, RunError> {
         let deadline = self.now() + budget;
-        self.run_inner(hosts, deadline, false, work)
+        self.run_inner(hosts, deadline, WhenIdle::Stall, work)
     }
 
     /// Drive `hosts` for exactly `length` of virtual time (or until `work` is done), idling to
@@ -321,7 +316,7 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
         work: impl FnMut(&mut [Host<'a, 'w, MTU, Q>]) -> Work,
     ) -> Instant {
         let deadline = self.now() + length;
-        match self.run_inner(hosts, deadline, true, work) {
+        match self.run_inner(hosts, deadline, WhenIdle::RunToDeadline, work) {
             Ok(at) => at,
             Err(RunError::Stalled { at } | RunError::TimedOut { at }) => at,
         }
@@ -331,68 +326,55 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
         &mut self,
         hosts: &mut [Host<'a, 'w, MTU, Q>],
         deadline: Instant,
-        idle_to_deadline: bool,
+        when_idle: WhenIdle,
         mut work: impl FnMut(&mut [Host<'a, 'w, MTU, Q>]) -> Work,
     ) -> Result<Instant, RunError> {
-        let mut spins = 0u32;
-        loop {
-            let now = self.now();
-            self.rounds += 1;
-            let mut progress = self.deliver(now);
-            for host in hosts.iter_mut() {
-                progress |= host.poll(now);
-            }
-            match work(hosts) {
-                Work::Done => return Ok(now),
-                Work::Busy => progress = true,
-                Work::Idle => {}
-            }
-            progress |= self.collect(now);
+        // The driver advances the clock between rounds; each round reads the time it is given.
+        let clock = core::mem::take(&mut self.clock);
+        let result = run_virtual(&clock, deadline, when_idle, |now| {
+            self.round(hosts, now, &mut work)
+        });
+        self.clock = clock;
+        result
+    }
 
-            // Application timers: a due one means "go round again now".
-            let mut next = self.next_delivery();
-            for host in hosts.iter_mut() {
-                next = earliest(next, host.take_timer(now));
-            }
-            let busy =
-                progress || next.is_some_and(|t| t <= now) || hosts.iter().any(|h| h.pending());
-            let next = if busy {
-                None
-            } else {
-                hosts
-                    .iter_mut()
-                    .filter_map(|h| h.stack.poll_at(now))
-                    .fold(next, |a, b| earliest(a, Some(b)))
-            };
-            match next {
-                Some(at) if at > now => {
-                    spins = 0;
-                    if at > deadline {
-                        self.clock.advance_to(deadline);
-                        return Err(RunError::TimedOut { at: deadline });
-                    }
-                    self.clock.advance_to(at);
-                }
-                None if !busy => {
-                    if idle_to_deadline {
-                        self.clock.advance_to(deadline);
-                        return Err(RunError::TimedOut { at: deadline });
-                    }
-                    return Err(RunError::Stalled { at: now });
-                }
-                // Busy, or a timer due now: go round again at the same instant.
-                _ => {
-                    spins += 1;
-                    if spins >= SPIN_LIMIT {
-                        spins = 0;
-                        self.clock.advance(Duration::from_millis(1));
-                    }
-                }
-            }
-            if self.now() > deadline {
-                return Err(RunError::TimedOut { at: self.now() });
-            }
+    /// One round of the run loop (steps 1 to 5 of the [module docs](self)); `None` when `work`
+    /// is done.
+    fn round<'a>(
+        &mut self,
+        hosts: &mut [Host<'a, 'w, MTU, Q>],
+        now: Instant,
+        work: &mut impl FnMut(&mut [Host<'a, 'w, MTU, Q>]) -> Work,
+    ) -> Option<Next> {
+        self.rounds += 1;
+        let mut progress = self.deliver(now);
+        for host in hosts.iter_mut() {
+            progress |= host.poll(now);
         }
+        match work(hosts) {
+            Work::Done => return None,
+            Work::Busy => progress = true,
+            Work::Idle => {}
+        }
+        progress |= self.collect(now);
+
+        // Application timers: a due one means "go round again now".
+        let mut next = self.next_delivery();
+        for host in hosts.iter_mut() {
+            next = earliest(next, host.take_timer(now));
+        }
+        if progress || next.is_some_and(|t| t <= now) || hosts.iter().any(|h| h.pending()) {
+            return Some(Next::PollNow);
+        }
+        let next = hosts
+            .iter_mut()
+            .filter_map(|h| h.stack.poll_at(now))
+            .fold(next, |a, b| earliest(a, Some(b)));
+        Some(match next {
+            Some(at) if at > now => Next::Wait(Some(at - now)),
+            Some(_) => Next::PollNow,
+            None => Next::Wait(None),
+        })
     }
 
     /// Record an event in the trace and tell the observer.
@@ -507,16 +489,14 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
 
     /// The switch: learn the sender's MAC on `port`, and pick the frame's destination.
     fn route(&self, port: usize, frame: &[u8]) -> Option<Dest> {
-        if frame.len() < ETHERNET_HEADER {
-            return None;
-        }
-        let src = EthernetAddress::from_bytes(&frame[6..12]);
+        let frame = EthernetFrame::new_checked(frame).ok()?;
+        let src = frame.src_addr();
         if src.is_unicast() {
             if let Some(cable) = self.cables.get(port) {
                 cable.mac.set(Some(src));
             }
         }
-        let dst = EthernetAddress::from_bytes(&frame[0..6]);
+        let dst = frame.dst_addr();
         if !dst.is_unicast() {
             return Some(Dest::Flood);
         }

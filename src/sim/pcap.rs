@@ -7,7 +7,8 @@
 //!
 //! The format is smoltcp's ([`PcapSink`]), so any sink works, in `no_std` too (a RAM buffer, a
 //! UART): [`Pcap`] writes to a slice of sinks. With `std`, [`PcapFiles`] writes
-//! `DIR/port<N>.pcap`.
+//! `DIR/port<N>.pcap` with the crate's one file writer, [`crate::pcap::PcapFile`] (which also
+//! says how to make Wireshark show the UDP echo on port 8848 as data, not IPVS).
 
 use smoltcp::phy::{PcapLinkType, PcapSink};
 use smoltcp::time::Instant;
@@ -52,12 +53,11 @@ fn capture<S: PcapSink>(
 }
 
 #[cfg(feature = "std")]
-pub use files::{FileSink, PcapFiles};
+pub use files::PcapFiles;
 
 #[cfg(feature = "std")]
 mod files {
-    use std::fs::File;
-    use std::io::{self, BufWriter, Write};
+    use std::io;
     use std::path::{Path, PathBuf};
     use std::vec::Vec;
 
@@ -65,50 +65,13 @@ mod files {
     use smoltcp::time::Instant;
 
     use super::capture;
+    use crate::pcap::PcapFile;
     use crate::sim::trace::{FrameEvent, Observer};
 
-    /// A buffered pcap file that remembers its first I/O error instead of panicking.
-    #[derive(Debug)]
-    pub struct FileSink {
-        out: BufWriter<File>,
-        error: Option<io::Error>,
-    }
-
-    impl FileSink {
-        /// Create (truncate) the file at `path`.
-        pub fn create(path: &Path) -> io::Result<Self> {
-            Ok(FileSink {
-                out: BufWriter::new(File::create(path)?),
-                error: None,
-            })
-        }
-
-        /// Flush, and report the first error met while writing.
-        pub fn finish(mut self) -> io::Result<()> {
-            if let Some(e) = self.error.take() {
-                return Err(e);
-            }
-            Write::flush(&mut self.out)
-        }
-    }
-
-    impl PcapSink for FileSink {
-        fn write(&mut self, data: &[u8]) {
-            if self.error.is_none() {
-                if let Err(e) = self.out.write_all(data) {
-                    self.error = Some(e);
-                }
-            }
-        }
-
-        // smoltcp flushes after every packet; the buffer is flushed by `finish` instead.
-        fn flush(&mut self) {}
-    }
-
-    /// One pcap file per port, `DIR/port<N>.pcap`.
+    /// One pcap file per port, `DIR/port<N>.pcap` (each a [`PcapFile`]).
     #[derive(Debug)]
     pub struct PcapFiles {
-        sinks: Vec<FileSink>,
+        files: Vec<PcapFile>,
         paths: Vec<PathBuf>,
     }
 
@@ -117,16 +80,16 @@ mod files {
         pub fn create(dir: impl AsRef<Path>, ports: usize) -> io::Result<Self> {
             let dir = dir.as_ref();
             std::fs::create_dir_all(dir)?;
-            let mut sinks = Vec::with_capacity(ports);
+            let mut files = Vec::with_capacity(ports);
             let mut paths = Vec::with_capacity(ports);
             for port in 0..ports {
                 let path = dir.join(std::format!("port{port}.pcap"));
-                let mut sink = FileSink::create(&path)?;
-                sink.global_header(PcapLinkType::Ethernet);
-                sinks.push(sink);
+                let mut file = PcapFile::create(&path)?;
+                file.global_header(PcapLinkType::Ethernet);
+                files.push(file);
                 paths.push(path);
             }
-            Ok(PcapFiles { sinks, paths })
+            Ok(PcapFiles { files, paths })
         }
 
         /// The files written.
@@ -134,11 +97,11 @@ mod files {
             &self.paths
         }
 
-        /// Flush every file; the first error wins.
+        /// Write every file to the end; the first error wins.
         pub fn finish(self) -> io::Result<()> {
             let mut result = Ok(());
-            for sink in self.sinks {
-                let r = sink.finish();
+            for file in self.files {
+                let r = file.finish();
                 if result.is_ok() {
                     result = r;
                 }
@@ -149,7 +112,7 @@ mod files {
 
     impl Observer for PcapFiles {
         fn frame(&mut self, port: usize, at: Instant, event: FrameEvent, frame: &[u8]) {
-            capture(&mut self.sinks, port, at, event, frame);
+            capture(&mut self.files, port, at, event, frame);
         }
     }
 }

@@ -10,6 +10,8 @@
 //! rounds. It passes BigCrush, needs no tables, and any seed (0 included) is fine. It is *not*
 //! cryptographic; it only has to be fast, well spread and reproducible.
 
+use crate::digest::mix64 as mix;
+
 /// SplitMix64: a tiny, fast, reproducible pseudo-random generator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prng {
@@ -63,13 +65,6 @@ impl Prng {
             chunk.copy_from_slice(&bytes[..chunk.len()]);
         }
     }
-}
-
-/// SplitMix64's output function (also a good 64-bit hash finaliser).
-const fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A probability, in parts per million: exact, `Copy`, and free of floating point in the core.

@@ -5,15 +5,17 @@
 //! 64-bit digest ([`Trace::digest`]). Two runs with equal digests put the same bytes on the same
 //! links at the same virtual microseconds; a single differing bit or microsecond changes it.
 //!
-//! The digest is FNV-1a's multiply-xor step taken eight bytes at a time (every frame passes
-//! through it twice, so byte-at-a-time [`Fnv1a`](crate::digest::Fnv1a) would be the
-//! simulator's largest cost), finished with SplitMix64's mixer. It is for telling runs apart,
+//! The digest is [`Fnv1a`] taken eight bytes at a time ([`Fnv1a::update_word`]: every frame
+//! passes through it twice, so byte-at-a-time FNV would be the simulator's largest cost),
+//! finished with SplitMix64's mixer ([`mix64`]). It is for telling runs apart,
 //! not against an adversary.
 //!
 //! An [`Observer`] sees the same events as they happen: [`super::pcap`] writes them to pcap
 //! files for Wireshark, a test can count them, `()` ignores them.
 
 use smoltcp::time::Instant;
+
+use crate::digest::{mix64, Fnv1a};
 
 /// Why a frame did not reach a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +108,7 @@ impl<O: Observer + ?Sized> Observer for &mut O {
 /// The running digest of a network's frame events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trace {
-    state: u64,
+    state: Fnv1a,
     events: u64,
 }
 
@@ -116,20 +118,17 @@ impl Default for Trace {
     }
 }
 
-const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const PRIME: u64 = 0x0000_0100_0000_01b3;
-
 impl Trace {
     /// An empty trace.
     pub const fn new() -> Self {
         Trace {
-            state: OFFSET,
+            state: Fnv1a::new(),
             events: 0,
         }
     }
 
     fn word(&mut self, word: u64) {
-        self.state = (self.state ^ word).wrapping_mul(PRIME);
+        self.state.update_word(word);
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
@@ -161,10 +160,7 @@ impl Trace {
 
     /// The digest of every event so far: equal digests, identical runs.
     pub fn digest(&self) -> u64 {
-        let mut z = self.state ^ self.events;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        mix64(self.state.value() ^ self.events)
     }
 
     /// How many events were recorded.

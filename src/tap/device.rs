@@ -158,7 +158,8 @@ fn create_help(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
     writeln!(f, "    sudo ip -n smolsock link set {name} up")?;
     write!(
         f,
-        "and remove it with `sudo scripts/tap-netns.sh down smolsock` (or `sudo ip netns del smolsock`)."
+        "and remove it with `sudo scripts/tap-netns.sh down smolsock {name}` (or `sudo ip netns \
+         del smolsock`)."
     )
 }
 
@@ -185,7 +186,8 @@ impl fmt::Display for TapError {
                 f,
                 "not allowed to attach to {name:?} ({source}). Run as root (sudo), give the \
                  program CAP_NET_ADMIN (sudo setcap cap_net_admin+ep PROGRAM), or create the \
-                 interface for your user: sudo ip tuntap add dev {name} mode tap user $USER"
+                 interface for your user in its namespace: sudo ip netns exec smolsock ip tuntap \
+                 add dev {name} mode tap user $USER"
             ),
             TapError::Busy { name } => write!(
                 f,
@@ -525,5 +527,41 @@ impl Device for TapDevice {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::string::ToString;
+
+    use super::*;
+
+    /// The hints are commands to copy: they must name the interface and work as given.
+    #[test]
+    fn hints_name_the_interface_and_the_namespace() {
+        let missing = TapError::NotFound {
+            name: "tapx3".into(),
+        }
+        .to_string();
+        // `down` without the TAP name refuses ("not made by this script") for any but tap0.
+        assert!(
+            missing.contains("sudo scripts/tap-netns.sh down smolsock tapx3`"),
+            "{missing}"
+        );
+        assert!(
+            missing.contains("sudo scripts/tap-netns.sh up smolsock tapx3"),
+            "{missing}"
+        );
+        let denied = TapError::Permission {
+            name: "tapx3".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        }
+        .to_string();
+        assert!(
+            denied.contains(
+                "sudo ip netns exec smolsock ip tuntap add dev tapx3 mode tap user $USER"
+            ),
+            "{denied}"
+        );
     }
 }

@@ -14,7 +14,7 @@
 //! |---|---|
 //! | [`TapDevice`] | a TAP file descriptor as a smoltcp device that never panics on I/O errors, with counters and a log line per refused connection |
 //! | [`TapError`] | what went wrong, with the commands that fix it (missing interface, permission, busy) |
-//! | [`PcapFile`] | a `PcapSink` that writes whole records with wall-clock time stamps and never panics |
+//! | [`PcapFile`] | the crate's capture file ([`crate::pcap`]), here with wall-clock time stamps ([`PcapFile::live`]) |
 //! | [`HostLoop`] | the [event-loop contract](crate::event_loop) on the host: poll, work, poll again while busy, else `phy::wait` on the fd |
 //! | [`TapServer`] | the lesson's services (TCP 8000, framed 9000, UDP 8848, UDP 8888, chat 8080) assembled over a TAP device |
 //!
@@ -25,10 +25,10 @@
 
 mod device;
 mod host;
-mod pcap;
 mod server;
 
+/// The crate's one capture file, re-exported for the TAP server's users.
+pub use crate::pcap::PcapFile;
 pub use device::{TapDevice, TapError, TapMonitor, TapStats};
 pub use host::{HostLoop, Stopped};
-pub use pcap::PcapFile;
 pub use server::{ChatOperator, ServerConfig, ServerReport, TapServer, MAX_FRAME, MAX_POOL};

@@ -99,20 +99,11 @@ impl ServerConfig {
             pcap: None,
             drop_pct: 0,
             corrupt_pct: 0,
-            seed: seed_from_time(),
+            seed: crate::clock::seed_from_time(),
             max_wait: None,
             limits: PoolConfig::new(0, 0),
         }
     }
-}
-
-/// A seed that differs between runs, so sequence numbers are not predictable.
-pub(crate) fn seed_from_time() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// What a [`TapServer`] did, when it stops.
@@ -236,7 +227,14 @@ impl TapServer {
         let device = TapDevice::open(&config.iface)?;
         let clock = StdClock::new();
         let pcap = match &config.pcap {
-            Some(path) => Some(PcapFile::create(path, SystemTime::now())?),
+            Some(path) => Some(
+                PcapFile::create(path)
+                    .map_err(|source| TapError::Pcap {
+                        path: path.display().to_string(),
+                        source,
+                    })?
+                    .live(SystemTime::now()),
+            ),
             None => None,
         };
         Ok(TapServer {

@@ -18,28 +18,7 @@
 //! reset, timed out, or sitting in TIME-WAIT) is re-listened immediately: see the
 //! [module docs](super) on TIME-WAIT.
 //!
-//! ## Hostile peers
-//!
-//! A slot is a scarce thing, and a peer that holds one without using it denies it to everybody
-//! else. The pool frees slots on its own, each rule a field of [`PoolConfig`]:
-//!
-//! | holder | rule | default |
-//! |---|---|---|
-//! | a handshake that never completes (a spoofed SYN) | `handshake_timeout` | 10 s |
-//! | a connection that sends nothing and has nothing to receive (slowloris) | `idle_timeout` | 300 s |
-//! | a peer that never reads, so its window stays shut | `send_timeout` | 300 s |
-//! | a peer that stops acknowledging (vanished) | `timeout` | 120 s |
-//! | any connection idle past a grace period, when a newcomer finds every slot busy | `evict_idle_after` | 10 s |
-//!
-//! The last rule is lwIP's `tcp_alloc` answer to "out of connections": when a SYN finds every
-//! socket busy and one connection has been idle for the grace period, the
-//! [ingress guard](crate::guard) holds the SYN back (no RST) and the pool resets that
-//! connection; the client's retransmitted SYN, a second later, finds a socket listening. With
-//! nobody idle that long, the newcomer is refused (RST) as before. SYN floods are answered one layer down, the moment a SYN arrives (the
-//! [ingress guard](crate::guard) gives the oldest half-open slot to the newcomer). Timers are
-//! measured against [`Stack::now`](crate::Stack::now), and the pool registers its next deadline
-//! with [`Stack::wake_at`](crate::Stack::wake_at), so every event loop wakes up for it. A human
-//! chat wants longer idle limits: see [`PoolConfig::interactive`].
+//! The pool's defences against hostile peers: see the [module docs](super), "Hostile peers".
 
 use heapless::Vec;
 use smoltcp::iface::SocketHandle;
@@ -103,7 +82,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl PoolConfig {
     /// Listen on `port` with `backlog` sockets, [`DEFAULT_TIMEOUT`], keep-alive every 10 s, and
-    /// the hostile-peer defaults of the [module docs](self): handshakes 10 s, idle and stalled
+    /// the hostile-peer defaults of the [`tcp`](crate::tcp#hostile-peers) docs: handshakes 10 s, idle and stalled
     /// connections 300 s, a newcomer to a full pool evicts a connection idle for 10 s.
     ///
     /// The idle and stalled limits sit well above the worst stall a live connection showed in
@@ -425,8 +404,13 @@ impl<const N: usize> ListenerPool<N> {
 }
 
 /// Slots in `phase`.
+/// (Compares discriminants only: `Phase`'s derived `==` would compare whole connections.)
 fn count(slots: &[Slot], phase: Phase) -> usize {
-    slots.iter().filter(|s| s.phase == phase).count()
+    let phase = core::mem::discriminant(&phase);
+    slots
+        .iter()
+        .filter(|s| core::mem::discriminant(&s.phase) == phase)
+        .count()
 }
 
 /// [`ListenerPool::close`].

@@ -26,6 +26,29 @@
 //! a duplicated or retransmitted SYN of a connection that is already being served can land on
 //! a listener that comes earlier in the socket set, which then resets the real connection.
 //! [`Stack::poll`](crate::Stack::poll) guards against it (see [`crate::guard`]).
+//!
+//! ## Hostile peers
+//!
+//! A slot is a scarce thing, and a peer that holds one without using it denies it to everybody
+//! else. The pool frees slots on its own, each rule a field of [`PoolConfig`]:
+//!
+//! | holder | rule | default |
+//! |---|---|---|
+//! | a handshake that never completes (a spoofed SYN) | `handshake_timeout` | 10 s |
+//! | a connection that sends nothing and has nothing to receive (slowloris) | `idle_timeout` | 300 s |
+//! | a peer that never reads, so its window stays shut | `send_timeout` | 300 s |
+//! | a peer that stops acknowledging (vanished) | `timeout` | 120 s |
+//! | any connection idle past a grace period, when a newcomer finds every slot busy | `evict_idle_after` | 10 s |
+//!
+//! The last rule is lwIP's `tcp_alloc` answer to "out of connections": when a SYN finds every
+//! socket busy and one connection has been idle for the grace period, the
+//! [ingress guard](crate::guard) holds the SYN back (no RST) and the pool resets that
+//! connection; the client's retransmitted SYN, a second later, finds a socket listening. With
+//! nobody idle that long, the newcomer is refused (RST) as before. SYN floods are answered one layer down, the moment a SYN arrives (the
+//! [ingress guard](crate::guard) gives the oldest half-open slot to the newcomer). Timers are
+//! measured against [`Stack::now`](crate::Stack::now), and the pool registers its next deadline
+//! with [`Stack::wake_at`](crate::Stack::wake_at), so every event loop wakes up for it. A human
+//! chat wants longer idle limits: see [`PoolConfig::interactive`].
 
 mod client;
 mod listener;
