@@ -400,6 +400,21 @@ fn flood(
     taken
 }
 
+/// The kernel's transmit counters of `tap0` (frames towards smolsock, and those it dropped
+/// because smolsock did not read them fast enough).
+fn tx_counters(ns: &Netns) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns.name(), "-s", "link", "show", TAP])
+        .output()
+        .expect("ip -s link");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    match lines.iter().position(|l| l.starts_with("TX:")) {
+        Some(i) if i + 1 < lines.len() => format!("{} / {}", lines[i], lines[i + 1]),
+        _ => text,
+    }
+}
+
 // ---- kernel clients ----
 
 /// Send `payload` on a fresh connection, half-close, and return everything until the server
@@ -595,6 +610,10 @@ fn syn_flood_does_not_close_port_8000() {
         served
     });
     let (taken, flood_time) = attack.join().expect("attacker");
+    eprintln!(
+        "SYN flood: tap0 from the kernel's side: {}",
+        tx_counters(&ns)
+    );
     // Right after the flood: served at once.
     let ended_at = Instant::now();
     let m = message("after the flood", 0);
