@@ -44,6 +44,7 @@ fn main() -> std::process::ExitCode {
             one_mebibyte_intact_through_a_lossy_device,
             chat_operator_replies_to_kernel_clients,
             cli_explains_a_missing_interface,
+            cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
             cli_serve_with_capture_then_ctrl_c,
             cli_serve_chat_operator_types_replies,
             cli_clients_talk_to_kernel_servers,
@@ -853,4 +854,45 @@ fn setup_script_then_python_client_as_in_the_readme() {
     let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&list.stdout).contains(&name));
     std::mem::forget(ns); // already deleted
+}
+
+/// `--ip` against the kernel's side of the interface: its own address is refused, another
+/// subnet is warned about.
+fn cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet() {
+    let ns = Netns::new("ownaddr").unwrap();
+    ns.add_tap().unwrap();
+    let run = |args: &[&str]| {
+        let out = ns
+            .command(tap_binary())
+            .args(args)
+            .args(["--iface", TAP])
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let own = format!("{KERNEL_IP}/24");
+    let (ok, err) = run(&["chat", "192.168.69.100:8080", "--ip", &own]);
+    assert!(
+        !ok && err.contains("is the kernel's own address on tap0"),
+        "{err}"
+    );
+    let (_, err) = run(&[
+        "client",
+        "udp",
+        "10.1.1.2:8848",
+        "hi",
+        "--ip",
+        "10.1.1.1/24",
+        "--timeout",
+        "1",
+    ]);
+    assert!(
+        err.contains("warning: --ip 10.1.1.1/24: the kernel's side of tap0 is 192.168.69.100/24"),
+        "{err}"
+    );
 }

@@ -182,7 +182,7 @@ impl<const BASE: usize> Mmio<BASE> {
 impl<const BASE: usize> Bus for Mmio<BASE> {
     #[inline]
     fn read(&self, offset: usize) -> u32 {
-        debug_assert!(offset < 0x100 && offset % 4 == 0);
+        debug_assert!(offset < 0x100 && offset.is_multiple_of(4));
         // SAFETY: `Mmio::new`'s contract makes `BASE..BASE + 0x100` an exclusively owned,
         // aligned LAN9118 register block, and `offset` is an aligned register offset inside it.
         unsafe { ptr::read_volatile((BASE + offset) as *const u32) }
@@ -190,7 +190,7 @@ impl<const BASE: usize> Bus for Mmio<BASE> {
 
     #[inline]
     fn write(&self, offset: usize, value: u32) {
-        debug_assert!(offset < 0x100 && offset % 4 == 0);
+        debug_assert!(offset < 0x100 && offset.is_multiple_of(4));
         // SAFETY: as in `read`: an aligned register inside the exclusively owned block.
         unsafe { ptr::write_volatile((BASE + offset) as *mut u32, value) }
     }

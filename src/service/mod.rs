@@ -23,6 +23,7 @@ mod echo;
 mod echo_client;
 mod framed_client;
 mod framed_echo;
+mod lesson_servers;
 mod udp_echo;
 mod udp_sink;
 
@@ -33,6 +34,7 @@ pub use echo::{pump, UpperEcho};
 pub use echo_client::EchoClient;
 pub use framed_client::FramedEchoClient;
 pub use framed_echo::{echo_frames, FramedEcho, FramedEchoStats};
+pub use lesson_servers::{LessonReport, LessonServers};
 pub use udp_echo::{UdpEcho, UdpEchoStats};
 pub use udp_sink::{UdpSink, UdpSinkStats};
 

@@ -12,8 +12,10 @@
 //!
 //! | item | one job |
 //! |---|---|
-//! | [`TapDevice`] | a TAP file descriptor as a smoltcp device that never panics on I/O errors, with counters and a log line per refused connection |
-//! | [`TapError`] | what went wrong, with the commands that fix it (missing interface, permission, busy) |
+//! | [`TapDevice`] (`device.rs`) | a TAP file descriptor as a smoltcp device that never panics on I/O errors |
+//! | [`TapMonitor`] (`monitor.rs`) | its counters, and why it stopped, shared with the loop |
+//! | `refusals.rs` | counts (and logs, rate-limited) the connections refused, from the frames sent |
+//! | [`TapError`] (`error.rs`) | what went wrong, with the commands that fix it (missing interface, permission, busy) |
 //! | [`PcapFile`] | the crate's capture file ([`crate::pcap`]), here with wall-clock time stamps ([`PcapFile::live`]) |
 //! | [`HostLoop`] | the [event-loop contract](crate::event_loop) on the host: poll, work, poll again while busy, else `phy::wait` on the fd |
 //! | [`TapServer`] | the lesson's services (TCP 8000, framed 9000, UDP 8848, UDP 8888, chat 8080) assembled over a TAP device |
@@ -24,11 +26,16 @@
 //! Available with the `tap` feature, on Linux.
 
 mod device;
+mod error;
 mod host;
+mod monitor;
+mod refusals;
 mod server;
 
 /// The crate's one capture file, re-exported for the TAP server's users.
 pub use crate::pcap::PcapFile;
-pub use device::{TapDevice, TapError, TapMonitor, TapStats};
+pub use device::TapDevice;
+pub use error::TapError;
 pub use host::{HostLoop, Stopped};
+pub use monitor::{TapMonitor, TapStats};
 pub use server::{ChatOperator, ServerConfig, ServerReport, TapServer, MAX_FRAME, MAX_POOL};

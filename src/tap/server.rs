@@ -18,8 +18,7 @@ use crate::clock::StdClock;
 use crate::event_loop::Work;
 use crate::guard::GuardStats;
 use crate::service::{
-    poll_all, ports, ChatServer, FramedEcho, FramedEchoStats, Service, UdpEcho, UdpEchoStats,
-    UdpSink, UdpSinkStats, UpperEcho,
+    ports, ChatServer, FramedEchoStats, LessonServers, Service, UdpEchoStats, UdpSinkStats,
 };
 use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use crate::tcp::{PoolConfig, PoolStats};
@@ -331,25 +330,16 @@ fn serve<D: Device>(
     }
     let mut stack = Stack::new(stack_config, &mut device, &mut sockets[..], host.now());
 
-    let pool = |port| PoolConfig {
-        port,
-        backlog: config.backlog,
-        ..config.limits
-    };
-    let echo =
-        UpperEcho::<MAX_POOL>::new(&mut stack, echo_storage.iter_mut(), pool(ports::TCP_ECHO))?;
-    let framed = Box::new(Framed::new(
+    let lesson = Box::new(Lesson::new(
         &mut stack,
-        framed_storage.iter_mut(),
-        pool(ports::FRAMED_ECHO),
+        (echo_storage.iter_mut(), framed_storage.iter_mut()),
+        (&mut udp_echo_storage, &mut udp_lane_storage),
+        &mut sink_storage,
+        PoolConfig {
+            backlog: config.backlog,
+            ..config.limits
+        },
     )?);
-    let udp_echo = UdpEcho::<UDP_MAX>::new(
-        &mut stack,
-        &mut udp_echo_storage,
-        &mut udp_lane_storage,
-        ports::UDP_ECHO,
-    )?;
-    let sink = UdpSink::new(&mut stack, &mut sink_storage, ports::UDP_SINK)?;
     let chat = match chat {
         Some(operator) => Some(Chat::new(
             &mut stack,
@@ -386,13 +376,7 @@ fn serve<D: Device>(
         );
     }
 
-    let mut services = Services {
-        echo,
-        framed,
-        udp_echo,
-        sink,
-        chat,
-    };
+    let mut services = Services { lesson, chat };
     let monitor = host.monitor().clone();
     let mut guard = GuardStats::default();
     let stopped = host.run(&mut stack, &mut device, |stack, _now| {
@@ -408,24 +392,13 @@ fn serve<D: Device>(
 
 /// Every service of the server, polled together.
 struct Services {
-    echo: UpperEcho<MAX_POOL>,
-    framed: Box<Framed>,
-    udp_echo: UdpEcho<UDP_MAX>,
-    sink: UdpSink,
+    lesson: Box<Lesson>,
     chat: Option<Chat>,
 }
 
 impl Services {
     fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
-        let mut progress = poll_all(
-            stack,
-            &mut [
-                &mut self.echo,
-                &mut *self.framed,
-                &mut self.udp_echo,
-                &mut self.sink,
-            ],
-        );
+        let mut progress = self.lesson.poll(stack);
         if let Some(chat) = self.chat.as_mut() {
             progress |= chat.poll(stack);
         }
@@ -433,14 +406,15 @@ impl Services {
     }
 
     fn report(&mut self, stopped: Stopped, tap: TapStats, guard: GuardStats) -> ServerReport {
+        let lesson = self.lesson.report();
         ServerReport {
             stopped,
-            echo: self.echo.pool().stats(),
-            framed: self.framed.pool().stats(),
-            frames: self.framed.stats(),
+            echo: lesson.echo,
+            framed: lesson.framed,
+            frames: lesson.frames,
             chat: self.chat.as_mut().map(|c| c.pool().stats()),
-            udp_echo: self.udp_echo.stats(),
-            sink: self.sink.stats(),
+            udp_echo: lesson.udp_echo,
+            sink: lesson.sink,
             guard,
             tap,
         }
@@ -448,4 +422,5 @@ impl Services {
 }
 
 type Chat = ChatServer<ChatOperator, CHAT_POOL>;
-type Framed = FramedEcho<MAX_POOL, MAX_FRAME>;
+/// The lesson's servers with the TAP server's limits.
+type Lesson = LessonServers<MAX_POOL, MAX_POOL, MAX_FRAME, UDP_MAX>;

@@ -24,7 +24,7 @@ use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use smolsock::device::lan9118::{Lan9118, Mps2};
 use smolsock::event_loop::Work;
-use smolsock::service::{poll_all, ports, FramedEcho, UdpEcho, UdpSink, UpperEcho};
+use smolsock::service::{LessonServers, Service};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
@@ -62,13 +62,8 @@ type Udp = UdpStorage<UDP_DGRAMS, UDP_MAX>;
 /// One reply waiting for ARP at a time.
 type UdpLane = UdpLaneStorage<1, UDP_MAX>;
 
-/// The lesson's servers, exactly as the host runs them.
-struct Services {
-    echo: UpperEcho<ECHO_SOCKETS>,
-    framed: FramedEcho<FRAMED_SOCKETS, FRAME_MAX>,
-    udp_echo: UdpEcho<UDP_MAX>,
-    sink: UdpSink,
-}
+/// The lesson's servers, assembled exactly as the TAP server assembles them.
+type Services = LessonServers<ECHO_SOCKETS, FRAMED_SOCKETS, FRAME_MAX, UDP_MAX>;
 
 #[entry]
 fn main() -> ! {
@@ -107,12 +102,7 @@ fn main() -> ! {
         board::print("service setup failed\n");
         board::exit(false)
     };
-    let Services {
-        echo,
-        framed,
-        udp_echo,
-        sink,
-    } = SERVICES.write(services);
+    let services = SERVICES.write(services);
 
     // Tests read the pool sizes from this line.
     board::print("smolsock-net ready 10.0.2.15: tcp/8000 upper-case echo (pool ");
@@ -126,12 +116,12 @@ fn main() -> ! {
     #[cfg(not(feature = "log-off"))]
     let mut sink_reported = 0;
     board::run(stack, nic, None, |stack| {
-        let work = Work::from(poll_all(stack, &mut [echo, framed, udp_echo, sink]));
+        let work = Work::from(services.poll(stack));
         // What the sink holds, each time it changes: `tests/qemu.rs` compares it with what it
         // sent. (Not in the `log-off` build, whose footprint the README reports.)
         #[cfg(not(feature = "log-off"))]
         {
-            let got = sink.stats();
+            let got = services.sink.stats();
             if got.datagrams != sink_reported {
                 sink_reported = got.datagrams;
                 log::info!(
@@ -157,18 +147,12 @@ fn start(
 ) -> Result<Services, Error> {
     let (echo_tcp, framed_tcp) = tcp.split_at_mut(ECHO_SOCKETS);
     let [udp_echo_buf, sink_buf] = udp;
-    Ok(Services {
-        echo: UpperEcho::new(
-            stack,
-            echo_tcp.iter_mut(),
-            PoolConfig::new(ports::TCP_ECHO, ECHO_SOCKETS),
-        )?,
-        framed: FramedEcho::new(
-            stack,
-            framed_tcp.iter_mut(),
-            PoolConfig::new(ports::FRAMED_ECHO, FRAMED_SOCKETS),
-        )?,
-        udp_echo: UdpEcho::new(stack, udp_echo_buf, lane, ports::UDP_ECHO)?,
-        sink: UdpSink::new(stack, sink_buf, ports::UDP_SINK)?,
-    })
+    // All sockets listen: the backlog is the pool.
+    Services::new(
+        stack,
+        (echo_tcp.iter_mut(), framed_tcp.iter_mut()),
+        (udp_echo_buf, lane),
+        sink_buf,
+        PoolConfig::new(0, ECHO_SOCKETS.max(FRAMED_SOCKETS)),
+    )
 }

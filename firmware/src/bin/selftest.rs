@@ -63,6 +63,7 @@ impl Report {
 }
 
 #[entry]
+#[allow(clippy::too_many_arguments)] // `#[entry]` turns each `static mut` into an argument
 fn main() -> ! {
     // SAFETY: 0x4020_0000 is the LAN9118's register block on mps2-an385/an386, and this driver
     // is its only user.
