@@ -684,7 +684,11 @@ fn a_connection_the_pool_resets_gets_its_rst() {
     })
     .unwrap();
     lan.run_for(secs(30), Duration::from_secs(1), |l| {
-        echo.poll(&mut l.server)
+        let progress = echo.poll(&mut l.server);
+        // The expiry counters never run ahead of `reset`, which counts them too.
+        let s = echo.pool().stats();
+        assert!(s.idle_timeouts + s.send_timeouts + s.evicted <= s.reset, "{s:?}");
+        progress
     });
     assert_eq!(echo.pool().stats().idle_timeouts, 1);
     assert_eq!(quiet.state(&mut lan.client), ClientState::Reset);
