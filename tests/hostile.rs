@@ -687,7 +687,10 @@ fn a_connection_the_pool_resets_gets_its_rst() {
         let progress = echo.poll(&mut l.server);
         // The expiry counters never run ahead of `reset`, which counts them too.
         let s = echo.pool().stats();
-        assert!(s.idle_timeouts + s.send_timeouts + s.evicted <= s.reset, "{s:?}");
+        assert!(
+            s.idle_timeouts + s.send_timeouts + s.evicted <= s.reset,
+            "{s:?}"
+        );
         progress
     });
     assert_eq!(echo.pool().stats().idle_timeouts, 1);
