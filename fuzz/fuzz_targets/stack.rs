@@ -9,8 +9,9 @@
 //!   final drain must finish within a bounded number of rounds and of virtual time;
 //! - every frame the server sends parses strictly (Ethernet, ARP or IPv4 with valid checksums,
 //!   TCP/UDP with valid checksums) and comes from the server's own MAC and IP;
-//! - the pools' counters stay consistent (accepted >= closed + reset, slots in LISTEN <=
-//!   backlog, phases <= pool size), and the UDP services never count more than they received;
+//! - the pools' counters stay consistent (accepted >= closed + reset, idle/stalled/evicted
+//!   within reset, slots in LISTEN <= backlog, phases <= pool size), and the UDP services never
+//!   count more datagrams (answered, dropped, pending) than they received;
 //! - the legitimate client's echo, which the attacker never touches (no frame uses its address),
 //!   comes back complete with every byte checked (`EchoClient`).
 //!
