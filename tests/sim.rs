@@ -22,8 +22,8 @@ use std::time::Instant as WallClock;
 use smolsock::digest::Fnv1a;
 use smolsock::event_loop::Work;
 use smolsock::service::{
-    ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UdpSink, UdpSinkStats,
-    UpperEcho,
+    ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UdpEchoStats, UdpSink,
+    UdpSinkStats, UpperEcho,
 };
 use smolsock::sim::seeds::{for_each_seed, pcap_dir};
 use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate, Retry};
@@ -644,10 +644,23 @@ struct UdpCounts {
     sink: UdpSinkStats,
     /// Frames the links dropped for their size.
     oversize_frames: u64,
+    /// What the echo counted.
+    echo: UdpEchoStats,
 }
 
 fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, String> {
-    const CLIENTS: usize = 3;
+    udp_run_with(test, seed, faults, 3)
+}
+
+/// [`udp_run`] with `clients` client hosts (each its own neighbour of the server).
+fn udp_run_with(
+    test: &str,
+    seed: u64,
+    faults: &FaultModel,
+    clients: usize,
+) -> Result<UdpCounts, String> {
+    #[allow(non_snake_case)]
+    let CLIENTS = clients;
     let cables = cables(1 + CLIENTS);
     let mut net: Net = Network::new(&cables, seed);
     net.set_all_faults(faults);
@@ -742,6 +755,7 @@ fn udp_run(test: &str, seed: u64, faults: &FaultModel) -> Result<UdpCounts, Stri
         replies: pingers.iter().map(|p| p.replies.clone()).collect(),
         sink: sink.stats(),
         oversize_frames: net.totals().oversize,
+        echo: echo.stats(),
     })
 }
 
@@ -783,6 +797,24 @@ fn udp_under_all_faults() {
         total.echo_duplicates > 0,
         "the duplication fault never fired"
     );
+}
+
+/// More neighbours than smoltcp's default neighbour cache holds (8): with the host build's 64
+/// entries, every client keeps its entry and every datagram is answered; with 8, entries are
+/// evicted while their hosts still talk, and replies wait for ARP again (issue 9, item 5).
+#[test]
+fn sixteen_neighbours_are_all_answered() {
+    init_log();
+    let counts = udp_run_with("sixteen_neighbours", 5, &FaultModel::perfect(), 16).unwrap();
+    assert_eq!(counts.sent, 16 * u64::from(DATAGRAMS));
+    assert_eq!(
+        counts.echoed_unique,
+        counts.sent / 2,
+        "every datagram to the echo answered: {:?}",
+        counts.echo
+    );
+    assert_eq!(counts.echo.dropped_unsent, 0);
+    assert_eq!(counts.echo_duplicates, 0);
 }
 
 #[test]

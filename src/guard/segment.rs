@@ -76,25 +76,34 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
         _ => 0,
     };
-    let ip = Ipv4Packet::new_checked(frame.get(ip_offset..)?).ok()?;
-    if ip.version() != 4 || ip.frag_offset() != 0 {
+    // Every frame passes here: read the few fields needed through `smoltcp::wire`'s accessors
+    // on bounds already checked, and build a `Segment` only for SYN and RST.
+    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
+    if ip.frag_offset() != 0 {
         return None;
     }
     if ip.next_header() == IpProtocol::Udp {
-        let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+        if body.len() < 8 {
+            return None;
+        }
         return Some(Parsed::Udp {
-            dst_port: udp.dst_port(),
+            dst_port: UdpPacket::new_unchecked(body).dst_port(),
         });
     }
-    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || body.len() < 20 {
+        return None;
+    }
+    let quick = TcpPacket::new_unchecked(body);
+    let (syn, rst) = (quick.syn(), quick.rst());
+    if !(syn || rst) {
+        // The bulk of the traffic: nothing for the guard to decide.
         return None;
     }
     let (src, dst) = (
         IpAddress::Ipv4(ip.src_addr()),
         IpAddress::Ipv4(ip.dst_addr()),
     );
-    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-    let (syn, rst) = (tcp.syn(), tcp.rst());
+    let tcp = TcpPacket::new_checked(body).ok()?;
     Some(Parsed::Tcp(Segment {
         src: IpEndpoint::new(src, tcp.src_port()),
         dst: IpEndpoint::new(dst, tcp.dst_port()),
@@ -104,6 +113,22 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         rst,
         ip_offset,
     }))
+}
+
+/// An IPv4 header (version 4, sane lengths) and the payload its total length covers; the
+/// header's fixed fields and the payload are in bounds.
+fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
+    if bytes.len() < 20 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_unchecked(bytes);
+    let header_len = usize::from(ip.header_len());
+    let total_len = usize::from(ip.total_len());
+    if ip.version() != 4 || header_len < 20 || total_len < header_len {
+        return None;
+    }
+    let body = bytes.get(header_len..total_len)?;
+    Some((ip, body))
 }
 
 /// The fields of a TCP segment we sent, for the [`AckTracker`](super::acks::AckTracker).
@@ -134,16 +159,25 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
         #[allow(unreachable_patterns)]
         _ => 0,
     };
-    let ip = Ipv4Packet::new_checked(frame.get(ip_offset..)?).ok()?;
-    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
+    if ip.next_header() != IpProtocol::Tcp
+        || ip.more_frags()
+        || ip.frag_offset() != 0
+        || body.len() < 20
+    {
         return None;
     }
-    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let tcp = TcpPacket::new_unchecked(body);
+    let header_len = usize::from(tcp.header_len());
+    if header_len < 20 || header_len > body.len() {
+        return None;
+    }
     let control = usize::from(tcp.syn()) + usize::from(tcp.fin());
+    let payload_len = body.len() - header_len;
     Some(Sent {
         local_port: tcp.src_port(),
         remote: IpEndpoint::new(IpAddress::Ipv4(ip.dst_addr()), tcp.dst_port()),
-        seq_end: tcp.seq_number() + (tcp.payload().len() + control),
+        seq_end: tcp.seq_number() + (payload_len + control),
         ack: tcp.ack().then(|| tcp.ack_number()),
         rst: tcp.rst(),
     })
