@@ -93,6 +93,8 @@ struct ServeArgs {
     drop_rate: u8,
     corrupt_rate: u8,
     seed: Option<u64>,
+    /// `Some(max lease in seconds, 0 = the server's)`: take the address from DHCP.
+    dhcp: Option<u64>,
 }
 
 /// Parse the command line, or exit with help or an error. (clap's builder, not its derive
@@ -151,6 +153,23 @@ fn parse_command_line() -> Command {
                         "Write every frame in and out to this libpcap file (read it with \
                          `tshark -r FILE -d udp.port==8848,data`)",
                     ),
+            )
+            .arg(
+                Arg::new("dhcp")
+                    .long("dhcp")
+                    .action(ArgAction::SetTrue)
+                    .help(
+                        "Take the address, gateway and DNS servers from a DHCP server instead of \
+                         --ip and --gateway; renew, and keep serving when the lease changes",
+                    ),
+            )
+            .arg(
+                Arg::new("dhcp_max_lease")
+                    .long("dhcp-max-lease")
+                    .value_name("SECONDS")
+                    .value_parser(value_parser!(u64).range(4..))
+                    .requires("dhcp")
+                    .help("Accept leases of at most this long (renewed at half of it)"),
             )
             .arg(
                 Arg::new("chat")
@@ -249,6 +268,9 @@ fn parse_command_line() -> Command {
             drop_rate: *m.get_one("drop_rate").expect("has a default"),
             corrupt_rate: *m.get_one("corrupt_rate").expect("has a default"),
             seed: m.get_one::<u64>("seed").copied(),
+            dhcp: m
+                .get_flag("dhcp")
+                .then(|| m.get_one::<u64>("dhcp_max_lease").copied().unwrap_or(0)),
         }),
         Some(("client", m)) => Command::Client {
             kind: match m.subcommand() {
@@ -484,6 +506,18 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     config.corrupt_pct = args.corrupt_rate;
     if let Some(seed) = args.seed {
         config.seed = seed;
+    }
+    #[cfg(feature = "dhcp")]
+    {
+        config.dhcp = args
+            .dhcp
+            .map(|max| (max > 0).then(|| Duration::from_secs(max)));
+    }
+    #[cfg(not(feature = "dhcp"))]
+    if args.dhcp.is_some() {
+        return Err(Failure::Other(
+            "--dhcp needs the `dhcp` feature (on by default)".into(),
+        ));
     }
     let server = TapServer::open(config)?;
     let operator = args.chat.then(|| {

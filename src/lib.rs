@@ -23,6 +23,7 @@
 //! | module | one job |
 //! |---|---|
 //! | [`device`] | where frames come from: allocation-free loopback and wire |
+//! | `dhcp` | a DHCPv4 client that configures the stack (feature `dhcp`) |
 //! | [`clock`] | where `now` comes from: host clock, tick counter, virtual clock |
 //! | [`stack`] | a smoltcp interface and socket set over caller storage |
 //! | [`guard`] | the ingress guard: every frame seen before smoltcp (late SYN, SYN flood, blind RST, ARP mirror) |
@@ -51,6 +52,7 @@
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
 //! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
+//! | `dhcp` | yes | `dhcp`: a DHCPv4 client that configures the stack (smoltcp's `proto-dhcpv4`, `socket-dhcpv4`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.
@@ -64,6 +66,8 @@ extern crate std;
 
 pub mod clock;
 pub mod device;
+#[cfg(feature = "dhcp")]
+pub mod dhcp;
 pub mod digest;
 pub mod error;
 pub mod event_loop;

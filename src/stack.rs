@@ -82,6 +82,17 @@ impl StackConfig {
         }
     }
 
+    /// An Ethernet interface with `mac` and no address yet: for a DHCP client
+    /// ([`crate::dhcp::DhcpClient`]) to configure.
+    pub fn unaddressed(mac: EthernetAddress) -> Self {
+        StackConfig {
+            mac: Some(mac),
+            address: IpCidr::new(IpAddress::Ipv4(Ipv4Address::UNSPECIFIED), 0),
+            gateway: None,
+            random_seed: 0,
+        }
+    }
+
     /// The same, with a default gateway.
     pub fn with_gateway(mut self, gateway: Ipv4Address) -> Self {
         self.gateway = Some(gateway);
@@ -138,10 +149,12 @@ impl<'a> Stack<'a> {
         let mut iface_config = Config::new(hardware_addr);
         iface_config.random_seed = config.random_seed;
         let mut iface = Interface::new(iface_config, device, now);
-        iface.update_ip_addrs(|addrs| {
-            // A fresh interface has no address, so there is room for one.
-            addrs.push(config.address).ok();
-        });
+        if !config.address.address().is_unspecified() {
+            iface.update_ip_addrs(|addrs| {
+                // A fresh interface has no address, so there is room for one.
+                addrs.push(config.address).ok();
+            });
+        }
         if let Some(gateway) = config.gateway {
             // The routing table is empty, so there is room for the default route.
             iface.routes_mut().add_default_ipv4_route(gateway).ok();
@@ -239,6 +252,15 @@ impl<'a> Stack<'a> {
         self.guard.knows_neighbor(IpAddress::Ipv4(hop), self.now)
     }
 
+    /// The interface's IPv4 address and subnet, if it has one.
+    pub fn ipv4_cidr(&self) -> Option<smoltcp::wire::Ipv4Cidr> {
+        self.iface.ip_addrs().iter().find_map(|cidr| match cidr {
+            IpCidr::Ipv4(v4) => Some(*v4),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        })
+    }
+
     /// The interface's first IP address.
     pub fn address(&self) -> Option<IpAddress> {
         self.iface.ip_addrs().first().map(|cidr| cidr.address())
@@ -309,6 +331,20 @@ impl<'a> Stack<'a> {
         })
     }
 
+    /// Add a DHCPv4 client socket (it needs no buffers).
+    #[cfg(feature = "dhcp")]
+    pub fn add_dhcp(&mut self) -> Result<SocketHandle, Error> {
+        self.check_room()?;
+        Ok(self.sockets.add(smoltcp::socket::dhcpv4::Socket::new()))
+    }
+
+    /// The DHCPv4 socket behind `handle` (same contract as [`Stack::tcp`]).
+    #[cfg(feature = "dhcp")]
+    pub fn dhcp(&mut self, handle: SocketHandle) -> &mut smoltcp::socket::dhcpv4::Socket<'a> {
+        self.sockets
+            .get_mut::<smoltcp::socket::dhcpv4::Socket<'a>>(handle)
+    }
+
     /// Add a UDP socket using `storage` and bind it to `port` (a UDP server's first step).
     pub fn bind_udp<const DGRAMS: usize, const BYTES: usize>(
         &mut self,
@@ -336,6 +372,44 @@ impl<'a> Stack<'a> {
     /// Remove a socket, freeing its slot (its buffers stay borrowed for `'a`).
     pub fn remove(&mut self, handle: SocketHandle) {
         self.sockets.remove(handle);
+    }
+
+    /// Replace the interface's IPv4 address and default gateway (`None`: none), as a DHCP
+    /// client does when a lease starts, changes or ends. TCP connections on an address the
+    /// interface no longer has are reset at once: no segment of theirs would ever be accepted
+    /// again, and their peers learn it now instead of at their timeout. Listening sockets and
+    /// UDP services are bound to ports, not addresses, and serve the new address at once.
+    pub fn set_ipv4(
+        &mut self,
+        address: Option<smoltcp::wire::Ipv4Cidr>,
+        gateway: Option<Ipv4Address>,
+    ) {
+        let old = self.iface.ipv4_addr();
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.retain(|cidr| !matches!(cidr, IpCidr::Ipv4(_)));
+            if let Some(address) = address {
+                // Only IPv4 addresses were removed, so there is room for this one.
+                addrs.push(IpCidr::Ipv4(address)).ok();
+            }
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some(gateway) = gateway {
+            // The default route was just removed, so there is room for it.
+            self.iface.routes_mut().add_default_ipv4_route(gateway).ok();
+        }
+        self.gateway = gateway;
+        if let Some(old) = old.filter(|old| Some(*old) != address.map(|a| a.address())) {
+            for (_, socket) in self.sockets.iter_mut() {
+                if let smoltcp::socket::Socket::Tcp(tcp) = socket {
+                    let on_old = tcp
+                        .local_endpoint()
+                        .is_some_and(|local| local.addr == IpAddress::Ipv4(old));
+                    if on_old {
+                        tcp.abort();
+                    }
+                }
+            }
+        }
     }
 
     /// The TCP socket behind `handle`.

@@ -45,6 +45,7 @@ fn main() -> std::process::ExitCode {
             chat_operator_replies_to_kernel_clients,
             cli_explains_a_missing_interface,
             cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
+            dhcp_lease_from_dnsmasq_lost_and_taken_again,
             cli_serve_with_capture_then_ctrl_c,
             cli_serve_chat_operator_types_replies,
             cli_clients_talk_to_kernel_servers,
@@ -131,6 +132,22 @@ impl Server {
         let report = self.stop();
         assert!(settled(&report), "{report:?}");
         report
+    }
+
+    /// Wait (up to `limit`) until the latest report satisfies `what`; return it.
+    fn wait_for(&self, limit: Duration, what: impl Fn(&ServerReport) -> bool) -> ServerReport {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(report) = self.latest.lock().unwrap().filter(|r| what(r)) {
+                return report;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not within {limit:?}: {:?}",
+                self.latest.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stop the server and return what it counted.
@@ -895,4 +912,84 @@ fn cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet() {
         err.contains("warning: --ip 10.1.1.1/24: the kernel's side of tap0 is 192.168.69.100/24"),
         "{err}"
     );
+}
+
+/// Debian's dnsmasq as the DHCP server on the kernel's side of the TAP device; killed (by its
+/// PID) on drop.
+struct Dnsmasq(Child);
+
+impl Dnsmasq {
+    fn start(ns: &Netns, leases: &std::path::Path) -> Dnsmasq {
+        let child = ns
+            .command("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0", // no DNS, DHCP only
+                "--interface",
+                TAP,
+                "--bind-interfaces",
+                "--dhcp-range=192.168.69.50,192.168.69.59,255.255.255.0,2m",
+                "--dhcp-option=option:router,192.168.69.100",
+                "--dhcp-option=option:dns-server,192.168.69.100",
+                "--dhcp-authoritative",
+                "--user=root",
+            ])
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (apt-get install dnsmasq; .ci/run installs it)");
+        Dnsmasq(child)
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `serve --dhcp` against a real DHCP server: a lease (address, gateway, DNS), the services on
+/// the leased address, the server going away (the lease runs out: no address), and coming
+/// back (a lease again, services at once). Leases are capped at 8 s so this takes seconds.
+fn dhcp_lease_from_dnsmasq_lost_and_taken_again() {
+    let (ns, server) = setup("dhcp", |c| c.dhcp = Some(Some(SmolDuration::from_secs(8))));
+    let leases = std::env::temp_dir().join(format!("smolsock-{}-dhcp.leases", std::process::id()));
+    let _ = std::fs::remove_file(&leases);
+    let echo_at = |ns: &Netns, address: std::net::Ipv4Addr| {
+        ns.run(move || {
+            let mut s = TcpStream::connect_timeout(&SocketAddr::from((address, 8000)), IO_TIMEOUT)
+                .expect("connect to the leased address");
+            s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            s.write_all(b"leased").unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            let mut reply = Vec::new();
+            s.read_to_end(&mut reply).unwrap();
+            reply
+        })
+    };
+    let dnsmasq = Dnsmasq::start(&ns, &leases);
+    let first = server.wait_for(Duration::from_secs(20), |r| r.address.is_some());
+    let address = first.address.unwrap();
+    let leased = std::net::Ipv4Addr::from(address.address().octets());
+    assert!(
+        (50..=59).contains(&leased.octets()[3]) && address.prefix_len() == 24,
+        "{address}"
+    );
+    assert_eq!(echo_at(&ns, leased), b"LEASED");
+    // The server goes away: renewals fail and the lease runs out.
+    drop(dnsmasq);
+    let lost = server.wait_for(Duration::from_secs(30), |r| r.address.is_none());
+    assert_eq!(lost.dhcp.unwrap().lost, 1);
+    // It comes back: a lease again, and the services answer on it.
+    let _dnsmasq = Dnsmasq::start(&ns, &leases);
+    let again = server.wait_for(Duration::from_secs(40), |r| r.address.is_some());
+    let leased = std::net::Ipv4Addr::from(again.address.unwrap().address().octets());
+    assert_eq!(echo_at(&ns, leased), b"LEASED");
+    let report = server.stop();
+    assert!(report.dhcp.unwrap().configured >= 2, "{report:?}");
+    let _ = std::fs::remove_file(&leases);
 }

@@ -16,6 +16,9 @@ use smoltcp::time::{Duration, Instant};
 pub(crate) fn is_closed(port: u16, sockets: &SocketSet<'_>) -> bool {
     !sockets.iter().any(|(_, socket)| match socket {
         Socket::Udp(udp) => udp.is_open() && udp.endpoint().port == port,
+        // smoltcp hands DHCP replies to its DHCP client before any UDP socket.
+        #[cfg(feature = "dhcp")]
+        Socket::Dhcpv4(_) => port == 68,
         #[allow(unreachable_patterns)]
         _ => false,
     })

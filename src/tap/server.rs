@@ -82,6 +82,11 @@ pub struct ServerConfig {
     /// pool). Defaults: [`PoolConfig::new`]'s (10 s, 300 s, 300 s, 10 s). The chat uses
     /// [`PoolConfig::interactive`].
     pub limits: PoolConfig,
+    /// `Some(max)`: take the address, gateway and DNS servers from a DHCP server instead of
+    /// `address` and `gateway`, accepting leases of at most `max` (`None`: as long as the
+    /// server offers). `None`: the static `address` (feature `dhcp`).
+    #[cfg(feature = "dhcp")]
+    pub dhcp: Option<Option<Duration>>,
 }
 
 impl ServerConfig {
@@ -101,6 +106,8 @@ impl ServerConfig {
             seed: crate::clock::seed_from_time(),
             max_wait: None,
             limits: PoolConfig::new(0, 0),
+            #[cfg(feature = "dhcp")]
+            dhcp: None,
         }
     }
 }
@@ -124,6 +131,12 @@ pub struct ServerReport {
     pub sink: UdpSinkStats,
     /// What the ingress guard stopped (late SYNs, SYN flood, blind RSTs).
     pub guard: GuardStats,
+    /// The IPv4 address in force when the report was made (`None`: none yet, waiting for a
+    /// DHCP lease).
+    pub address: Option<Ipv4Cidr>,
+    /// The DHCP client's counters, when it runs.
+    #[cfg(feature = "dhcp")]
+    pub dhcp: Option<crate::dhcp::DhcpStats>,
     /// The TAP device.
     pub tap: TapStats,
 }
@@ -180,6 +193,18 @@ impl fmt::Display for ServerReport {
             self.guard.rsts_challenged,
             self.guard.rsts_dropped
         )?;
+        match self.address {
+            Some(address) => writeln!(f, "  address: {address}")?,
+            None => writeln!(f, "  address: none (no DHCP lease)")?,
+        }
+        #[cfg(feature = "dhcp")]
+        if let Some(dhcp) = self.dhcp {
+            writeln!(
+                f,
+                "  dhcp: {} leases taken or changed, {} lost",
+                dhcp.configured, dhcp.lost
+            )?;
+        }
         write!(
             f,
             "  tap: {} frames in ({} bytes), {} out ({} bytes), {} not taken by the kernel, \
@@ -312,7 +337,8 @@ fn serve<D: Device>(
     mut observe: impl FnMut(&ServerReport),
 ) -> Result<ServerReport, TapError> {
     let chat_pool = if chat.is_some() { CHAT_POOL } else { 0 };
-    let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 3)
+    // The lesson's servers, the chat, and one for the DHCP client.
+    let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 4)
         .map(|_| SocketStorage::EMPTY)
         .collect();
     let mut echo_storage: Vec<EchoStorage> = (0..config.pool).map(|_| EchoStorage::new()).collect();
@@ -328,7 +354,23 @@ fn serve<D: Device>(
     if let Some(gateway) = config.gateway {
         stack_config = stack_config.with_gateway(gateway);
     }
+    #[cfg(feature = "dhcp")]
+    if config.dhcp.is_some() {
+        stack_config = StackConfig::unaddressed(config.mac).with_seed(config.seed);
+    }
     let mut stack = Stack::new(stack_config, &mut device, &mut sockets[..], host.now());
+    #[cfg(feature = "dhcp")]
+    let dhcp = match config.dhcp {
+        Some(max) => {
+            let client = crate::dhcp::DhcpClient::new(&mut stack)?;
+            log::info!("dhcp: asking for an address");
+            Some(match max {
+                Some(max) => client.with_max_lease(&mut stack, max),
+                None => client,
+            })
+        }
+        None => None,
+    };
 
     let lesson = Box::new(Lesson::new(
         &mut stack,
@@ -354,7 +396,9 @@ fn serve<D: Device>(
         "smolsock on {} at {} ({}): TCP upper-case echo :{} and framed echo :{} (pool {}, \
          backlog {}, frames up to {} bytes), UDP echo :{}, UDP sink :{}{}",
         config.iface,
-        config.address,
+        stack
+            .ipv4_cidr()
+            .map_or_else(|| "an address from DHCP".into(), |a| a.to_string()),
         config.mac,
         ports::TCP_ECHO,
         ports::FRAMED_ECHO,
@@ -376,36 +420,56 @@ fn serve<D: Device>(
         );
     }
 
-    let mut services = Services { lesson, chat };
+    let mut services = Services {
+        lesson,
+        chat,
+        #[cfg(feature = "dhcp")]
+        dhcp,
+    };
     let monitor = host.monitor().clone();
     let mut guard = GuardStats::default();
+    let mut address = None;
     let stopped = host.run(&mut stack, &mut device, |stack, _now| {
         let progress = services.poll(stack);
         guard = stack.guard_stats();
+        address = stack.ipv4_cidr();
         if progress {
-            observe(&services.report(Stopped::Requested, monitor.stats(), guard));
+            observe(&services.report(Stopped::Requested, monitor.stats(), guard, address));
         }
         Work::from(progress)
     })?;
-    Ok(services.report(stopped, monitor.stats(), guard))
+    Ok(services.report(stopped, monitor.stats(), guard, address))
 }
 
 /// Every service of the server, polled together.
 struct Services {
     lesson: Box<Lesson>,
     chat: Option<Chat>,
+    #[cfg(feature = "dhcp")]
+    dhcp: Option<crate::dhcp::DhcpClient>,
 }
 
 impl Services {
     fn poll(&mut self, stack: &mut Stack<'_>) -> bool {
-        let mut progress = self.lesson.poll(stack);
+        let mut progress = false;
+        #[cfg(feature = "dhcp")]
+        if let Some(dhcp) = self.dhcp.as_mut() {
+            progress |= dhcp.poll(stack);
+        }
+        progress |= self.lesson.poll(stack);
         if let Some(chat) = self.chat.as_mut() {
             progress |= chat.poll(stack);
         }
         progress
     }
 
-    fn report(&mut self, stopped: Stopped, tap: TapStats, guard: GuardStats) -> ServerReport {
+    fn report(
+        &mut self,
+        stopped: Stopped,
+        tap: TapStats,
+        guard: GuardStats,
+        address: Option<Ipv4Cidr>,
+    ) -> ServerReport {
         let lesson = self.lesson.report();
         ServerReport {
             stopped,
@@ -416,6 +480,9 @@ impl Services {
             udp_echo: lesson.udp_echo,
             sink: lesson.sink,
             guard,
+            address,
+            #[cfg(feature = "dhcp")]
+            dhcp: self.dhcp.as_ref().map(|d| d.stats()),
             tap,
         }
     }
