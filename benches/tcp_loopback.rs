@@ -11,7 +11,13 @@
 //! - **raw**: one smoltcp socket and a hand-written echo loop (`recv_slice` 1 KiB, upper-case,
 //!   `send_slice`), the least a smoltcp program can do;
 //! - **smolsock**: `Stack` + `UpperEcho` (listener pool with backlog, connection tracking,
-//!   byte counters) + the `event_loop` contract.
+//!   byte counters) + the `event_loop` contract;
+//! - **traits**: the same echo written against the embedded-nal traits (`accept`, `receive`
+//!   1 KiB, upper-case, `send`) on `smolsock::nal::NalStack`, over the same pool; its ratio is
+//!   traits / smolsock (`UpperEcho`) in the same run. Twice: with the calls leaving polling
+//!   to the loop (`set_poll_on_block(false)`, as an event-loop program would: the row the
+//!   5 % budget applies to), and with each call that would block polling the stack itself
+//!   (the default, which blocking-style programs need).
 //!
 //! Each run streams 64 MiB (4 KiB socket buffers) or 128 MiB (64 KiB buffers) each way.
 //! Throughput counts payload bytes echoed (each byte crosses the loopback twice). The figure is
@@ -26,15 +32,17 @@
 
 use std::time::Instant as WallInstant;
 
+use embedded_nal::{nb, TcpClientStack, TcpFullStack};
 use smolsock::clock::{Clock, VirtualClock};
 use smolsock::device::Loopback;
 use smolsock::event_loop::{next_step, Next};
+use smolsock::nal::NalStack;
 use smolsock::service::{ports, Service, UpperEcho};
 use smolsock::smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smolsock::smoltcp::socket::tcp;
 use smolsock::smoltcp::time::Duration;
 use smolsock::smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
-use smolsock::storage::TcpStorage;
+use smolsock::storage::{TcpStorage, UdpStorage};
 use smolsock::tcp::PoolConfig;
 use smolsock::{Stack, StackConfig};
 
@@ -145,6 +153,110 @@ fn raw_echo(socket: &mut tcp::Socket<'_>) -> bool {
     progress
 }
 
+/// The upper-case echo as a program written against the embedded-nal traits would write it,
+/// non-blocking: accept once, then receive up to 1 KiB, upper-case, send, until it would block.
+struct NalEcho<T> {
+    listener: T,
+    conn: Option<T>,
+    chunk: [u8; 1024],
+    /// Received bytes not sent yet: `chunk[start..end]`.
+    start: usize,
+    end: usize,
+}
+
+impl<T> NalEcho<T> {
+    fn poll<S: TcpFullStack<TcpSocket = T>>(&mut self, net: &mut S) -> bool {
+        let mut progress = false;
+        if self.conn.is_none() {
+            if let Ok((conn, _)) = net.accept(&mut self.listener) {
+                self.conn = Some(conn);
+                progress = true;
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return progress;
+        };
+        loop {
+            if self.start < self.end {
+                match net.send(conn, &self.chunk[self.start..self.end]) {
+                    Ok(n) => self.start += n,
+                    Err(nb::Error::WouldBlock) => break,
+                    Err(nb::Error::Other(e)) => panic!("traits: send: {e:?}"),
+                }
+            } else {
+                match net.receive(conn, &mut self.chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        self.chunk[..n].make_ascii_uppercase();
+                        (self.start, self.end) = (0, n);
+                    }
+                    Err(nb::Error::WouldBlock) => break,
+                    Err(nb::Error::Other(e)) => panic!("traits: receive: {e:?}"),
+                }
+            }
+            progress = true;
+        }
+        progress
+    }
+}
+
+/// `poll_on_block`: whether the trait calls poll the stack when they would block (as a
+/// blocking-style program needs), or leave polling to this loop (as an event loop would).
+fn run_nal<const BUF: usize>(total: usize, mode: Mode, poll_on_block: bool) -> f64 {
+    let clock = VirtualClock::default();
+    let mut dev = Dev::new();
+    let mut storage = [SocketStorage::EMPTY, SocketStorage::EMPTY];
+    let mut stack = Stack::new(
+        StackConfig::ip(IpCidr::new(LOCALHOST, 8)),
+        &mut dev,
+        &mut storage,
+        clock.now(),
+    );
+    let mut client_buf = Box::new(TcpStorage::<BUF, BUF>::new());
+    let client = stack.add_tcp(&mut client_buf).unwrap();
+    let mut server_buf = vec![TcpStorage::<BUF, BUF>::new()];
+    let mut no_udp: [UdpStorage<1, 16>; 0] = [];
+    let now = || clock.now();
+    let mut net = NalStack::<1, 2, _, _, _, _, _, _>::new(
+        &mut stack,
+        &mut dev,
+        now,
+        &mut server_buf,
+        &mut no_udp,
+        1,
+    );
+    net.set_poll_on_block(poll_on_block);
+    let mut listener = net.socket().unwrap();
+    net.bind(&mut listener, ports::TCP_ECHO).unwrap();
+    net.set_backlog(&mut listener, 1).unwrap();
+    net.listen(&mut listener).unwrap();
+    let mut echo = NalEcho {
+        listener,
+        conn: None,
+        chunk: [0; 1024],
+        start: 0,
+        end: 0,
+    };
+    net.stack()
+        .connect(client, (LOCALHOST, ports::TCP_ECHO), CLIENT_PORT)
+        .unwrap();
+    let mut c = Client::new(client, total, mode);
+    let start = WallInstant::now();
+    while !c.done() {
+        let now = clock.now();
+        let mut progress = net.poll();
+        progress |= echo.poll(&mut net);
+        progress |= c.poll(net.stack().tcp(c.handle));
+        let (stack, dev) = net.parts();
+        match next_step(stack, dev, now, progress) {
+            Next::PollNow => {}
+            Next::Wait(Some(d)) => clock.advance(d.max(Duration::from_millis(1))),
+            Next::Wait(None) => panic!("traits: stalled"),
+        }
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
 fn run_raw<const BUF: usize>(total: usize, mode: Mode) -> f64 {
     let clock = VirtualClock::default();
     let mut dev = Dev::new();
@@ -227,17 +339,23 @@ fn best(v: Vec<f64>) -> f64 {
 fn check<const BUF: usize>(total: usize) {
     run_raw::<BUF>(total, Mode::Check);
     run_smolsock::<BUF>(total, Mode::Check);
+    run_nal::<BUF>(total, Mode::Check, true);
+    run_nal::<BUF>(total, Mode::Check, false);
 }
 
 fn compare<const BUF: usize>(total: usize, runs: usize) {
     check::<BUF>(total);
     let mut raw = Vec::new();
     let mut ours = Vec::new();
+    let mut traits = Vec::new();
+    let mut polling = Vec::new();
     for _ in 0..runs {
         raw.push(run_raw::<BUF>(total, Mode::Time));
         ours.push(run_smolsock::<BUF>(total, Mode::Time));
+        traits.push(run_nal::<BUF>(total, Mode::Time, false));
+        polling.push(run_nal::<BUF>(total, Mode::Time, true));
     }
-    let (raw, ours) = (best(raw), best(ours));
+    let (raw, ours, traits, polling) = (best(raw), best(ours), best(traits), best(polling));
     println!(
         "{:>7} KiB buffers | raw smoltcp {:>8.0} MB/s | smolsock {:>8.0} MB/s | ratio {:.3} ({:+.1}%)",
         BUF / 1024,
@@ -245,6 +363,20 @@ fn compare<const BUF: usize>(total: usize, runs: usize) {
         ours / 1e6,
         ours / raw,
         (ours / raw - 1.0) * 100.0
+    );
+    println!(
+        "{:>7} KiB buffers | embedded-nal traits {:>8.0} MB/s | traits / UpperEcho {:.3} ({:+.1}%)",
+        BUF / 1024,
+        traits / 1e6,
+        traits / ours,
+        (traits / ours - 1.0) * 100.0
+    );
+    println!(
+        "{:>7} KiB buffers | traits, calls poll when blocked {:>8.0} MB/s | / UpperEcho {:.3} ({:+.1}%)",
+        BUF / 1024,
+        polling / 1e6,
+        polling / ours,
+        (polling / ours - 1.0) * 100.0
     );
 }
 
@@ -261,6 +393,10 @@ fn main() {
             "smolsock-4k" => run_smolsock::<4096>(total, Mode::Time),
             "raw-64k" => run_raw::<65536>(total, Mode::Time),
             "smolsock-64k" => run_smolsock::<65536>(total, Mode::Time),
+            "traits-4k" => run_nal::<4096>(total, Mode::Time, false),
+            "traits-64k" => run_nal::<65536>(total, Mode::Time, false),
+            "traits-polling-4k" => run_nal::<4096>(total, Mode::Time, true),
+            "traits-polling-64k" => run_nal::<65536>(total, Mode::Time, true),
             other => panic!("TCP_BENCH_ONLY: unknown variant {other}"),
         };
         println!("{only}: {} MiB at {:.0} MB/s", total >> 20, rate / 1e6);
@@ -271,7 +407,7 @@ fn main() {
         // once on 1 MiB, every echoed byte checked.
         check::<4096>(1 << 20);
         check::<65536>(1 << 20);
-        println!("tcp_loopback: 4 variants, 1 MiB each way, every echoed byte checked");
+        println!("tcp_loopback: 8 variants, 1 MiB each way, every echoed byte checked");
         return;
     }
     let (small, large) = (64 << 20, 128 << 20);

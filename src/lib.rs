@@ -34,6 +34,8 @@
 //! | [`frame`] | message boundaries on TCP: 4-byte big-endian length frames, heapless decoder |
 //! | [`udp`] | datagrams with boundaries and no silent truncation |
 //! | [`service`] | the lesson's servers as small state machines |
+//! | `lesson` | the lesson's programs, written once over the socket API (feature `nal`) |
+//! | `nal` | the socket API: embedded-nal's traits over the stack (feature `nal`) |
 //! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
 //! | `pcap` | capture files for Wireshark, for the TAP server and the simulator (feature `std`) |
@@ -51,6 +53,7 @@
 //! | `smoltcp-log` | yes | smoltcp's own trace logging through `log` |
 //! | `tap` | yes | `tap`: Linux TAP device, host loop, pcap capture, the TAP server (Linux) |
 //! | `medium-ip` | yes | IP-only interfaces: bare IP packets on the loopback, [`StackConfig::ip`] without a MAC (without it both use Ethernet framing, and smoltcp leaves out its IP-medium code) |
+//! | `nal` | yes | `nal`: the embedded-nal 0.9 socket traits on the stack; `lesson`: the lesson's programs over them |
 //! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
 //! | `dhcp` | yes | `dhcp`: a DHCPv4 client that configures the stack (smoltcp's `proto-dhcpv4`, `socket-dhcpv4`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
@@ -73,7 +76,11 @@ pub mod error;
 pub mod event_loop;
 pub mod frame;
 pub mod guard;
+#[cfg(feature = "nal")]
+pub mod lesson;
 pub mod log_limit;
+#[cfg(feature = "nal")]
+pub mod nal;
 #[cfg(feature = "std")]
 pub mod pcap;
 pub mod service;

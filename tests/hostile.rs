@@ -662,6 +662,41 @@ fn idle_holders_give_way_to_a_newcomer_and_time_out() {
         .all(|h| h.state(&mut lan.client) == ClientState::Reset));
 }
 
+/// A peer without keep-alive (Linux's default) learns that the pool reset its connection (idle
+/// timeout or eviction) only from the RST: the pool must let it out before the socket listens
+/// again. Found by `tests/tap_hostile.rs`, where kernel clients never learnt it.
+#[test]
+fn a_connection_the_pool_resets_gets_its_rst() {
+    let mut lan = Lan::new(8);
+    // The reset falls between two keep-alives (every 10 s), so no ACK of the client's crosses
+    // it: the client can only learn of it from the RST.
+    let config = PoolConfig {
+        idle_timeout: Some(secs(25)),
+        ..PoolConfig::new(ports::TCP_ECHO, 2)
+    };
+    let mut echo = echo_pool(&mut lan, 2, config);
+    let mut ports_alloc = EphemeralPorts::new(11);
+    let mut quiet = holder(&mut lan, &mut ports_alloc);
+    lan.client.tcp(quiet.handle()).set_keep_alive(None);
+    lan.run_until(secs(5), Duration::from_millis(10), |l| {
+        let p = echo.poll(&mut l.server);
+        Work::done_if(quiet.state(&mut l.client) == ClientState::Connected, p)
+    })
+    .unwrap();
+    lan.run_for(secs(30), Duration::from_secs(1), |l| {
+        let progress = echo.poll(&mut l.server);
+        // The expiry counters never run ahead of `reset`, which counts them too.
+        let s = echo.pool().stats();
+        assert!(
+            s.idle_timeouts + s.send_timeouts + s.evicted <= s.reset,
+            "{s:?}"
+        );
+        progress
+    });
+    assert_eq!(echo.pool().stats().idle_timeouts, 1);
+    assert_eq!(quiet.state(&mut lan.client), ClientState::Reset);
+}
+
 #[test]
 fn a_peer_that_never_reads_is_reset_after_the_send_timeout() {
     let mut lan = Lan::new(8);

@@ -255,6 +255,9 @@ struct Slot {
     handle: SocketHandle,
     phase: Phase,
     activity: Activity,
+    /// The pool reset this slot's connection for this reason; counted, reported and the slot
+    /// freed when `follow` next sees the socket closed.
+    expired: Option<Expiry>,
 }
 
 /// Counters of a [`ListenerPool`].
@@ -315,6 +318,7 @@ impl<const N: usize> ListenerPool<N> {
                     handle,
                     phase: Phase::Idle,
                     activity: Activity::new(stack.now()),
+                    expired: None,
                 })
                 .ok();
         }
@@ -449,7 +453,7 @@ impl PoolCore {
             let socket = stack.tcp(slot.handle);
             changed |= follow(index, slot, socket, now, self, on_event);
         }
-        changed |= self.expire(slots, stack, now, on_event);
+        changed |= self.expire(slots, stack, now);
         if self.running {
             changed |= self.trim_listeners(slots, stack);
             let mut listening = count(slots, Phase::Listening);
@@ -517,18 +521,12 @@ impl PoolCore {
 
     /// The pool's own timers: idle and stalled connections, and eviction when full. Registers
     /// the next deadline with the stack.
-    fn expire(
-        &mut self,
-        slots: &mut [Slot],
-        stack: &mut Stack<'_>,
-        now: Instant,
-        on_event: &mut dyn FnMut(SlotEvent),
-    ) -> bool {
+    fn expire(&mut self, slots: &mut [Slot], stack: &mut Stack<'_>, now: Instant) -> bool {
         let config = self.config;
         let mut next: Option<Instant> = None;
         let mut wake = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
         let mut changed = false;
-        for (index, slot) in slots.iter_mut().enumerate() {
+        for slot in slots.iter_mut() {
             let Phase::Connected(conn) = &mut slot.phase else {
                 continue;
             };
@@ -565,7 +563,7 @@ impl PoolCore {
                 _ => None,
             };
             if let Some(why) = why {
-                changed |= self.reset(index, slot, stack, now, why, on_event);
+                changed |= self.reset(slot, stack, now, why);
             }
         }
         // A full pool makes room for a newcomer: the longest-idle connection past the grace
@@ -589,14 +587,7 @@ impl PoolCore {
                         .is_some_and(|at| now < at + NEWCOMER_PATIENCE);
                     if waiting {
                         stack.clear_syn_waiting(config.port);
-                        changed |= self.reset(
-                            index,
-                            &mut slots[index],
-                            stack,
-                            now,
-                            Expiry::Evicted,
-                            on_event,
-                        );
+                        changed |= self.reset(&mut slots[index], stack, now, Expiry::Evicted);
                     } else {
                         evictable = true;
                     }
@@ -612,27 +603,17 @@ impl PoolCore {
         changed
     }
 
-    /// Reset the connection in `slot` for `why`, and follow it back to Idle at once.
-    fn reset(
-        &mut self,
-        index: usize,
-        slot: &mut Slot,
-        stack: &mut Stack<'_>,
-        now: Instant,
-        why: Expiry,
-        on_event: &mut dyn FnMut(SlotEvent),
-    ) -> bool {
+    /// Reset the connection in `slot` for `why`. The slot goes back to Idle (and is counted and
+    /// reported) at the next `maintain`, after a `poll` has sent the RST: listening on the
+    /// socket at once would discard the RST smoltcp keeps for it (`listen` resets the socket),
+    /// and a peer without keep-alive would never learn that its connection is gone.
+    fn reset(&mut self, slot: &mut Slot, stack: &mut Stack<'_>, now: Instant, why: Expiry) -> bool {
         let Phase::Connected(conn) = &mut slot.phase else {
             return false;
         };
         let remote = conn.remote;
-        let socket = stack.tcp(slot.handle);
-        conn.abort(socket);
-        match why {
-            Expiry::Idle => self.stats.idle_timeouts += 1,
-            Expiry::SendStalled => self.stats.send_timeouts += 1,
-            Expiry::Evicted => self.stats.evicted += 1,
-        }
+        conn.abort(stack.tcp(slot.handle));
+        slot.expired = Some(why);
         limited!(
             self.log,
             now,
@@ -640,8 +621,6 @@ impl PoolCore {
             "port {}: reset {remote}: {why}",
             self.config.port
         );
-        on_event(SlotEvent::Expired { remote, why });
-        follow(index, slot, socket, now, self, on_event);
         true
     }
 }
@@ -708,7 +687,20 @@ fn follow(
         Phase::Connected(conn) => match state {
             State::Closed | State::TimeWait => {
                 let mut conn = *conn;
-                let graceful = conn.peer_finished || state == State::TimeWait;
+                let expired = slot.expired.take();
+                if let Some(why) = expired {
+                    match why {
+                        Expiry::Idle => stats.idle_timeouts += 1,
+                        Expiry::SendStalled => stats.send_timeouts += 1,
+                        Expiry::Evicted => stats.evicted += 1,
+                    }
+                    on_event(SlotEvent::Expired {
+                        remote: conn.remote,
+                        why,
+                    });
+                }
+                let graceful =
+                    expired.is_none() && (conn.peer_finished || state == State::TimeWait);
                 conn.peer_finished |= state == State::TimeWait;
                 slot.phase = Phase::Idle;
                 if graceful {

@@ -1,0 +1,100 @@
+//! What a socket call can fail with, and how it maps onto embedded-nal's error kinds.
+
+use core::fmt;
+
+use embedded_nal::{TcpError, TcpErrorKind};
+
+/// Why a call of the [`NalStack`](super::NalStack) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NalError {
+    /// The connection is over: the peer reset it, it timed out, or the listener pool ended it
+    /// (idle, stalled, evicted). embedded-nal's [`TcpErrorKind::PipeClosed`].
+    Closed,
+    /// The server answered the SYN with RST (nobody listening, or its backlog is full), or the
+    /// handshake timed out.
+    Refused,
+    /// The socket table (`N` entries) has no free entry.
+    NoSocket,
+    /// The caller's socket memory is used up (more listeners or clients than it holds).
+    NoMemory,
+    /// The call does not fit the socket's state (e.g. `accept` on a socket that does not
+    /// listen, `listen` before `bind`).
+    InvalidState,
+    /// Another listening socket already holds this port.
+    AddrInUse,
+    /// An IPv6 address: the stack speaks IPv4 only.
+    Unsupported,
+    /// A datagram bigger than the caller's buffer arrived; it was dropped, not truncated.
+    DatagramTooLarge {
+        /// Size of the datagram.
+        len: usize,
+        /// Size of the buffer.
+        max: usize,
+    },
+    /// smolsock's socket layer refused (see [`crate::Error`]).
+    Stack(crate::Error),
+}
+
+impl fmt::Display for NalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NalError::Closed => f.write_str("connection closed"),
+            NalError::Refused => f.write_str("connection refused"),
+            NalError::NoSocket => f.write_str("socket table full"),
+            NalError::NoMemory => f.write_str("socket memory used up"),
+            NalError::InvalidState => f.write_str("call out of order for this socket"),
+            NalError::AddrInUse => f.write_str("address in use"),
+            NalError::Unsupported => f.write_str("IPv6 is not supported"),
+            NalError::DatagramTooLarge { len, max } => {
+                write!(
+                    f,
+                    "datagram of {len} bytes exceeds the {max}-byte buffer; dropped"
+                )
+            }
+            NalError::Stack(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for NalError {}
+
+impl From<crate::Error> for NalError {
+    fn from(e: crate::Error) -> Self {
+        match e {
+            crate::Error::DatagramTooLarge { len, max } => NalError::DatagramTooLarge { len, max },
+            crate::Error::Refused => NalError::Refused,
+            crate::Error::Reset => NalError::Closed,
+            other => NalError::Stack(other),
+        }
+    }
+}
+
+impl TcpError for NalError {
+    fn kind(&self) -> TcpErrorKind {
+        match self {
+            NalError::Closed => TcpErrorKind::PipeClosed,
+            _ => TcpErrorKind::Other,
+        }
+    }
+}
+
+/// `core::net` address to smoltcp endpoint (IPv4 only).
+pub(crate) fn endpoint(addr: core::net::SocketAddr) -> Result<smoltcp::wire::IpEndpoint, NalError> {
+    match addr {
+        core::net::SocketAddr::V4(v4) => Ok(smoltcp::wire::IpEndpoint::new(
+            smoltcp::wire::IpAddress::Ipv4(*v4.ip()),
+            v4.port(),
+        )),
+        core::net::SocketAddr::V6(_) => Err(NalError::Unsupported),
+    }
+}
+
+/// smoltcp endpoint to `core::net` address.
+pub(crate) fn socket_addr(ep: smoltcp::wire::IpEndpoint) -> core::net::SocketAddr {
+    let v4 = match ep.addr {
+        smoltcp::wire::IpAddress::Ipv4(v4) => v4,
+        #[allow(unreachable_patterns)]
+        _ => core::net::Ipv4Addr::UNSPECIFIED,
+    };
+    core::net::SocketAddr::V4(core::net::SocketAddrV4::new(v4, ep.port))
+}
