@@ -1,6 +1,6 @@
 //! A DHCPv4 client: the address, gateway and DNS servers a device on a real LAN is given.
 //!
-//! [`DhcpClient`] is a [`Service`](crate::service::Service) over smoltcp's DHCPv4 socket. Start
+//! [`DhcpClient`] is a [`Service`] over smoltcp's DHCPv4 socket. Start
 //! the stack without an address ([`StackConfig::unaddressed`](crate::StackConfig::unaddressed)),
 //! poll the client with the other services, and it configures the stack whenever a lease
 //! starts, changes or ends ([`Stack::set_ipv4`](crate::Stack::set_ipv4)):
