@@ -284,12 +284,10 @@ impl<'a> Stack<'a> {
         &mut self,
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
     ) -> Result<SocketHandle, Error> {
-        self.check_room()?;
-        let socket = udp::Socket::new(
+        self.add_udp_socket(
             udp::PacketBuffer::new(&mut storage.rx_meta[..], &mut storage.rx[..]),
             udp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
-        );
-        Ok(self.sockets.add(socket))
+        )
     }
 
     /// Add a send-only UDP socket using `storage` (for a [`ResolveLane`](crate::udp::ResolveLane)).
@@ -297,12 +295,19 @@ impl<'a> Stack<'a> {
         &mut self,
         storage: &'a mut UdpLaneStorage<DGRAMS, BYTES>,
     ) -> Result<SocketHandle, Error> {
-        self.check_room()?;
-        let socket = udp::Socket::new(
+        self.add_udp_socket(
             udp::PacketBuffer::new(&mut storage.rx_meta[..], &mut storage.rx[..]),
             udp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
-        );
-        Ok(self.sockets.add(socket))
+        )
+    }
+
+    fn add_udp_socket(
+        &mut self,
+        rx: udp::PacketBuffer<'a>,
+        tx: udp::PacketBuffer<'a>,
+    ) -> Result<SocketHandle, Error> {
+        self.check_room()?;
+        Ok(self.sockets.add(udp::Socket::new(rx, tx)))
     }
 
     /// Whether a datagram claiming to come from `addr` deserves an answer: a unicast address
