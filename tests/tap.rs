@@ -11,19 +11,20 @@
 mod checks;
 mod harness;
 mod netns;
+mod tap_server;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
-use std::thread::{self, JoinHandle};
+use std::sync::OnceLock;
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
 use netns::{Netns, KERNEL_IP, SMOLSOCK_IP, TAP};
 use smolsock::smoltcp::time::Duration as SmolDuration;
-use smolsock::tap::{ChatOperator, ServerConfig, ServerReport, TapError, TapServer};
+use smolsock::tap::{ChatOperator, ServerConfig};
+use tap_server::Server;
 
 fn main() -> std::process::ExitCode {
     // Decided once: root, `ip`, /dev/net/tun and a namespace with a TAP device in it.
@@ -71,106 +72,6 @@ fn tap_server() -> checks::Server {
 
 fn addr(port: u16) -> SocketAddr {
     format!("{SMOLSOCK_IP}:{port}").parse().expect("address")
-}
-
-/// The library's TAP server running in a thread inside a namespace; stopped on drop.
-struct Server {
-    stop: Arc<AtomicBool>,
-    latest: Arc<Mutex<Option<ServerReport>>>,
-    thread: Option<JoinHandle<Result<ServerReport, TapError>>>,
-}
-
-impl Server {
-    fn start(ns: &Netns, config: ServerConfig) -> Server {
-        Self::start_with_chat(ns, config, None)
-    }
-
-    fn start_with_chat(ns: &Netns, mut config: ServerConfig, chat: Option<ChatOperator>) -> Server {
-        let _ = env_logger::builder().is_test(true).try_init();
-        // Another thread stops the server: let it notice within 50 ms.
-        config.max_wait = Some(SmolDuration::from_millis(50));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let flag = stop.clone();
-        let latest = Arc::new(Mutex::new(None));
-        let observed = latest.clone();
-        let thread = ns.spawn(move || match TapServer::open(config) {
-            Ok(server) => {
-                ready_tx.send(Ok(())).ok();
-                server.run_observed(&flag, chat, |report| {
-                    *observed.lock().unwrap() = Some(*report);
-                })
-            }
-            Err(e) => {
-                ready_tx.send(Err(e.to_string())).ok();
-                Err(e)
-            }
-        });
-        let server = Server {
-            stop,
-            latest,
-            thread: Some(thread),
-        };
-        match ready_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => {
-                ns.wait_for_carrier();
-                server
-            }
-            Ok(Err(e)) => panic!("the server did not start: {e}"),
-            Err(e) => panic!("the server did not start: {e}"),
-        }
-    }
-
-    /// Wait (up to 20 s) until the server's counters satisfy `settled` (a connection the client
-    /// has finished may still wait for its last ACK on the server), then stop it.
-    fn stop_when(self, settled: impl Fn(&ServerReport) -> bool) -> ServerReport {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.latest.lock().unwrap().as_ref().is_some_and(&settled) {
-                break;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let report = self.stop();
-        assert!(settled(&report), "{report:?}");
-        report
-    }
-
-    /// Wait (up to `limit`) until the latest report satisfies `what`; return it.
-    fn wait_for(&self, limit: Duration, what: impl Fn(&ServerReport) -> bool) -> ServerReport {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(report) = self.latest.lock().unwrap().filter(|r| what(r)) {
-                return report;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not within {limit:?}: {:?}",
-                self.latest.lock().unwrap()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stop the server and return what it counted.
-    fn stop(mut self) -> ServerReport {
-        self.stop.store(true, Ordering::Relaxed);
-        let thread = self.thread.take().expect("running");
-        match thread.join() {
-            Ok(Ok(report)) => report,
-            Ok(Err(e)) => panic!("the server failed: {e}"),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// A namespace with a TAP device and the server on it.

@@ -23,13 +23,14 @@
 mod frames;
 mod harness;
 mod netns;
+mod tap_server;
 
 use std::ffi::CString;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,8 @@ use smolsock::sim::Prng;
 use smolsock::smoltcp::phy::ChecksumCapabilities;
 use smolsock::smoltcp::time::Duration as SmolDuration;
 use smolsock::smoltcp::wire::{EthernetAddress, Ipv4Address, TcpPacket, TcpRepr};
-use smolsock::tap::{ServerConfig, ServerReport, TapError, TapServer};
+use smolsock::tap::ServerConfig;
+use tap_server::Server;
 
 fn main() -> std::process::ExitCode {
     // Decided once: root, `ip`, /dev/net/tun and a namespace with a TAP device in it.
@@ -72,83 +74,6 @@ fn spoofed(host: u8) -> (EthernetAddress, Ipv4Address) {
 }
 
 // ---- the server ----
-
-/// The library's TAP server running in a thread inside a namespace; stopped on drop.
-struct Server {
-    stop: Arc<AtomicBool>,
-    latest: Arc<Mutex<Option<ServerReport>>>,
-    thread: Option<JoinHandle<Result<ServerReport, TapError>>>,
-}
-
-impl Server {
-    fn start(ns: &Netns, mut config: ServerConfig) -> Server {
-        let _ = env_logger::builder().is_test(true).try_init();
-        config.max_wait = Some(SmolDuration::from_millis(50));
-        let stop = Arc::new(AtomicBool::new(false));
-        let latest = Arc::new(Mutex::new(None));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (flag, observed) = (stop.clone(), latest.clone());
-        let thread = ns.spawn(move || match TapServer::open(config) {
-            Ok(server) => {
-                ready_tx.send(Ok(())).ok();
-                server.run_observed(&flag, None, |report| {
-                    *observed.lock().unwrap() = Some(*report);
-                })
-            }
-            Err(e) => {
-                ready_tx.send(Err(e.to_string())).ok();
-                Err(e)
-            }
-        });
-        let server = Server {
-            stop,
-            latest,
-            thread: Some(thread),
-        };
-        match ready_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => ns.wait_for_carrier(),
-            Ok(Err(e)) => panic!("the server did not start: {e}"),
-            Err(e) => panic!("the server did not start: {e}"),
-        }
-        server
-    }
-
-    /// The counters as of the last round that did anything.
-    fn latest(&self) -> Option<ServerReport> {
-        *self.latest.lock().unwrap()
-    }
-
-    /// Wait (up to `within`) until the counters satisfy `settled`, then stop the server and
-    /// return its report, which must satisfy `settled`.
-    fn stop_when(
-        mut self,
-        within: Duration,
-        settled: impl Fn(&ServerReport) -> bool,
-    ) -> ServerReport {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline && !self.latest().as_ref().is_some_and(&settled) {
-            thread::sleep(Duration::from_millis(10));
-        }
-        self.stop.store(true, Ordering::Relaxed);
-        let report = match self.thread.take().expect("running").join() {
-            Ok(Ok(report)) => report,
-            Ok(Err(e)) => panic!("the server failed: {e}"),
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        eprintln!("{report}");
-        assert!(settled(&report), "{report:?}");
-        report
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// A namespace with a TAP device and the server on it.
 fn setup(test: &str, config: impl FnOnce(&mut ServerConfig)) -> (Netns, Server) {
@@ -548,7 +473,8 @@ fn spoofed_udp_does_not_stop_the_udp_echo() {
         after.iter().all(Option::is_some),
         "every datagram answered after the attack"
     );
-    let report = server.stop_when(Duration::from_secs(5), |r| r.udp_echo.datagrams >= answered);
+    let report =
+        server.stop_when_within(Duration::from_secs(5), |r| r.udp_echo.datagrams >= answered);
     assert!(report.udp_echo.dropped_unsent > 0, "{report:?}");
     assert_eq!(
         report.udp_echo.datagrams, answered,
@@ -643,7 +569,7 @@ fn syn_flood_does_not_close_port_8000() {
     );
     let reply = reply.expect("8000 serves right after the flood");
     assert_eq!(reply, message("after the flood", 0).to_ascii_uppercase());
-    server.stop_when(Duration::from_secs(5), |r| r.echo.accepted >= 12);
+    server.stop_when_within(Duration::from_secs(5), |r| r.echo.accepted >= 12);
 }
 
 fn slowloris_does_not_hold_the_pool() {
@@ -728,7 +654,7 @@ fn slowloris_does_not_hold_the_pool() {
         after.elapsed()
     );
     assert_eq!(reply, message("after slowloris", 0).to_ascii_uppercase());
-    let report = server.stop_when(Duration::from_secs(5), |r| r.echo.accepted >= 6);
+    let report = server.stop_when_within(Duration::from_secs(5), |r| r.echo.accepted >= 6);
     let e = report.echo;
     assert!(
         e.evicted >= 1 && e.evicted + e.idle_timeouts + e.send_timeouts >= 4,
@@ -910,7 +836,7 @@ fn blind_rsts_across_the_window_do_not_reset() {
     thread::sleep(Duration::from_millis(100));
     let _ = (&victim).write_all(b"anyone there?");
     assert!(ended(&victim), "an RST at RCV.NXT resets the connection");
-    let report = server.stop_when(Duration::from_secs(5), |r| {
+    let report = server.stop_when_within(Duration::from_secs(5), |r| {
         r.echo.accepted == 2 && r.echo.closed == 1 && r.echo.reset == 1
     });
     assert!(
