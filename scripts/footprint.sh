@@ -15,7 +15,8 @@
 #               rustup toolchain install 1.95.0 --profile minimal --target thumbv7m-none-eabi
 # Needs arm-none-eabi-size (Debian: binutils-arm-none-eabi) or llvm-size.
 set -euo pipefail
-cd "$(dirname "$0")/../firmware"
+checkout=$(cd "$(dirname "$0")/.." && pwd)
+cd "$checkout/firmware"
 
 # The compiler the README's figures were measured with; another one gives other sizes.
 toolchain=${FOOTPRINT_TOOLCHAIN:-1.95.0}
@@ -74,8 +75,13 @@ for opt in $opts; do
   for log in on off; do
     features=()
     [[ "$log" == off ]] && features=(--features log-off)
+    # Panic locations in the logging build embed source paths: drop the checkout's own prefix
+    # (the registry's is dropped by .cargo/config.toml), so the sizes are the same wherever the
+    # repository is cloned (CI's clone lives elsewhere than a developer's). Arrays given with
+    # --config join the configuration's own rustflags.
     CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt" cargo +"$toolchain" build -q --release --target "$target" \
-      --target-dir "$tdir" --bins "${features[@]}"
+      --target-dir "$tdir" --bins "${features[@]}" \
+      --config "target.$target.rustflags=[\"--remap-path-prefix=$checkout/=\"]"
     # Each log setting gets its own copy: the two builds write the same file names.
     for mode in selftest net net-large; do
       elf="$tdir/$target/release/$mode"
