@@ -17,7 +17,7 @@
 use std::{env, fs, path::PathBuf};
 
 /// The programs (`src/bin/*.rs`).
-const BINS: [&str; 4] = ["selftest", "net", "net-large", "fault"];
+const BINS: [&str; 5] = ["selftest", "net", "net-large", "net-dhcp", "fault"];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -37,6 +37,10 @@ fn main() {
         println!("cargo:rerun-if-changed=memory/{map}.x");
     }
     for bin in BINS {
+        // `net-dhcp` exists only with the `dhcp` feature (its `required-features`).
+        if bin == "net-dhcp" && env::var_os("CARGO_FEATURE_DHCP").is_none() {
+            continue;
+        }
         let map = if target.starts_with("riscv32") {
             "virt"
         } else if m0 && matches!(bin, "selftest" | "fault") {

@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
             net_oversize_frame_header_closes_only_that_connection,
             net_without_logging_serves_every_service,
             net_cortex_m0_build_serves_every_service_on_mps2_an385,
+            net_dhcp_takes_its_address_from_qemus_dhcp_server,
             net_riscv_virt_serves_every_service,
             net_large_passes_the_tap_checks_on_mps2_an385,
             net_large_passes_the_tap_checks_on_mps2_an386,
@@ -146,19 +147,25 @@ fn firmware(board: Board) -> &'static Path {
 /// Like [`firmware`], with `log_off`: the build whose footprint the README reports (`--features
 /// log-off`), in its own target directory so both builds stay cached.
 fn firmware_build(board: Board, log_off: bool) -> &'static Path {
-    type Built = Vec<((&'static str, bool), &'static Path)>;
+    firmware_with(board, if log_off { "log-off" } else { "" })
+}
+
+/// The firmware binaries for `board` built with `features` (comma-separated; each set in its
+/// own target directory, so every build stays cached).
+fn firmware_with(board: Board, features: &'static str) -> &'static Path {
+    type Built = Vec<((&'static str, &'static str), &'static Path)>;
     static BUILT: OnceLock<Mutex<Built>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
     // Holding the lock serialises the builds: two cargo processes would only wait on each other.
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    let key = (board.target, log_off);
+    let key = (board.target, features);
     if let Some((_, dir)) = built.iter().find(|(k, _)| *k == key) {
         return dir;
     }
-    let target_dir = if log_off {
-        firmware_dir().join("target").join("log-off")
-    } else {
+    let target_dir = if features.is_empty() {
         firmware_dir().join("target")
+    } else {
+        firmware_dir().join("target").join(features.replace(',', "-"))
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -168,8 +175,8 @@ fn firmware_build(board: Board, log_off: bool) -> &'static Path {
         .arg(&target_dir)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
-    if log_off {
-        cmd.args(["--features", "log-off"]);
+    if !features.is_empty() {
+        cmd.args(["--features", features]);
     }
     let status = cmd.status().expect("run cargo for the firmware");
     assert!(
@@ -609,6 +616,23 @@ fn net_without_logging_serves_every_service() {
 /// The Cortex-M0 (thumbv6m) build of network mode, on mps2-an385 with the LAN9118.
 fn net_cortex_m0_build_serves_every_service_on_mps2_an385() {
     serves_every_service(&boot_net(AN385_M0));
+}
+
+/// `net-dhcp` (feature `dhcp`): the address from QEMU's DHCP server (10.0.2.2 leases
+/// 10.0.2.15), announced in the ready line and the log, and every service on it.
+fn net_dhcp_takes_its_address_from_qemus_dhcp_server() {
+    let net = boot_net_elf(&firmware_with(AN385, "dhcp").join("net-dhcp"));
+    assert!(
+        net.qemu.log.iter().any(|l| l.contains("dhcp: leased 10.0.2.15/24")),
+        "{:?}",
+        net.qemu.log
+    );
+    assert!(
+        net.qemu.log.iter().any(|l| l.starts_with("smolsock-net ready 10.0.2.15:")),
+        "{:?}",
+        net.qemu.log
+    );
+    serves_every_service(&net);
 }
 
 /// Network mode on RISC-V, virtio-net behind QEMU's user networking.

@@ -1,13 +1,13 @@
 // The network firmware's body, `include!`d by `bin/net.rs` (the budget build) and
 // `bin/net-large.rs` (the TAP server's limits) after each has set the sizes: ECHO_SOCKETS,
 // FRAMED_SOCKETS, TCP_BUF, FRAME_MAX, UDP_MAX, UDP_DGRAMS, UDP_BYTES, SINK_DGRAMS, SINK_BYTES,
-// LANE_DGRAMS.
+// LANE_DGRAMS, and DHCP (take the address from a DHCP server).
 //
 // The library's services on the board's NIC, reachable from the host through QEMU's user
-// networking (see `qemu-run.sh`). Serves forever at 10.0.2.15/24, gateway 10.0.2.2. Prints a
-// line starting `smolsock-net ready` once it serves; clients connect after that line (QEMU
-// accepts host connections before the firmware listens). The only differences from the host
-// programs: the device and the clock.
+// networking (see `qemu-run.sh`). Serves forever at 10.0.2.15/24, gateway 10.0.2.2 (fixed, or
+// leased by QEMU's DHCP server). Prints a line starting `smolsock-net ready ADDRESS` once it
+// serves; clients connect after that line (QEMU accepts host connections before the firmware
+// listens). The only differences from the host programs: the device and the clock.
 
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
@@ -25,7 +25,8 @@ const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 
 /// Every socket the firmware holds.
 /// (the UDP echo has a second, send-only socket: its resolve lane for peers whose ARP is pending)
-const SOCKETS: usize = ECHO_SOCKETS + FRAMED_SOCKETS + 3;
+/// (and one for the DHCP client, when there is one)
+const SOCKETS: usize = ECHO_SOCKETS + FRAMED_SOCKETS + 3 + DHCP as usize;
 
 type Tcp = TcpStorage<TCP_BUF, TCP_BUF>;
 type Udp = UdpStorage<UDP_DGRAMS, UDP_BYTES>;
@@ -67,11 +68,23 @@ fn main() -> ! {
         )
     };
 
-    let config = StackConfig::ethernet(mac, IpCidr::new(IP.into(), 24))
-        .with_gateway(GATEWAY)
-        .with_seed(board::seed());
+    let config = if DHCP {
+        StackConfig::unaddressed(mac)
+    } else {
+        StackConfig::ethernet(mac, IpCidr::new(IP.into(), 24)).with_gateway(GATEWAY)
+    }
+    .with_seed(board::seed());
     let slots = slots.write([SocketStorage::EMPTY; SOCKETS]);
     let stack = stack.write(Stack::new(config, nic, slots, board::now()));
+    #[cfg(feature = "dhcp")]
+    let mut dhcp = match DHCP.then(|| smolsock::dhcp::DhcpClient::new(stack)) {
+        Some(Ok(client)) => Some(client),
+        Some(Err(_)) => {
+            board::print("DHCP client setup failed\n");
+            board::exit(false)
+        }
+        None => None,
+    };
     let (udp, sink) = udp.write((Udp::new(), Sink::new()));
     let lane = lane.write(UdpLane::new());
     let Ok(started) = start(stack, tcp, udp, sink, lane) else {
@@ -80,14 +93,11 @@ fn main() -> ! {
     };
     let services = services.write(started);
 
-    // Tests read the limits from this line.
-    board::print("smolsock-net ready 10.0.2.15: tcp/8000 upper-case echo (pool ");
-    board::print_u32(ECHO_SOCKETS as u32);
-    board::print("), tcp/9000 framed echo (pool ");
-    board::print_u32(FRAMED_SOCKETS as u32);
-    board::print(", max ");
-    board::print_u32(FRAME_MAX as u32);
-    board::print("), udp/8848 echo, udp/8888 sink\n");
+    let mut ready = false;
+    if !DHCP {
+        print_ready(IP);
+        ready = true;
+    }
     log::info!(
         "NIC up; udp/8848 echo: datagrams up to {} bytes, {} queued",
         UDP_MAX,
@@ -96,7 +106,19 @@ fn main() -> ! {
     #[cfg(not(feature = "log-off"))]
     let mut sink_reported = 0;
     board::serve(stack, nic, |stack| {
-        let work = Work::from(services.poll(stack));
+        #[allow(unused_mut)]
+        let mut progress = false;
+        #[cfg(feature = "dhcp")]
+        if let Some(dhcp) = dhcp.as_mut() {
+            progress |= dhcp.poll(stack);
+        }
+        // With DHCP, the services serve from the first lease on: say so then.
+        if let (false, Some(cidr)) = (ready, stack.ipv4_cidr()) {
+            print_ready(cidr.address());
+            ready = true;
+        }
+        progress |= services.poll(stack);
+        let work = Work::from(progress);
         // What the sink holds, each time it changes: `tests/qemu.rs` compares it with what it
         // sent. (Not in the `log-off` build, whose footprint the README reports.)
         #[cfg(not(feature = "log-off"))]
@@ -114,6 +136,24 @@ fn main() -> ! {
         }
         work
     })
+}
+
+/// The line tests wait for: the address served, and the limits they read.
+fn print_ready(address: Ipv4Address) {
+    board::print("smolsock-net ready ");
+    for (i, octet) in address.octets().iter().enumerate() {
+        if i > 0 {
+            board::print(".");
+        }
+        board::print_u32(u32::from(*octet));
+    }
+    board::print(": tcp/8000 upper-case echo (pool ");
+    board::print_u32(ECHO_SOCKETS as u32);
+    board::print("), tcp/9000 framed echo (pool ");
+    board::print_u32(FRAMED_SOCKETS as u32);
+    board::print(", max ");
+    board::print_u32(FRAME_MAX as u32);
+    board::print("), udp/8848 echo, udp/8888 sink\n");
 }
 
 /// Open every service's sockets on `stack`.

@@ -35,4 +35,7 @@ const SINK_BYTES: usize = 64 * 1024;
 /// Replies waiting for ARP at once (the UDP echo's resolve lane), as on the TAP server.
 const LANE_DGRAMS: usize = 8;
 
+/// A fixed address (10.0.2.15), no DHCP client.
+const DHCP: bool = false;
+
 include!("../net_main.rs");

@@ -43,4 +43,7 @@ const SINK_BYTES: usize = UDP_BYTES;
 /// Replies waiting for ARP at once (the UDP echo's resolve lane).
 const LANE_DGRAMS: usize = 1;
 
+/// A fixed address (10.0.2.15), no DHCP client.
+const DHCP: bool = false;
+
 include!("../net_main.rs");
