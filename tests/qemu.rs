@@ -165,7 +165,9 @@ fn firmware_with(board: Board, features: &'static str) -> &'static Path {
     let target_dir = if features.is_empty() {
         firmware_dir().join("target")
     } else {
-        firmware_dir().join("target").join(features.replace(',', "-"))
+        firmware_dir()
+            .join("target")
+            .join(features.replace(',', "-"))
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -623,12 +625,18 @@ fn net_cortex_m0_build_serves_every_service_on_mps2_an385() {
 fn net_dhcp_takes_its_address_from_qemus_dhcp_server() {
     let net = boot_net_elf(&firmware_with(AN385, "dhcp").join("net-dhcp"));
     assert!(
-        net.qemu.log.iter().any(|l| l.contains("dhcp: leased 10.0.2.15/24")),
+        net.qemu
+            .log
+            .iter()
+            .any(|l| l.contains("dhcp: leased 10.0.2.15/24")),
         "{:?}",
         net.qemu.log
     );
     assert!(
-        net.qemu.log.iter().any(|l| l.starts_with("smolsock-net ready 10.0.2.15:")),
+        net.qemu
+            .log
+            .iter()
+            .any(|l| l.starts_with("smolsock-net ready 10.0.2.15:")),
         "{:?}",
         net.qemu.log
     );
