@@ -46,6 +46,7 @@ fn main() -> std::process::ExitCode {
             cli_explains_a_missing_interface,
             cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
             dhcp_lease_from_dnsmasq_lost_and_taken_again,
+            ping_from_the_kernel_is_answered,
             cli_serve_with_capture_then_ctrl_c,
             cli_serve_chat_operator_types_replies,
             cli_clients_talk_to_kernel_servers,
@@ -697,4 +698,79 @@ fn dhcp_lease_from_dnsmasq_lost_and_taken_again() {
     let report = server.stop();
     assert!(report.dhcp.unwrap().configured >= 2, "{report:?}");
     let _ = std::fs::remove_file(&leases);
+}
+
+/// Send one ICMP echo request to `to` through the kernel's ping socket (`SOCK_DGRAM` +
+/// `IPPROTO_ICMP`, as `ping` does) and return the reply's payload, if one came within a second.
+fn kernel_ping(to: std::net::Ipv4Addr, seq: u16, payload: &[u8]) -> Option<Vec<u8>> {
+    // SAFETY: plain socket calls on a descriptor this function owns and closes; every buffer
+    // handed to the kernel is valid for the length given.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP);
+        assert!(fd >= 0, "ping socket: {}", std::io::Error::last_os_error());
+        let timeout = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+        // Echo request: type 8, code 0, checksum and identifier filled in by the kernel.
+        let mut request = vec![8u8, 0, 0, 0, 0, 0];
+        request.extend_from_slice(&seq.to_be_bytes());
+        request.extend_from_slice(payload);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_ne_bytes(to.octets());
+        let sent = libc::sendto(
+            fd,
+            request.as_ptr().cast(),
+            request.len(),
+            0,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(
+            sent,
+            request.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        let mut reply = [0u8; 1500];
+        let n = libc::recv(fd, reply.as_mut_ptr().cast(), reply.len(), 0);
+        libc::close(fd);
+        // An echo reply (type 0) for our sequence number.
+        (n >= 8 && reply[0] == 0 && reply[6..8] == seq.to_be_bytes())
+            .then(|| reply[8..n as usize].to_vec())
+    }
+}
+
+/// `ping` works: the kernel's echo requests are answered with the same payload.
+fn ping_from_the_kernel_is_answered() {
+    let (ns, server) = setup("ping", |_| {});
+    // Ping sockets are off by default for everyone (`ping_group_range` "1 0"); allow root, in
+    // this namespace only.
+    let status = ns
+        .command("sh")
+        .args(["-c", "echo 0 0 > /proc/sys/net/ipv4/ping_group_range"])
+        .status()
+        .expect("sh");
+    assert!(status.success(), "allow ping sockets in the namespace");
+    let to: std::net::Ipv4Addr = SMOLSOCK_IP.parse().unwrap();
+    let replies = ns.run(move || {
+        (0..5u16)
+            .map(|seq| kernel_ping(to, seq, b"are you there?"))
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.as_deref() == Some(&b"are you there?"[..])),
+        "{replies:?}"
+    );
+    server.stop();
 }
