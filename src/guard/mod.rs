@@ -20,7 +20,20 @@
 //! Everything else goes to smoltcp unchanged. Cost: a glance at the headers of every frame in
 //! and out (about 5 % of the instructions of a bulk TCP transfer over the loopback, mostly the
 //! outgoing side; see the README's performance section), and a pass over the socket set per SYN
-//! and per RST. The guard reads IPv4; smolsock has no IPv6 yet.
+//! and per RST.
+//!
+//! ## IPv6
+//!
+//! With the `ipv6` feature the guard reads IPv6 as smoltcp 0.14 does (the fixed header and at
+//! most one hop-by-hop options header before TCP, UDP or ICMPv6; smoltcp reads nothing behind
+//! any other extension header), so every defence above applies to IPv6 peers too: late SYNs,
+//! SYN admission (a peer counts as resolved once smoltcp has its link-layer address from
+//! neighbour discovery, mirrored in `neighbors.rs` as ARP is), the RFC 5961 RST check, the
+//! egress sniffer (the acknowledgement numbers of IPv6 connections), and the ICMP error budget
+//! (UDP to closed ports over IPv6, which smoltcp answers with ICMPv6 port unreachables, shares
+//! it). Not covered: a packet with an extension header smoltcp does not read (routing,
+//! fragment, destination options) reaches smoltcp unchanged and draws its ICMPv6 parameter
+//! problem without a rate limit; it can reach no socket.
 
 mod acks;
 mod admission;
@@ -147,11 +160,7 @@ impl Guard {
 
     /// Whether smoltcp knows the hardware address of `addr` (see `neighbors.rs`).
     pub(crate) fn knows_neighbor(&self, addr: IpAddress, now: Instant) -> bool {
-        match addr {
-            IpAddress::Ipv4(v4) => self.neighbors.knows(v4, now),
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
+        self.neighbors.knows(addr, now)
     }
 
     /// Look at one received frame.
@@ -168,6 +177,12 @@ impl Guard {
             Parsed::Arp { eth_dst, arp } => {
                 self.neighbors
                     .observe(now, eth_dst, &arp, our_mac, iface.ip_addrs());
+                Verdict::Pass
+            }
+            #[cfg(feature = "ipv6")]
+            Parsed::Ndisc(nd) => {
+                self.neighbors
+                    .observe_ndisc(now, &nd, our_mac, iface.ip_addrs());
                 Verdict::Pass
             }
             Parsed::Tcp(segment) if segment.syn && segment.ack.is_none() && !segment.rst => {
@@ -213,9 +228,10 @@ impl Guard {
             return Verdict::Pass;
         }
         let neighbors = &self.neighbors;
-        let resolved = |peer: IpEndpoint| match (medium, peer.addr) {
-            (Medium::Ethernet, IpAddress::Ipv4(v4)) => neighbors.knows(v4, now),
-            // No ARP on this medium: every peer counts as resolved, so none is recycled.
+        let resolved = |peer: IpEndpoint| match medium {
+            Medium::Ethernet => neighbors.knows(peer.addr, now),
+            // No ARP or neighbour discovery on this medium: every peer counts as resolved, so
+            // none is recycled.
             #[allow(unreachable_patterns)]
             _ => true,
         };

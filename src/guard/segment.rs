@@ -10,6 +10,8 @@ use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint,
     IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
 };
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::{Ipv6Address, Ipv6Packet};
 
 /// What a frame is, as far as the guard cares.
 #[derive(Debug, Clone, Copy)]
@@ -21,15 +23,39 @@ pub(crate) enum Parsed {
         /// The ARP packet.
         arp: ArpRepr,
     },
-    /// An unfragmented IPv4 TCP segment.
+    /// An IPv6 neighbour solicitation or advertisement smoltcp would read (the analogue of
+    /// ARP, for the neighbour mirror).
+    #[cfg(feature = "ipv6")]
+    Ndisc(Ndisc),
+    /// An unfragmented TCP segment (IPv4 or IPv6).
     Tcp(Segment),
-    /// An IPv4 UDP datagram (the first fragment, or unfragmented), by destination port.
+    /// A UDP datagram (IPv4: the first fragment, or unfragmented; IPv6), by destination port.
     Udp {
         /// Its destination port.
         dst_port: u16,
     },
     /// Anything else: smoltcp's business.
     Other,
+}
+
+/// An IPv6 neighbour discovery message, the fields smoltcp's neighbour cache reads.
+#[cfg(feature = "ipv6")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ndisc {
+    /// The Ethernet destination of the frame.
+    pub eth_dst: EthernetAddress,
+    /// The IPv6 source (the neighbour smoltcp learns).
+    pub src: Ipv6Address,
+    /// The IPv6 destination.
+    pub dst: Ipv6Address,
+    /// The target address of the solicitation or advertisement.
+    pub target: Ipv6Address,
+    /// The link-layer address option, if present and an Ethernet address.
+    pub lladdr: Option<EthernetAddress>,
+    /// An advertisement (else a solicitation).
+    pub advert: bool,
+    /// The advertisement's override flag.
+    pub override_flag: bool,
 }
 
 /// The fields of a TCP segment the guard reads.
@@ -47,8 +73,65 @@ pub(crate) struct Segment {
     pub syn: bool,
     /// RST flag.
     pub rst: bool,
-    /// Where the IP header starts in the frame.
-    pub ip_offset: usize,
+    /// Where the TCP header starts in the frame.
+    pub tcp_start: usize,
+    /// Where the TCP segment ends in the frame (the IP header's length field).
+    pub tcp_end: usize,
+}
+
+/// The IP layer of a frame: addresses, protocol, and where its payload lies in the frame.
+struct IpView<'a> {
+    src: IpAddress,
+    dst: IpAddress,
+    protocol: IpProtocol,
+    /// IPv4: a fragment other than the first (no transport header in it).
+    later_fragment: bool,
+    /// IPv4: more fragments follow.
+    more_frags: bool,
+    /// IPv6 hop limit (255 for neighbour discovery), IPv4 TTL.
+    #[cfg_attr(not(feature = "ipv6"), allow(dead_code))]
+    hop_limit: u8,
+    /// The transport header and payload.
+    body: &'a [u8],
+    /// Where `body` starts in the frame.
+    body_offset: usize,
+}
+
+/// The link layer: where the IP packet starts, the IP version the Ethernet type announced
+/// (`None`: an IP-only medium, where smoltcp reads the version field) and the Ethernet
+/// destination; or an ARP packet.
+enum Link {
+    Ip(usize, Option<u8>, Option<EthernetAddress>),
+    Arp(EthernetAddress, ArpRepr),
+}
+
+fn link(medium: Medium, frame: &[u8]) -> Option<Link> {
+    match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => Some(Link::Ip(
+                    EthernetFrame::<&[u8]>::header_len(),
+                    Some(4),
+                    Some(eth.dst_addr()),
+                )),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => Some(Link::Ip(
+                    EthernetFrame::<&[u8]>::header_len(),
+                    Some(6),
+                    Some(eth.dst_addr()),
+                )),
+                EthernetProtocol::Arp => {
+                    let packet = ArpPacket::new_checked(eth.payload()).ok()?;
+                    let arp = ArpRepr::parse(&packet).ok()?;
+                    Some(Link::Arp(eth.dst_addr(), arp))
+                }
+                _ => None,
+            }
+        }
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ => Some(Link::Ip(0, None, None)),
+    }
 }
 
 /// Parse `frame` as received on a `medium` device.
@@ -57,32 +140,18 @@ pub(crate) fn parse(medium: Medium, frame: &[u8]) -> Parsed {
 }
 
 fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
-    let ip_offset = match medium {
-        Medium::Ethernet => {
-            let eth = EthernetFrame::new_checked(frame).ok()?;
-            match eth.ethertype() {
-                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
-                EthernetProtocol::Arp => {
-                    let packet = ArpPacket::new_checked(eth.payload()).ok()?;
-                    let arp = ArpRepr::parse(&packet).ok()?;
-                    return Some(Parsed::Arp {
-                        eth_dst: eth.dst_addr(),
-                        arp,
-                    });
-                }
-                _ => return None,
-            }
-        }
-        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
-        _ => 0,
+    let (ip_offset, version, _eth_dst) = match link(medium, frame)? {
+        Link::Arp(eth_dst, arp) => return Some(Parsed::Arp { eth_dst, arp }),
+        Link::Ip(offset, version, eth_dst) => (offset, version, eth_dst),
     };
     // Every frame passes here: read the few fields needed through `smoltcp::wire`'s accessors
     // on bounds already checked, and build a `Segment` only for SYN and RST.
-    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
-    if ip.frag_offset() != 0 {
+    let ip = ip_view(frame, ip_offset, version)?;
+    if ip.later_fragment {
         return None;
     }
-    if ip.next_header() == IpProtocol::Udp {
+    let body = ip.body;
+    if ip.protocol == IpProtocol::Udp {
         if body.len() < 8 {
             return None;
         }
@@ -90,7 +159,12 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
             dst_port: UdpPacket::new_unchecked(body).dst_port(),
         });
     }
-    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || body.len() < 20 {
+    #[cfg(feature = "ipv6")]
+    if ip.protocol == IpProtocol::Icmpv6 {
+        // Neighbour discovery means something to smoltcp on Ethernet only.
+        return ndisc(&ip, _eth_dst?).map(Parsed::Ndisc);
+    }
+    if ip.protocol != IpProtocol::Tcp || ip.more_frags || body.len() < 20 {
         return None;
     }
     let quick = TcpPacket::new_unchecked(body);
@@ -99,25 +173,127 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         // The bulk of the traffic: nothing for the guard to decide.
         return None;
     }
-    let (src, dst) = (
-        IpAddress::Ipv4(ip.src_addr()),
-        IpAddress::Ipv4(ip.dst_addr()),
-    );
     let tcp = TcpPacket::new_checked(body).ok()?;
     Some(Parsed::Tcp(Segment {
-        src: IpEndpoint::new(src, tcp.src_port()),
-        dst: IpEndpoint::new(dst, tcp.dst_port()),
+        src: IpEndpoint::new(ip.src, tcp.src_port()),
+        dst: IpEndpoint::new(ip.dst, tcp.dst_port()),
         seq: tcp.seq_number(),
         ack: tcp.ack().then(|| tcp.ack_number()),
         syn,
         rst,
-        ip_offset,
+        tcp_start: ip.body_offset,
+        tcp_end: ip.body_offset + body.len(),
     }))
 }
 
-/// An IPv4 header (version 4, sane lengths) and the payload its total length covers; the
-/// header's fixed fields and the payload are in bounds.
-fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
+/// The IP packet at `offset` in `frame`, IPv4 or (feature `ipv6`) IPv6, read as smoltcp reads
+/// it: for IPv6, the fixed header and at most one hop-by-hop options header before the
+/// transport header (smoltcp 0.14 answers any other extension header with a parameter
+/// problem and reads nothing behind it).
+fn ip_view(frame: &[u8], offset: usize, expected: Option<u8>) -> Option<IpView<'_>> {
+    let bytes = frame.get(offset..)?;
+    let version = bytes.first()? >> 4;
+    if expected.is_some_and(|v| v != version) {
+        // smoltcp reads an Ethernet frame by its type and rejects the mismatch.
+        return None;
+    }
+    match version {
+        4 => {
+            let (ip, body, header_len) = ipv4_body(bytes)?;
+            Some(IpView {
+                src: IpAddress::Ipv4(ip.src_addr()),
+                dst: IpAddress::Ipv4(ip.dst_addr()),
+                protocol: ip.next_header(),
+                later_fragment: ip.frag_offset() != 0,
+                more_frags: ip.more_frags(),
+                hop_limit: ip.hop_limit(),
+                body,
+                body_offset: offset + header_len,
+            })
+        }
+        #[cfg(feature = "ipv6")]
+        6 => {
+            let ip = Ipv6Packet::new_checked(bytes).ok()?;
+            let header_len = smoltcp::wire::IPV6_HEADER_LEN;
+            let end = header_len + usize::from(ip.payload_len());
+            let mut protocol = ip.next_header();
+            let mut start = header_len;
+            if protocol == IpProtocol::HopByHop {
+                let ext = bytes.get(start..end)?;
+                let len = (usize::from(*ext.get(1)?) + 1) * 8;
+                protocol = IpProtocol::from(*ext.first()?);
+                start += len;
+            }
+            Some(IpView {
+                src: IpAddress::Ipv6(ip.src_addr()),
+                dst: IpAddress::Ipv6(ip.dst_addr()),
+                protocol,
+                later_fragment: false,
+                more_frags: false,
+                hop_limit: ip.hop_limit(),
+                body: bytes.get(start..end)?,
+                body_offset: offset + start,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A neighbour solicitation or advertisement with a valid checksum, as smoltcp would accept it
+/// (hop limit 255).
+#[cfg(feature = "ipv6")]
+fn ndisc(ip: &IpView<'_>, eth_dst: EthernetAddress) -> Option<Ndisc> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{HardwareAddress, Icmpv6Packet, Icmpv6Repr, NdiscNeighborFlags, NdiscRepr};
+    let (IpAddress::Ipv6(src), IpAddress::Ipv6(dst)) = (ip.src, ip.dst) else {
+        return None;
+    };
+    // Only types 135 and 136 are worth a checksum.
+    if ip.hop_limit != 255 || !matches!(ip.body.first(), Some(135 | 136)) {
+        return None;
+    }
+    let packet = Icmpv6Packet::new_checked(ip.body).ok()?;
+    let caps = ChecksumCapabilities::default();
+    let repr = Icmpv6Repr::parse(&src, &dst, &packet, &caps).ok()?;
+    let ethernet = |lladdr: Option<smoltcp::wire::RawHardwareAddress>| match lladdr?
+        .parse(Medium::Ethernet)
+        .ok()?
+    {
+        HardwareAddress::Ethernet(mac) => Some(mac),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    let (target, lladdr, advert, override_flag) = match repr {
+        Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+            target_addr,
+            lladdr,
+        }) => (target_addr, ethernet(lladdr), false, false),
+        Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+            flags,
+            target_addr,
+            lladdr,
+        }) => (
+            target_addr,
+            ethernet(lladdr),
+            true,
+            flags.contains(NdiscNeighborFlags::OVERRIDE),
+        ),
+        _ => return None,
+    };
+    Some(Ndisc {
+        eth_dst,
+        src,
+        dst,
+        target,
+        lladdr,
+        advert,
+        override_flag,
+    })
+}
+
+/// An IPv4 header (version 4, sane lengths), the payload its total length covers and the
+/// header's length; the header's fixed fields and the payload are in bounds.
+fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8], usize)> {
     if bytes.len() < 20 {
         return None;
     }
@@ -128,7 +304,7 @@ fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
         return None;
     }
     let body = bytes.get(header_len..total_len)?;
-    Some((ip, body))
+    Some((ip, body, header_len))
 }
 
 /// The fields of a TCP segment we sent, for the [`AckTracker`](super::acks::AckTracker).
@@ -148,23 +324,12 @@ pub(crate) struct Sent {
 
 /// Parse a frame we are about to send (built by smoltcp: well-formed).
 pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
-    let ip_offset = match medium {
-        Medium::Ethernet => {
-            let eth = EthernetFrame::new_checked(frame).ok()?;
-            if eth.ethertype() != EthernetProtocol::Ipv4 {
-                return None;
-            }
-            EthernetFrame::<&[u8]>::header_len()
-        }
-        #[allow(unreachable_patterns)]
-        _ => 0,
+    let Link::Ip(ip_offset, version, _) = link(medium, frame)? else {
+        return None;
     };
-    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
-    if ip.next_header() != IpProtocol::Tcp
-        || ip.more_frags()
-        || ip.frag_offset() != 0
-        || body.len() < 20
-    {
+    let ip = ip_view(frame, ip_offset, version)?;
+    let body = ip.body;
+    if ip.protocol != IpProtocol::Tcp || ip.more_frags || ip.later_fragment || body.len() < 20 {
         return None;
     }
     let tcp = TcpPacket::new_unchecked(body);
@@ -176,7 +341,7 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
     let payload_len = body.len() - header_len;
     Some(Sent {
         local_port: tcp.src_port(),
-        remote: IpEndpoint::new(IpAddress::Ipv4(ip.dst_addr()), tcp.dst_port()),
+        remote: IpEndpoint::new(ip.dst, tcp.dst_port()),
         seq_end: tcp.seq_number() + (payload_len + control),
         ack: tcp.ack().then(|| tcp.ack_number()),
         rst: tcp.rst(),
@@ -195,10 +360,7 @@ pub(crate) fn rewrite_rst_as_probe(
 ) -> Option<usize> {
     let copy = out.get_mut(..frame.len())?;
     copy.copy_from_slice(frame);
-    let ip_bytes = copy.get_mut(segment.ip_offset..)?;
-    let header_len = usize::from(Ipv4Packet::new_checked(&*ip_bytes).ok()?.header_len());
-    let total_len = usize::from(Ipv4Packet::new_checked(&*ip_bytes).ok()?.total_len());
-    let tcp_bytes = ip_bytes.get_mut(header_len..total_len)?;
+    let tcp_bytes = copy.get_mut(segment.tcp_start..segment.tcp_end)?;
     let mut tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
     tcp.set_rst(false);
     tcp.set_syn(false);
