@@ -290,10 +290,14 @@ impl<'a> Stack<'a> {
         if self.mac.is_none() {
             return true;
         }
-        let v4 = match addr {
-            IpAddress::Ipv4(v4) => v4,
-            #[cfg(feature = "ipv6")]
-            IpAddress::Ipv6(v6) => return self.neighbor_ready_v6(v6),
+        #[cfg(feature = "ipv6")]
+        if let IpAddress::Ipv6(v6) = addr {
+            return self.neighbor_ready_v6(v6);
+        }
+        #[allow(irrefutable_let_patterns)]
+        let IpAddress::Ipv4(v4) = addr
+        else {
+            return false;
         };
         if v4.is_broadcast() || v4.is_multicast() {
             return true;
@@ -411,28 +415,29 @@ impl<'a> Stack<'a> {
     /// that is not ours, nor the network or broadcast address of one of our subnets. A reply to
     /// anything else would go to a broadcast (amplification), to ourselves, or nowhere.
     pub fn is_plausible_peer(&self, addr: IpAddress) -> bool {
-        // An interface that talks to itself (the loopback) legitimately hears its own address;
-        // from an Ethernet wire, our own address is spoofed.
-        let wire = self.mac.is_some_and(|mac| mac != StackConfig::LOOPBACK_MAC);
-        let v4 = match addr {
-            IpAddress::Ipv4(v4) => v4,
+        #[cfg(feature = "ipv6")]
+        if let IpAddress::Ipv6(v6) = addr {
             // IPv6 has no broadcast; a multicast or unspecified source, or our own address
             // heard from a wire, deserves no answer.
-            #[cfg(feature = "ipv6")]
-            IpAddress::Ipv6(v6) => {
-                return !(v6.is_multicast()
-                    || v6.is_unspecified()
-                    || (wire
-                        && self
-                            .iface
-                            .ip_addrs()
-                            .iter()
-                            .any(|cidr| cidr.address() == addr)));
-            }
+            let wire = self.mac.is_some_and(|mac| mac != StackConfig::LOOPBACK_MAC);
+            let ours = self
+                .iface
+                .ip_addrs()
+                .iter()
+                .any(|cidr| cidr.address() == addr);
+            return !(v6.is_multicast() || v6.is_unspecified() || (wire && ours));
+        }
+        #[allow(irrefutable_let_patterns)]
+        let IpAddress::Ipv4(v4) = addr
+        else {
+            return false;
         };
         if v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified() {
             return false;
         }
+        // An interface that talks to itself (the loopback) legitimately hears its own address;
+        // from an Ethernet wire, our own address is spoofed.
+        let wire = self.mac.is_some_and(|mac| mac != StackConfig::LOOPBACK_MAC);
         !self.iface.ip_addrs().iter().any(|cidr| match cidr {
             IpCidr::Ipv4(net) => {
                 (wire && net.address() == v4)

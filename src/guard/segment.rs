@@ -79,92 +79,77 @@ pub(crate) struct Segment {
     pub tcp_end: usize,
 }
 
-/// The IP layer of a frame: addresses, protocol, and where its payload lies in the frame.
-struct IpView<'a> {
-    src: IpAddress,
-    dst: IpAddress,
-    protocol: IpProtocol,
-    /// IPv4: a fragment other than the first (no transport header in it).
-    later_fragment: bool,
-    /// IPv4: more fragments follow.
-    more_frags: bool,
-    /// IPv6 hop limit (255 for neighbour discovery), IPv4 TTL.
-    #[cfg_attr(not(feature = "ipv6"), allow(dead_code))]
-    hop_limit: u8,
-    /// The transport header and payload.
-    body: &'a [u8],
-    /// Where `body` starts in the frame.
-    body_offset: usize,
-}
-
-/// The link layer: where the IP packet starts, the IP version the Ethernet type announced
-/// (`None`: an IP-only medium, where smoltcp reads the version field) and the Ethernet
-/// destination; or an ARP packet.
-enum Link {
-    Ip(usize, Option<u8>, Option<EthernetAddress>),
-    Arp(EthernetAddress, ArpRepr),
-}
-
-fn link(medium: Medium, frame: &[u8]) -> Option<Link> {
-    match medium {
-        Medium::Ethernet => {
-            let eth = EthernetFrame::new_checked(frame).ok()?;
-            match eth.ethertype() {
-                EthernetProtocol::Ipv4 => Some(Link::Ip(
-                    EthernetFrame::<&[u8]>::header_len(),
-                    Some(4),
-                    Some(eth.dst_addr()),
-                )),
-                #[cfg(feature = "ipv6")]
-                EthernetProtocol::Ipv6 => Some(Link::Ip(
-                    EthernetFrame::<&[u8]>::header_len(),
-                    Some(6),
-                    Some(eth.dst_addr()),
-                )),
-                EthernetProtocol::Arp => {
-                    let packet = ArpPacket::new_checked(eth.payload()).ok()?;
-                    let arp = ArpRepr::parse(&packet).ok()?;
-                    Some(Link::Arp(eth.dst_addr(), arp))
-                }
-                _ => None,
-            }
-        }
-        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
-        _ => Some(Link::Ip(0, None, None)),
-    }
-}
-
 /// Parse `frame` as received on a `medium` device.
 pub(crate) fn parse(medium: Medium, frame: &[u8]) -> Parsed {
     parse_inner(medium, frame).unwrap_or(Parsed::Other)
 }
 
 fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
-    let (ip_offset, version, _eth_dst) = match link(medium, frame)? {
-        Link::Arp(eth_dst, arp) => return Some(Parsed::Arp { eth_dst, arp }),
-        Link::Ip(offset, version, eth_dst) => (offset, version, eth_dst),
+    let ip_offset = match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => {
+                    let offset = EthernetFrame::<&[u8]>::header_len();
+                    return ipv6::parse(frame, offset, Some(eth.dst_addr()));
+                }
+                EthernetProtocol::Arp => {
+                    let packet = ArpPacket::new_checked(eth.payload()).ok()?;
+                    let arp = ArpRepr::parse(&packet).ok()?;
+                    return Some(Parsed::Arp {
+                        eth_dst: eth.dst_addr(),
+                        arp,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        // An IP-only medium: smoltcp reads the version field.
+        #[cfg(feature = "ipv6")]
+        _ if frame.first()? >> 4 == 6 => return ipv6::parse(frame, 0, None),
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ => 0,
     };
     // Every frame passes here: read the few fields needed through `smoltcp::wire`'s accessors
     // on bounds already checked, and build a `Segment` only for SYN and RST.
-    let ip = ip_view(frame, ip_offset, version)?;
-    if ip.later_fragment {
+    let (ip, body, header_len) = ipv4_body(frame.get(ip_offset..)?)?;
+    if ip.frag_offset() != 0 {
         return None;
     }
-    let body = ip.body;
-    if ip.protocol == IpProtocol::Udp {
-        if body.len() < 8 {
-            return None;
-        }
-        return Some(Parsed::Udp {
-            dst_port: UdpPacket::new_unchecked(body).dst_port(),
-        });
+    if ip.next_header() == IpProtocol::Udp {
+        return udp(body);
     }
-    #[cfg(feature = "ipv6")]
-    if ip.protocol == IpProtocol::Icmpv6 {
-        // Neighbour discovery means something to smoltcp on Ethernet only.
-        return ndisc(&ip, _eth_dst?).map(Parsed::Ndisc);
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
+        return None;
     }
-    if ip.protocol != IpProtocol::Tcp || ip.more_frags || body.len() < 20 {
+    tcp(body, ip_offset + header_len, || {
+        (
+            IpAddress::Ipv4(ip.src_addr()),
+            IpAddress::Ipv4(ip.dst_addr()),
+        )
+    })
+}
+
+/// A UDP datagram's destination port.
+fn udp(body: &[u8]) -> Option<Parsed> {
+    if body.len() < 8 {
+        return None;
+    }
+    Some(Parsed::Udp {
+        dst_port: UdpPacket::new_unchecked(body).dst_port(),
+    })
+}
+
+/// A TCP segment starting at `start` in the frame (`body`: the segment), if it is a SYN or a
+/// RST; `addrs` gives its source and destination (read only then).
+fn tcp(
+    body: &[u8],
+    start: usize,
+    addrs: impl FnOnce() -> (IpAddress, IpAddress),
+) -> Option<Parsed> {
+    if body.len() < 20 {
         return None;
     }
     let quick = TcpPacket::new_unchecked(body);
@@ -173,122 +158,18 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         // The bulk of the traffic: nothing for the guard to decide.
         return None;
     }
+    let (src, dst) = addrs();
     let tcp = TcpPacket::new_checked(body).ok()?;
     Some(Parsed::Tcp(Segment {
-        src: IpEndpoint::new(ip.src, tcp.src_port()),
-        dst: IpEndpoint::new(ip.dst, tcp.dst_port()),
+        src: IpEndpoint::new(src, tcp.src_port()),
+        dst: IpEndpoint::new(dst, tcp.dst_port()),
         seq: tcp.seq_number(),
         ack: tcp.ack().then(|| tcp.ack_number()),
         syn,
         rst,
-        tcp_start: ip.body_offset,
-        tcp_end: ip.body_offset + body.len(),
+        tcp_start: start,
+        tcp_end: start + body.len(),
     }))
-}
-
-/// The IP packet at `offset` in `frame`, IPv4 or (feature `ipv6`) IPv6, read as smoltcp reads
-/// it: for IPv6, the fixed header and at most one hop-by-hop options header before the
-/// transport header (smoltcp 0.14 answers any other extension header with a parameter
-/// problem and reads nothing behind it).
-fn ip_view(frame: &[u8], offset: usize, expected: Option<u8>) -> Option<IpView<'_>> {
-    let bytes = frame.get(offset..)?;
-    let version = bytes.first()? >> 4;
-    if expected.is_some_and(|v| v != version) {
-        // smoltcp reads an Ethernet frame by its type and rejects the mismatch.
-        return None;
-    }
-    match version {
-        4 => {
-            let (ip, body, header_len) = ipv4_body(bytes)?;
-            Some(IpView {
-                src: IpAddress::Ipv4(ip.src_addr()),
-                dst: IpAddress::Ipv4(ip.dst_addr()),
-                protocol: ip.next_header(),
-                later_fragment: ip.frag_offset() != 0,
-                more_frags: ip.more_frags(),
-                hop_limit: ip.hop_limit(),
-                body,
-                body_offset: offset + header_len,
-            })
-        }
-        #[cfg(feature = "ipv6")]
-        6 => {
-            let ip = Ipv6Packet::new_checked(bytes).ok()?;
-            let header_len = smoltcp::wire::IPV6_HEADER_LEN;
-            let end = header_len + usize::from(ip.payload_len());
-            let mut protocol = ip.next_header();
-            let mut start = header_len;
-            if protocol == IpProtocol::HopByHop {
-                let ext = bytes.get(start..end)?;
-                let len = (usize::from(*ext.get(1)?) + 1) * 8;
-                protocol = IpProtocol::from(*ext.first()?);
-                start += len;
-            }
-            Some(IpView {
-                src: IpAddress::Ipv6(ip.src_addr()),
-                dst: IpAddress::Ipv6(ip.dst_addr()),
-                protocol,
-                later_fragment: false,
-                more_frags: false,
-                hop_limit: ip.hop_limit(),
-                body: bytes.get(start..end)?,
-                body_offset: offset + start,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// A neighbour solicitation or advertisement with a valid checksum, as smoltcp would accept it
-/// (hop limit 255).
-#[cfg(feature = "ipv6")]
-fn ndisc(ip: &IpView<'_>, eth_dst: EthernetAddress) -> Option<Ndisc> {
-    use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{HardwareAddress, Icmpv6Packet, Icmpv6Repr, NdiscNeighborFlags, NdiscRepr};
-    let (IpAddress::Ipv6(src), IpAddress::Ipv6(dst)) = (ip.src, ip.dst) else {
-        return None;
-    };
-    // Only types 135 and 136 are worth a checksum.
-    if ip.hop_limit != 255 || !matches!(ip.body.first(), Some(135 | 136)) {
-        return None;
-    }
-    let packet = Icmpv6Packet::new_checked(ip.body).ok()?;
-    let caps = ChecksumCapabilities::default();
-    let repr = Icmpv6Repr::parse(&src, &dst, &packet, &caps).ok()?;
-    let ethernet = |lladdr: Option<smoltcp::wire::RawHardwareAddress>| match lladdr?
-        .parse(Medium::Ethernet)
-        .ok()?
-    {
-        HardwareAddress::Ethernet(mac) => Some(mac),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    };
-    let (target, lladdr, advert, override_flag) = match repr {
-        Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
-            target_addr,
-            lladdr,
-        }) => (target_addr, ethernet(lladdr), false, false),
-        Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
-            flags,
-            target_addr,
-            lladdr,
-        }) => (
-            target_addr,
-            ethernet(lladdr),
-            true,
-            flags.contains(NdiscNeighborFlags::OVERRIDE),
-        ),
-        _ => return None,
-    };
-    Some(Ndisc {
-        eth_dst,
-        src,
-        dst,
-        target,
-        lladdr,
-        advert,
-        override_flag,
-    })
 }
 
 /// An IPv4 header (version 4, sane lengths), the payload its total length covers and the
@@ -305,6 +186,104 @@ fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8], usize)> {
     }
     let body = bytes.get(header_len..total_len)?;
     Some((ip, body, header_len))
+}
+
+/// IPv6, read as smoltcp 0.14 reads it: the fixed header and at most one hop-by-hop options
+/// header before the transport header (smoltcp answers any other extension header with a
+/// parameter problem and reads nothing behind it).
+#[cfg(feature = "ipv6")]
+mod ipv6 {
+    use super::*;
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{HardwareAddress, Icmpv6Packet, Icmpv6Repr, NdiscNeighborFlags, NdiscRepr};
+
+    /// The IPv6 packet at `offset` in `frame`; `eth_dst`: the Ethernet destination (`None`:
+    /// an IP-only medium, where neighbour discovery means nothing to smoltcp).
+    pub(super) fn parse(
+        frame: &[u8],
+        offset: usize,
+        eth_dst: Option<EthernetAddress>,
+    ) -> Option<Parsed> {
+        let (ip, protocol, body, start) = body(frame, offset)?;
+        match protocol {
+            IpProtocol::Udp => udp(body),
+            IpProtocol::Tcp => tcp(body, offset + start, || {
+                (ip.src_addr().into(), ip.dst_addr().into())
+            }),
+            IpProtocol::Icmpv6 => ndisc(&ip, body, eth_dst?).map(Parsed::Ndisc),
+            _ => None,
+        }
+    }
+
+    /// The header, the transport protocol, the transport header and payload, and where they
+    /// start after `offset`.
+    pub(super) fn body(
+        frame: &[u8],
+        offset: usize,
+    ) -> Option<(Ipv6Packet<&[u8]>, IpProtocol, &[u8], usize)> {
+        let bytes = frame.get(offset..)?;
+        let ip = Ipv6Packet::new_checked(bytes).ok()?;
+        if ip.version() != 6 {
+            // smoltcp reads an Ethernet frame by its type and rejects the mismatch.
+            return None;
+        }
+        let end = smoltcp::wire::IPV6_HEADER_LEN + usize::from(ip.payload_len());
+        let mut protocol = ip.next_header();
+        let mut start = smoltcp::wire::IPV6_HEADER_LEN;
+        if protocol == IpProtocol::HopByHop {
+            let ext = bytes.get(start..end)?;
+            protocol = IpProtocol::from(*ext.first()?);
+            start += (usize::from(*ext.get(1)?) + 1) * 8;
+        }
+        let body = bytes.get(start..end)?;
+        Some((ip, protocol, body, start))
+    }
+
+    /// A neighbour solicitation or advertisement with a valid checksum and hop limit 255, as
+    /// smoltcp would accept it.
+    fn ndisc(ip: &Ipv6Packet<&[u8]>, body: &[u8], eth_dst: EthernetAddress) -> Option<Ndisc> {
+        // Only types 135 and 136 are worth a checksum.
+        if ip.hop_limit() != 255 || !matches!(body.first(), Some(135 | 136)) {
+            return None;
+        }
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let packet = Icmpv6Packet::new_checked(body).ok()?;
+        let repr = Icmpv6Repr::parse(&src, &dst, &packet, &ChecksumCapabilities::default()).ok()?;
+        let ethernet = |lladdr: Option<smoltcp::wire::RawHardwareAddress>| match lladdr?
+            .parse(Medium::Ethernet)
+            .ok()?
+        {
+            HardwareAddress::Ethernet(mac) => Some(mac),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        let (target, lladdr, advert, override_flag) = match repr {
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+                target_addr,
+                lladdr,
+            }) => (target_addr, ethernet(lladdr), false, false),
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+                flags,
+                target_addr,
+                lladdr,
+            }) => (
+                target_addr,
+                ethernet(lladdr),
+                true,
+                flags.contains(NdiscNeighborFlags::OVERRIDE),
+            ),
+            _ => return None,
+        };
+        Some(Ndisc {
+            eth_dst,
+            src,
+            dst,
+            target,
+            lladdr,
+            advert,
+            override_flag,
+        })
+    }
 }
 
 /// The fields of a TCP segment we sent, for the [`AckTracker`](super::acks::AckTracker).
@@ -324,12 +303,43 @@ pub(crate) struct Sent {
 
 /// Parse a frame we are about to send (built by smoltcp: well-formed).
 pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
-    let Link::Ip(ip_offset, version, _) = link(medium, frame)? else {
-        return None;
+    let ip_offset = match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => {
+                    return sent_v6(frame, EthernetFrame::<&[u8]>::header_len())
+                }
+                _ => return None,
+            }
+        }
+        #[cfg(feature = "ipv6")]
+        _ if frame.first()? >> 4 == 6 => return sent_v6(frame, 0),
+        #[allow(unreachable_patterns)]
+        _ => 0,
     };
-    let ip = ip_view(frame, ip_offset, version)?;
-    let body = ip.body;
-    if ip.protocol != IpProtocol::Tcp || ip.more_frags || ip.later_fragment || body.len() < 20 {
+    let (ip, body, _) = ipv4_body(frame.get(ip_offset..)?)?;
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+        return None;
+    }
+    sent(body, IpAddress::Ipv4(ip.dst_addr()))
+}
+
+#[cfg(feature = "ipv6")]
+fn sent_v6(frame: &[u8], offset: usize) -> Option<Sent> {
+    let (ip, protocol, body, _) = ipv6::body(frame, offset)?;
+    if protocol != IpProtocol::Tcp {
+        return None;
+    }
+    sent(body, IpAddress::Ipv6(ip.dst_addr()))
+}
+
+/// The TCP segment `body` we send to `remote`.
+#[inline(always)]
+fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
+    if body.len() < 20 {
         return None;
     }
     let tcp = TcpPacket::new_unchecked(body);
@@ -341,7 +351,7 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
     let payload_len = body.len() - header_len;
     Some(Sent {
         local_port: tcp.src_port(),
-        remote: IpEndpoint::new(ip.dst, tcp.dst_port()),
+        remote: IpEndpoint::new(remote, tcp.dst_port()),
         seq_end: tcp.seq_number() + (payload_len + control),
         ack: tcp.ack().then(|| tcp.ack_number()),
         rst: tcp.rst(),
