@@ -10,6 +10,10 @@
 //! | idle holders / never-reading peers | `PoolConfig::{evict_idle_after, idle_timeout, send_timeout}` |
 //! | blind RSTs across the window | the guard's RFC 5961 check (`guard/blind_rst.rs`) |
 //! | a RST during a handshake | the pool keeps exactly `backlog` listeners |
+//!
+//! With the `ipv6` feature both stacks also have an IPv6 address (fd00:69::1 and ::100) and
+//! the spoofed UDP, SYN flood, blind RST, ping and ICMP error tests run again over IPv6
+//! (`Family::V6`): neighbour discovery instead of ARP, the same defences, the same figures.
 
 use smolsock::clock::{Clock, VirtualClock};
 use smolsock::device::{Pending, Wire, WireEnd};
@@ -473,6 +477,39 @@ fn server_at(port: u16) -> IpEndpoint {
 
 #[test]
 fn spoofed_udp_sources_do_not_silence_the_echo() {
+    spoofed_udp(Family::V4);
+}
+
+/// The same over IPv6: sources that never answer neighbour solicitations, our own address and
+/// a multicast address as sources; the legitimate IPv6 client is answered at once.
+#[cfg(feature = "ipv6")]
+#[test]
+fn spoofed_ipv6_udp_sources_do_not_silence_the_echo() {
+    spoofed_udp(Family::V6);
+}
+
+fn spoofed_udp(family: Family) {
+    let server_at = |port| IpEndpoint::new(family.server(), port);
+    // Sources nobody may answer, and how many of them the echo itself refuses (smoltcp drops
+    // a datagram from a broadcast or multicast source before the echo sees it).
+    let (bogus, refused_by_echo): (Vec<IpAddress>, u64) = match family {
+        Family::V4 => (
+            vec![
+                Ipv4Address::new(192, 168, 69, 0).into(),
+                SERVER_IP.into(),
+                Ipv4Address::new(192, 168, 69, 255).into(),
+            ],
+            2,
+        ),
+        #[cfg(feature = "ipv6")]
+        Family::V6 => (
+            vec![
+                SERVER_IP6.into(),
+                smolsock::smoltcp::wire::IPV6_LINK_LOCAL_ALL_NODES.into(),
+            ],
+            1,
+        ),
+    };
     let mut lan = Lan::new(8);
     let mut echo = UdpEcho::<1472>::new(
         &mut lan.server,
@@ -513,19 +550,15 @@ fn spoofed_udp_sources_do_not_silence_the_echo() {
     // address, the server's own address and the broadcast address as sources.
     for i in 0..60 {
         let frame = udp_frame(
-            IpEndpoint::new(IpAddress::Ipv4(nobody(i)), 5000),
+            IpEndpoint::new(family.nobody(i), 5000),
             ports::UDP_ECHO,
             b"spoof",
         );
         lan.inject(&frame);
     }
-    for src in [
-        Ipv4Address::new(192, 168, 69, 0),
-        SERVER_IP,
-        Ipv4Address::new(192, 168, 69, 255),
-    ] {
+    for src in bogus {
         lan.inject(&udp_frame(
-            IpEndpoint::new(IpAddress::Ipv4(src), 5000),
+            IpEndpoint::new(src, 5000),
             ports::UDP_ECHO,
             b"spoof",
         ));
@@ -547,7 +580,7 @@ fn spoofed_udp_sources_do_not_silence_the_echo() {
             Work::done_if(got.len() >= 20, p)
         })
         .expect("legitimate datagrams answered within 1 s");
-    eprintln!("20 legit datagrams answered {took} after 63 spoofed ones");
+    eprintln!("{family:?}: 20 legit datagrams answered {took} after the spoofed ones");
     assert_eq!(got, sent);
     // Let the lane give up on the spoofed peers, then count.
     lan.run_for(secs(5), Duration::from_millis(100), |l| {
@@ -560,7 +593,10 @@ fn spoofed_udp_sources_do_not_silence_the_echo() {
     );
     // The network and own-address sources are refused by the echo; smoltcp itself drops a
     // datagram whose source is the broadcast address.
-    assert_eq!(stats.unanswerable, 2, "network and own address as source");
+    assert_eq!(
+        stats.unanswerable, refused_by_echo,
+        "network and own address as source"
+    );
     assert_eq!(
         stats.dropped_unsent, 60,
         "every spoofed reply dropped unsent, counted"

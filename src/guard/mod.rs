@@ -13,7 +13,7 @@
 //! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
 //! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
 //! | `acks.rs` | (what `blind_rst.rs` needs: the last acknowledgement number sent per connection) |
-//! | `neighbors.rs` | (a mirror of smoltcp's ARP cache, so UDP replies never queue behind an unreachable neighbour) |
+//! | `neighbors.rs` | (a mirror of smoltcp's neighbour cache, from ARP and IPv6 neighbour discovery, so UDP replies never queue behind an unreachable neighbour) |
 //! | `segment.rs` | parsing with `smoltcp::wire`, and the one rewrite (a RST into a probe) |
 //! | `egress.rs` | the device wrapper that reads outgoing frames |
 //!
