@@ -283,16 +283,12 @@ impl<T: TxToken> TxToken for SpyTx<'_, T> {
                         }
                     }
                 }
-                Some((IpProtocol::Icmp, msg)) => {
-                    if msg.len() >= 2 {
-                        icmp.push((msg[0], msg[1], msg.to_vec()));
-                    }
+                Some((IpProtocol::Icmp, msg)) if msg.len() >= 2 => {
+                    icmp.push((msg[0], msg[1], msg.to_vec()));
                 }
                 #[cfg(feature = "ipv6")]
-                Some((IpProtocol::Icmpv6, msg)) => {
-                    if msg.len() >= 2 {
-                        icmp.push((msg[0], msg[1], msg.to_vec()));
-                    }
+                Some((IpProtocol::Icmpv6, msg)) if msg.len() >= 2 => {
+                    icmp.push((msg[0], msg[1], msg.to_vec()));
                 }
                 _ => {}
             }

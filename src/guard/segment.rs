@@ -114,7 +114,7 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     };
     // Every frame passes here: read the few fields needed through `smoltcp::wire`'s accessors
     // on bounds already checked, and build a `Segment` only for SYN and RST.
-    let (ip, body, header_len) = ipv4_body(frame.get(ip_offset..)?)?;
+    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
     if ip.frag_offset() != 0 {
         return None;
     }
@@ -124,7 +124,7 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
         return None;
     }
-    tcp(body, ip_offset + header_len, || {
+    tcp(body, ip_offset + usize::from(ip.header_len()), || {
         (
             IpAddress::Ipv4(ip.src_addr()),
             IpAddress::Ipv4(ip.dst_addr()),
@@ -172,9 +172,9 @@ fn tcp(
     }))
 }
 
-/// An IPv4 header (version 4, sane lengths), the payload its total length covers and the
-/// header's length; the header's fixed fields and the payload are in bounds.
-fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8], usize)> {
+/// An IPv4 header (version 4, sane lengths) and the payload its total length covers; the
+/// header's fixed fields and the payload are in bounds.
+fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
     if bytes.len() < 20 {
         return None;
     }
@@ -185,7 +185,7 @@ fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8], usize)> {
         return None;
     }
     let body = bytes.get(header_len..total_len)?;
-    Some((ip, body, header_len))
+    Some((ip, body))
 }
 
 /// IPv6, read as smoltcp 0.14 reads it: the fixed header and at most one hop-by-hop options
@@ -204,7 +204,12 @@ mod ipv6 {
         offset: usize,
         eth_dst: Option<EthernetAddress>,
     ) -> Option<Parsed> {
-        let (ip, protocol, body, start) = body(frame, offset)?;
+        let Body {
+            ip,
+            protocol,
+            body,
+            start,
+        } = body(frame, offset)?;
         match protocol {
             IpProtocol::Udp => udp(body),
             IpProtocol::Tcp => tcp(body, offset + start, || {
@@ -215,12 +220,20 @@ mod ipv6 {
         }
     }
 
-    /// The header, the transport protocol, the transport header and payload, and where they
-    /// start after `offset`.
-    pub(super) fn body(
-        frame: &[u8],
-        offset: usize,
-    ) -> Option<(Ipv6Packet<&[u8]>, IpProtocol, &[u8], usize)> {
+    /// An IPv6 packet as far as the guard reads it.
+    pub(super) struct Body<'a> {
+        /// The fixed header.
+        pub ip: Ipv6Packet<&'a [u8]>,
+        /// The transport protocol.
+        pub protocol: IpProtocol,
+        /// The transport header and payload.
+        pub body: &'a [u8],
+        /// Where `body` starts, from the IPv6 header's first byte.
+        pub start: usize,
+    }
+
+    /// The IPv6 packet at `offset` in `frame`.
+    pub(super) fn body(frame: &[u8], offset: usize) -> Option<Body<'_>> {
         let bytes = frame.get(offset..)?;
         let ip = Ipv6Packet::new_checked(bytes).ok()?;
         if ip.version() != 6 {
@@ -236,7 +249,12 @@ mod ipv6 {
             start += (usize::from(*ext.get(1)?) + 1) * 8;
         }
         let body = bytes.get(start..end)?;
-        Some((ip, protocol, body, start))
+        Some(Body {
+            ip,
+            protocol,
+            body,
+            start,
+        })
     }
 
     /// A neighbour solicitation or advertisement with a valid checksum and hop limit 255, as
@@ -320,7 +338,7 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
         #[allow(unreachable_patterns)]
         _ => 0,
     };
-    let (ip, body, _) = ipv4_body(frame.get(ip_offset..)?)?;
+    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
     if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
         return None;
     }
@@ -329,11 +347,11 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
 
 #[cfg(feature = "ipv6")]
 fn sent_v6(frame: &[u8], offset: usize) -> Option<Sent> {
-    let (ip, protocol, body, _) = ipv6::body(frame, offset)?;
-    if protocol != IpProtocol::Tcp {
+    let packet = ipv6::body(frame, offset)?;
+    if packet.protocol != IpProtocol::Tcp {
         return None;
     }
-    sent(body, IpAddress::Ipv6(ip.dst_addr()))
+    sent(packet.body, IpAddress::Ipv6(packet.ip.dst_addr()))
 }
 
 /// The TCP segment `body` we send to `remote`.
