@@ -196,6 +196,14 @@ pub fn run_tap(program: Program, iface: &str) -> Result<Transcript, crate::tap::
     ))
 }
 
+/// Run `program`'s client on the kernel (`std-embedded-nal`) against its server at `server`,
+/// running elsewhere (the firmware, behind QEMU's forwarded ports); the client's transcript.
+pub fn client_on_kernel(program: Program, server: SocketAddr) -> String {
+    let mut out = String::new();
+    visit(program, &mut std_embedded_nal::Stack, server, &mut out);
+    out
+}
+
 /// A port the kernel has free on 127.0.0.1 for TCP and UDP (as far as one can tell).
 fn free_port() -> u16 {
     for _ in 0..16 {
