@@ -5,14 +5,16 @@
 //! cargo run --example lesson -- --stack kernel --program 6 --clients 5
 //! sudo scripts/tap-netns.sh up smolsock                    # a namespace with tap0
 //! sudo ip netns exec smolsock target/debug/examples/lesson --stack tap
+//! sudo ip netns exec smolsock target/debug/examples/lesson --stack tap-clients
 //! ```
 //!
 //! Each program runs as the lesson has it: the server in one thread, its client in another,
 //! both blocking programs. `kernel` is the host's TCP/IP through `std-embedded-nal` on
 //! 127.0.0.1; `smolsock` is this crate on its in-memory loopback; `tap` puts the servers on
 //! smolsock over a Linux TAP device (192.168.69.1) and the clients on the kernel, which reaches
-//! them through the kernel side of the device (run it inside the namespace that holds it). The
-//! transcript shows what each side did; `tests/lesson.rs` checks that the kernel and smolsock
+//! them through the kernel side of the device (run it inside the namespace that holds it);
+//! `tap-clients` the reverse, the clients on smolsock over the device and the servers on the
+//! kernel (192.168.69.100). The transcript shows what each side did; `tests/lesson.rs` checks that the kernel and smolsock
 //! print the same, `tests/tap_lesson.rs` the same over TAP.
 
 use clap::{value_parser, Arg, Command};
@@ -25,6 +27,8 @@ enum Where {
     On(On),
     /// Servers on smolsock over a TAP device, clients on the kernel.
     Tap,
+    /// Clients on smolsock over a TAP device, servers on the kernel.
+    TapClients,
 }
 
 /// The command line: which stack, which program, how many clients for program 6 (clap's
@@ -43,9 +47,9 @@ fn args() -> Args {
         .arg(
             Arg::new("stack")
                 .long("stack")
-                .value_parser(["kernel", "smolsock", "tap"])
+                .value_parser(["kernel", "smolsock", "tap", "tap-clients"])
                 .default_value("smolsock")
-                .help("kernel: the host's TCP/IP through std-embedded-nal on 127.0.0.1; smolsock: the in-memory loopback; tap: servers on smolsock over --iface, clients on the kernel"),
+                .help("kernel: the host's TCP/IP through std-embedded-nal on 127.0.0.1; smolsock: the in-memory loopback; tap: servers on smolsock over --iface, clients on the kernel; tap-clients: the reverse"),
         )
         .arg(
             Arg::new("iface")
@@ -71,6 +75,7 @@ fn args() -> Args {
         on: match matches.get_one::<String>("stack").map(String::as_str) {
             Some("kernel") => Where::On(On::Kernel),
             Some("tap") => Where::Tap,
+            Some("tap-clients") => Where::TapClients,
             _ => Where::On(On::Smolsock),
         },
         iface: matches
@@ -133,15 +138,27 @@ fn main() {
                     p.numbers(),
                     args.iface
                 );
-                run_on_tap(p, &args.iface);
+                run_on_tap(p, &args.iface, false);
+            }
+            Where::TapClients => {
+                println!(
+                    "== program {}: clients on smolsock over {}, servers on the kernel",
+                    p.numbers(),
+                    args.iface
+                );
+                run_on_tap(p, &args.iface, true);
             }
         }
     }
 }
 
+/// One program over the TAP device `iface`: the servers on smolsock, or (`clients`) the
+/// clients.
 #[cfg(all(feature = "tap", target_os = "linux"))]
-fn run_on_tap(program: Program, iface: &str) {
-    match smolsock::lesson::run::run_tap(program, iface) {
+fn run_on_tap(program: Program, iface: &str, clients: bool) {
+    use smolsock::lesson::run::{run_tap, run_tap_clients};
+    let run = if clients { run_tap_clients } else { run_tap };
+    match run(program, iface) {
         Ok(transcript) => print!("{transcript}"),
         Err(e) => {
             eprintln!("lesson: {e}");
@@ -151,7 +168,7 @@ fn run_on_tap(program: Program, iface: &str) {
 }
 
 #[cfg(not(all(feature = "tap", target_os = "linux")))]
-fn run_on_tap(_: Program, _: &str) {
-    eprintln!("lesson: --stack tap needs Linux and the feature `tap`");
+fn run_on_tap(_: Program, _: &str, _: bool) {
+    eprintln!("lesson: --stack tap and tap-clients need Linux and the feature `tap`");
     std::process::exit(2);
 }

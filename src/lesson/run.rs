@@ -7,7 +7,7 @@
 //! [`Shared`], on the lesson's ports. The client starts once the server printed its first
 //! line (it is listening or bound).
 
-use core::fmt::{self, Debug};
+use core::fmt::{self, Debug, Write as _};
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::string::String;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,16 +98,12 @@ pub fn run(program: Program, on: On) -> Transcript {
         On::Kernel => {
             let port = free_port();
             let server = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+            let client = move |out: &mut String, _: &Ends| {
+                visit(program, &mut std_embedded_nal::Stack, server, out)
+            };
+            let served = |clients| clients;
             let net = std_embedded_nal::Stack;
-            pair(
-                net.clone(),
-                net,
-                program,
-                server,
-                |clients| clients,
-                |_| {},
-                |_| {},
-            )
+            pair(net, program, server, served, |_| {}, |_| {}, client)
         }
         On::Smolsock => run_smolsock(program),
     }
@@ -126,9 +122,7 @@ fn run_smolsock(program: Program) -> Transcript {
     );
     let mut tcp: Vec<TcpStorage<4096, 4096>> = (0..16).map(|_| TcpStorage::new()).collect();
     let mut udp: Vec<UdpStorage<8, 4096>> = (0..4).map(|_| UdpStorage::new()).collect();
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
+    let seed = crate::clock::seed_from_time();
     let net = NalStack::<POOL, 12, _, _, _, _, _, _>::new(
         &mut stack,
         &mut device,
@@ -140,15 +134,71 @@ fn run_smolsock(program: Program) -> Transcript {
     let net = Mutex::new(net);
     let server = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, program.port()));
     // The client's calls poll the same stack: once it is done, everything has arrived.
+    let shared = Shared(&net);
+    let client = move |out: &mut String, _: &Ends| visit(program, &mut { shared }, server, out);
     pair(
-        Shared(&net),
-        Shared(&net),
+        shared,
         program,
         server,
         smolsock_serves,
         |_| {},
         |_| {},
+        client,
     )
+}
+
+/// smolsock over a Linux TAP device, as the runs over TAP use it.
+#[cfg(all(feature = "tap", target_os = "linux"))]
+type TapNal<'s, 'a> =
+    NalStack<'s, 'a, POOL, 12, crate::tap::TapDevice, StdClock, 4096, 4096, 8, 4096>;
+
+/// Open the TAP device `iface`, put smolsock on it (192.168.69.1/24 and the MAC of the TAP
+/// server, `tap::ServerConfig::new`) and hand its socket API to `f`.
+#[cfg(all(feature = "tap", target_os = "linux"))]
+fn on_tap<R>(iface: &str, f: impl FnOnce(TapNal<'_, '_>) -> R) -> Result<R, crate::tap::TapError> {
+    let config = crate::tap::ServerConfig::new(iface);
+    let mut device = open_tap(iface)?;
+    let clock = StdClock::new();
+    let mut slots = [SocketStorage::EMPTY; 24];
+    let stack_config =
+        StackConfig::ethernet(config.mac, IpCidr::Ipv4(config.address)).with_seed(config.seed);
+    let mut stack = Stack::new(stack_config, &mut device, &mut slots, clock.now());
+    let mut tcp: Vec<TcpStorage<4096, 4096>> = (0..16).map(|_| TcpStorage::new()).collect();
+    let mut udp: Vec<UdpStorage<8, 4096>> = (0..4).map(|_| UdpStorage::new()).collect();
+    let net = NalStack::new(
+        &mut stack,
+        &mut device,
+        clock,
+        &mut tcp,
+        &mut udp,
+        config.seed,
+    );
+    Ok(f(net))
+}
+
+/// Open the TAP device `iface`, which the previous run may have closed a moment ago: while
+/// another thread of this process forks a child (a test making its namespace runs `ip`), the
+/// child holds a copy of the closed descriptor until it execs, and the device stays attached
+/// ("busy"). Tries again for up to 2 s.
+#[cfg(all(feature = "tap", target_os = "linux"))]
+fn open_tap(iface: &str) -> Result<crate::tap::TapDevice, crate::tap::TapError> {
+    use crate::tap::{TapDevice, TapError};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match TapDevice::open(iface) {
+            Err(TapError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Poll a stack nobody else polls, once, then rest a millisecond.
+#[cfg(all(feature = "tap", target_os = "linux"))]
+fn tend(net: &mut TapNal<'_, '_>) {
+    net.poll();
+    std::thread::sleep(std::time::Duration::from_millis(1));
 }
 
 /// Run `program` with its server on smolsock over the Linux TAP device `iface` (smolsock at
@@ -161,39 +211,56 @@ fn run_smolsock(program: Program) -> Transcript {
 /// polled until the client is done.
 #[cfg(all(feature = "tap", target_os = "linux"))]
 pub fn run_tap(program: Program, iface: &str) -> Result<Transcript, crate::tap::TapError> {
-    use crate::tap::{ServerConfig, TapDevice};
-    // The TAP server's address, MAC and seed.
-    let config = ServerConfig::new(iface);
-    let mut device = TapDevice::open(iface)?;
-    let clock = StdClock::new();
-    let mut slots = [SocketStorage::EMPTY; 24];
-    let stack_config =
-        StackConfig::ethernet(config.mac, IpCidr::Ipv4(config.address)).with_seed(config.seed);
-    let mut stack = Stack::new(stack_config, &mut device, &mut slots, clock.now());
-    let mut tcp: Vec<TcpStorage<4096, 4096>> = (0..16).map(|_| TcpStorage::new()).collect();
-    let mut udp: Vec<UdpStorage<8, 4096>> = (0..4).map(|_| UdpStorage::new()).collect();
-    let net = NalStack::<POOL, 12, _, _, _, _, _, _>::new(
-        &mut stack,
-        &mut device,
-        clock,
-        &mut tcp,
-        &mut udp,
-        config.seed,
-    );
-    let server = SocketAddr::V4(SocketAddrV4::new(config.address.address(), program.port()));
-    let linger = |net: &mut NalStack<'_, '_, POOL, 12, _, _, 4096, 4096, 8, 4096>| {
-        net.poll();
-        std::thread::sleep(std::time::Duration::from_millis(1));
+    let address = crate::tap::ServerConfig::new(iface).address.address();
+    let server = SocketAddr::V4(SocketAddrV4::new(address, program.port()));
+    let client =
+        move |out: &mut String, _: &Ends| visit(program, &mut std_embedded_nal::Stack, server, out);
+    on_tap(iface, |net| {
+        let served = smolsock_serves;
+        pair(
+            net,
+            program,
+            server,
+            served,
+            until_client_closed,
+            tend,
+            client,
+        )
+    })
+}
+
+/// The kernel side's address on the TAP device (`scripts/tap-netns.sh`, `tests/netns`).
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub const TAP_KERNEL: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 100);
+
+/// The reverse of [`run_tap`]: `program`'s server on the kernel (`std-embedded-nal`,
+/// listening on every address of the namespace) and its client on smolsock over the TAP device
+/// `iface`, which reaches the kernel at its side of the device, [`TAP_KERNEL`]. Call it inside
+/// the namespace that holds `iface`.
+///
+/// smolsock is opened in the client's thread (a TAP device stays on its thread), and after the
+/// client program it is polled until the server is done, so its last segments still go out.
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub fn run_tap_clients(program: Program, iface: &str) -> Result<Transcript, crate::tap::TapError> {
+    // Fail here, not in the client's thread, when the device cannot be opened.
+    drop(open_tap(iface)?);
+    let server = SocketAddr::V4(SocketAddrV4::new(TAP_KERNEL, program.port()));
+    let iface = String::from(iface);
+    let client = move |out: &mut String, ends: &Ends| {
+        let opened = on_tap(&iface, |mut net| {
+            visit(program, &mut net, server, out);
+            ends.client.store(true, Ordering::Release);
+            while !ends.server.load(Ordering::Acquire) {
+                tend(&mut net);
+            }
+        });
+        if let Err(e) = opened {
+            let _ = writeln!(out, "error: {e}");
+        }
     };
-    Ok(pair(
-        net,
-        std_embedded_nal::Stack,
-        program,
-        server,
-        smolsock_serves,
-        until_client_closed,
-        linger,
-    ))
+    let served = |clients| clients;
+    let net = std_embedded_nal::Stack;
+    Ok(pair(net, program, server, served, |_| {}, |_| {}, client))
 }
 
 /// Run `program`'s client on the kernel (`std-embedded-nal`) against its server at `server`,
@@ -238,54 +305,58 @@ impl fmt::Write for Lines {
     }
 }
 
+/// How the two halves of a run tell each other they ended.
+#[derive(Default)]
+struct Ends {
+    /// The server program returned.
+    server: AtomicBool,
+    /// The client program returned (programs 10 and 11's server sleeps until then).
+    client: AtomicBool,
+}
+
 /// Run `program`: its server on `server_net` at `server` (its port) on this thread, and, once
-/// the server printed its first line (it listens, is bound, or failed), its client on
-/// `client_net` in a thread of its own. `served`: how many of program 6's clients the server
-/// can expect ([`backlog_served`]). Programs 10 and 11: the server's `time.sleep` lasts until
-/// the client is done, then `settle`; once the server program ended, `linger` runs again and
-/// again until the client is done. Both are for a server stack that moves only when polled
-/// and that the client does not poll (smolsock on TAP): `settle` is [`until_client_closed`],
-/// `linger` polls, so the last segments and their retransmissions still go out.
-#[allow(clippy::too_many_arguments)]
-fn pair<S, K>(
+/// the server printed its first line (it listens, is bound, or failed), `client` in a thread of
+/// its own: the client program with its transcript (it may say it ended before it returns,
+/// through [`Ends`]). `served`: how many of program 6's clients the server can expect
+/// ([`backlog_served`]). Programs 10 and 11: the server's `time.sleep` lasts until the client
+/// ended, then `settle`; once the server program ended, `linger` runs again and again until the
+/// client ended. Both are for a server stack that moves only when polled and that the client
+/// does not poll (smolsock on TAP): `settle` is [`until_client_closed`], `linger` polls, so
+/// the last segments and their retransmissions still go out.
+fn pair<S>(
     mut server_net: S,
-    client_net: K,
     program: Program,
     server: SocketAddr,
     served: fn(usize) -> usize,
     settle: impl FnOnce(&mut S),
     mut linger: impl FnMut(&mut S),
+    client: impl FnOnce(&mut String, &Ends) + Send,
 ) -> Transcript
 where
     S: Backlog + UdpFullStack,
     <S as TcpClientStack>::Error: Debug,
     <S as UdpClientStack>::Error: Debug,
-    K: TcpClientStack + UdpClientStack + Send,
-    <K as TcpClientStack>::Error: Debug,
-    <K as UdpClientStack>::Error: Debug,
 {
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    // The client tells the server it is done (programs 10 and 11 wait for it).
-    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let ends = Ends::default();
+    let ends = &ends;
     let wait = move |net: &mut S| {
-        let _ = done_rx.recv();
+        while !ends.client.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         settle(net);
     };
     let served = match program {
         Program::Backlog { clients } => served(clients),
         _ => 0,
     };
-    let client_done = AtomicBool::new(false);
-    let client_done = &client_done;
     std::thread::scope(|scope| {
-        let mut client_net = client_net;
         let client = scope.spawn(move || {
             // Started by the server's first line (or by the server giving up without one).
             let _ = ready_rx.recv();
             let mut out = String::new();
-            visit(program, &mut client_net, server, &mut out);
-            let _ = done_tx.send(());
-            client_done.store(true, Ordering::Release);
+            client(&mut out, ends);
+            ends.client.store(true, Ordering::Release);
             out
         });
         let mut out = Lines {
@@ -301,7 +372,8 @@ where
             &mut out,
         );
         out.ready = None;
-        while !client_done.load(Ordering::Acquire) && !client.is_finished() {
+        ends.server.store(true, Ordering::Release);
+        while !ends.client.load(Ordering::Acquire) && !client.is_finished() {
             linger(&mut server_net);
             std::thread::yield_now();
         }
