@@ -3,16 +3,18 @@
 //!
 //! | target | board | programs tested |
 //! |---|---|---|
-//! | `thumbv7m-none-eabi` | mps2-an385 | selftest, fault, net, net (log-off), net-large |
+//! | `thumbv7m-none-eabi` | mps2-an385 | selftest, fault, net, net (log-off), net-large, net-lesson |
 //! | `thumbv7em-none-eabihf` | mps2-an386 | selftest, net, net-large |
 //! | `thumbv6m-none-eabi` | microbit | selftest, fault |
 //! | `thumbv6m-none-eabi` | mps2-an385 | net |
-//! | `riscv32imac-unknown-none-elf` | virt | selftest, fault, net, net-large |
+//! | `riscv32imac-unknown-none-elf` | virt | selftest, fault, net, net-large, net-lesson |
 //!
 //! The self-tests' exit status; network mode driven from the host through QEMU's forwarded
 //! ports: the budget build (`net`) with the checks its limits allow, the large one
 //! (`net-large`) with the checks `tests/tap.rs` makes against the TAP server, the same functions
-//! (`tests/checks`).
+//! (`tests/checks`); the lesson's server programs (`net-lesson`, feature `lesson`) driven by
+//! the lesson's client programs on the kernel, transcripts checked as `tests/lesson.rs` does
+//! (`tests/lesson_checks`).
 //!
 //! Without QEMU or the cross targets every test is reported ignored with the reason (failed
 //! under `SMOLSOCK_REQUIRE_ALL=1`, see `tests/harness`), decided once before the run. Builds
@@ -64,7 +66,8 @@ fn main() -> std::process::ExitCode {
     // The lesson's programs need the kernel's side of the socket API (feature `kernel`).
     #[cfg(feature = "kernel")]
     tests.extend(harness::tests![
-        net_lesson_server_programs_match_the_kernel_on_mps2_an385
+        net_lesson_server_programs_match_the_kernel_on_mps2_an385,
+        net_lesson_server_programs_match_the_kernel_on_riscv_virt,
     ]);
     harness::run(tests, unavailable)
 }
@@ -756,9 +759,21 @@ fn net_large_passes_the_tap_checks_on_riscv_virt() {
 /// loopback (the same checks, `tests/lesson_checks`).
 #[cfg(feature = "kernel")]
 fn net_lesson_server_programs_match_the_kernel_on_mps2_an385() {
+    lesson_programs(AN385);
+}
+
+/// The same on RISC-V, virtio-net.
+#[cfg(feature = "kernel")]
+fn net_lesson_server_programs_match_the_kernel_on_riscv_virt() {
+    lesson_programs(VIRT);
+}
+
+/// `net-lesson` on `board`, each server program driven by its client on the kernel.
+#[cfg(feature = "kernel")]
+fn lesson_programs(board: Board) {
     use smolsock::lesson::run::{client_on_kernel, run, On, Program, Transcript};
 
-    let elf = firmware_with(AN385, "lesson").join("net-lesson");
+    let elf = firmware_with(board, "lesson").join("net-lesson");
     let ports = Ports {
         echo: free_tcp_port(),
         framed: free_tcp_port(),
@@ -800,9 +815,9 @@ fn net_lesson_server_programs_match_the_kernel_on_mps2_an385() {
             .filter_map(|line| line.strip_prefix("lesson| "))
             .map(|line| format!("{line}\n"))
             .collect();
-        let board = Transcript { server, client };
-        eprintln!("program {numbers} on the board:\n{board}");
+        let on_board = Transcript { server, client };
+        eprintln!("program {numbers} on {}:\n{on_board}", board.machine);
         let kernel = run(program, On::Kernel);
-        lesson_checks::conform(program, &kernel, &board);
+        lesson_checks::conform(program, &kernel, &on_board);
     }
 }
