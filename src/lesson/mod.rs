@@ -6,7 +6,8 @@
 //! smolsock through [`NalStack`](crate::nal::NalStack) (the loopback, TAP, a microcontroller)
 //! and on the host's kernel through `std-embedded-nal`. Each writes a transcript of what it
 //! did to a [`core::fmt::Write`], so runs on two stacks can be compared line by line (see
-//! `run`, feature `kernel`, and `tests/lesson.rs`).
+//! `run`, feature `kernel`; `tests/lesson.rs`, `tests/tap_lesson.rs` and the firmware's
+//! `net-lesson` in `tests/qemu.rs` compare them with the kernel's).
 //!
 //! | # | program | functions |
 //! |---|---|---|

@@ -2,10 +2,16 @@
 //! (host only, feature `kernel`).
 //!
 //! The server runs in one thread, its client in another, each the blocking program of the
-//! lesson. On the kernel both use `std-embedded-nal` over 127.0.0.1 (on ports the kernel
-//! picks free); on smolsock both share one [`NalStack`] on the in-memory loopback through
-//! [`Shared`], on the lesson's ports. The client starts once the server printed its first
-//! line (it is listening or bound).
+//! lesson; the client starts once the server printed its first line (it is listening or
+//! bound).
+//!
+//! | run | server | client |
+//! |---|---|---|
+//! | [`run`]`(p, On::Kernel)` | kernel, `std-embedded-nal`, 127.0.0.1, a free port | the same |
+//! | [`run`]`(p, On::Smolsock)` | one [`NalStack`] on the in-memory loopback, the lesson's port | the same stack, through [`Shared`] |
+//! | `run_tap` (feature `tap`, Linux) | smolsock over a TAP device, 192.168.69.1 | the kernel, through the device's kernel side |
+//! | `run_tap_clients` (the same) | the kernel, 192.168.69.100 on the device | smolsock over the TAP device |
+//! | [`client_on_kernel`] | elsewhere (the firmware's `net-lesson`, behind QEMU) | the kernel |
 
 use core::fmt::{self, Debug, Write as _};
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
