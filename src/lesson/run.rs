@@ -7,8 +7,8 @@
 //!
 //! | run | server | client |
 //! |---|---|---|
-//! | [`run`]`(p, On::Kernel)` | kernel, `std-embedded-nal`, 127.0.0.1, a free port | the same |
-//! | [`run`]`(p, On::Smolsock)` | one [`NalStack`] on the in-memory loopback, the lesson's port | the same stack, through [`Shared`] |
+//! | [`run`](fn@run)`(p, On::Kernel)` | kernel, `std-embedded-nal`, 127.0.0.1, a free port | the same |
+//! | [`run`](fn@run)`(p, On::Smolsock)` | one [`NalStack`] on the in-memory loopback, the lesson's port | the same stack, through [`Shared`] |
 //! | `run_tap` (feature `tap`, Linux) | smolsock over a TAP device, 192.168.69.1 | the kernel, through the device's kernel side |
 //! | `run_tap_clients` (the same) | the kernel, 192.168.69.100 on the device | smolsock over the TAP device |
 //! | [`client_on_kernel`] | elsewhere (the firmware's `net-lesson`, behind QEMU) | the kernel |
