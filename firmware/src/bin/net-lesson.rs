@@ -10,6 +10,10 @@
 //! then `lesson: program N done`. Chat (program 3) listens on 8000 rather than the lesson's
 //! 8080, which `qemu-run.sh` does not forward. After the last one it keeps polling the stack,
 //! so the last connections close cleanly.
+//!
+//! A call that would block polls the stack and returns `WouldBlock`, and the programs loop on
+//! it (`nb::block!`), as the lesson's blocking programs wait: the CPU spins while a program
+//! waits for its client (no `wfi`), which the event loop of `net` avoids.
 #![no_std]
 #![no_main]
 
