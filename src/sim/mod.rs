@@ -154,6 +154,8 @@ pub use host::{Host, SocketSummary};
 #[cfg(feature = "sim")]
 pub use link::{Link, LinkCounters};
 #[cfg(feature = "sim")]
+#[cfg(feature = "ipv6")]
+pub use network::ip6;
 pub use network::{ip, mac, Cable, Network};
 #[cfg(feature = "sim")]
 pub use pcap::Pcap;
