@@ -56,7 +56,8 @@
 //! | `nal` | yes | `nal`: the embedded-nal 0.9 socket traits on the stack; `lesson`: the lesson's programs over them |
 //! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
 //! | `dhcp` | yes | `dhcp`: a DHCPv4 client that configures the stack (smoltcp's `proto-dhcpv4`, `socket-dhcpv4`) |
-//! | `ipv6` | yes | IPv6 beside IPv4 (smoltcp's `proto-ipv6`, `proto-ipv6-slaac`): a link-local address from the MAC, [`StackConfig::with_ipv6`], SLAAC; every service on both |
+//! | `ipv6` | yes | IPv6 beside IPv4 (smoltcp's `proto-ipv6`): a link-local address from the MAC, [`StackConfig::with_ipv6`]; every service on both |
+//! | `slaac` | yes | IPv6 addresses from router advertisements, [`StackConfig::with_slaac`] (smoltcp's `proto-ipv6-slaac`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.

@@ -56,7 +56,7 @@ pub struct StackConfig {
     pub ipv6: Option<Ipv6Cidr>,
     /// Take IPv6 addresses from router advertisements (SLAAC, smoltcp's `proto-ipv6-slaac`):
     /// the interface solicits a router and forms an address from each advertised prefix and
-    /// its MAC (feature `ipv6`; Ethernet only).
+    /// its MAC (feature `slaac`; Ethernet only; without the feature a warning, and no SLAAC).
     #[cfg(feature = "ipv6")]
     pub slaac: bool,
     /// Default gateway, if any.
@@ -129,7 +129,7 @@ impl StackConfig {
         self
     }
 
-    /// The same, taking IPv6 addresses from router advertisements (SLAAC; feature `ipv6`).
+    /// The same, taking IPv6 addresses from router advertisements (SLAAC; feature `slaac`).
     #[cfg(feature = "ipv6")]
     pub fn with_slaac(mut self) -> Self {
         self.slaac = true;
@@ -194,10 +194,14 @@ impl<'a> Stack<'a> {
         };
         let mut iface_config = Config::new(hardware_addr);
         iface_config.random_seed = config.random_seed;
-        #[cfg(feature = "ipv6")]
+        #[cfg(feature = "slaac")]
         {
             iface_config.slaac =
                 config.slaac && matches!(hardware_addr, HardwareAddress::Ethernet(_));
+        }
+        #[cfg(all(feature = "ipv6", not(feature = "slaac")))]
+        if config.slaac {
+            log::warn!("SLAAC asked for, but built without the `slaac` feature: off");
         }
         let mut iface = Interface::new(iface_config, device, now);
         if !config.address.address().is_unspecified() {

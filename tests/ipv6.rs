@@ -263,8 +263,9 @@ fn link_local_addresses_from_the_mac_carry_the_services() {
     echo_between(pair, IpAddress::Ipv6(link_local.address()));
 }
 
-/// SLAAC: a router advertisement for fd00:aa::/64 gives the server fd00:aa::ff:fe00:1 (its
+/// SLAAC (feature `slaac`): a router advertisement for fd00:aa::/64 gives the server fd00:aa::ff:fe00:1 (its
 /// MAC's interface identifier), and the services answer there.
+#[cfg(feature = "slaac")]
 #[test]
 fn slaac_takes_an_address_from_a_router_advertisement() {
     let v4 = |last| IpCidr::new(IpAddress::v4(192, 168, 69, last), 24);

@@ -108,6 +108,7 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         }
         // An IP-only medium: smoltcp reads the version field.
         #[cfg(feature = "ipv6")]
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
         _ if frame.first()? >> 4 == 6 => return ipv6::parse(frame, 0, None),
         #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
         _ => 0,
@@ -334,6 +335,7 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
             }
         }
         #[cfg(feature = "ipv6")]
+        #[allow(unreachable_patterns)]
         _ if frame.first()? >> 4 == 6 => return sent_v6(frame, 0),
         #[allow(unreachable_patterns)]
         _ => 0,

@@ -153,9 +153,9 @@ pub use fault::{FaultModel, Outage};
 pub use host::{Host, SocketSummary};
 #[cfg(feature = "sim")]
 pub use link::{Link, LinkCounters};
-#[cfg(feature = "sim")]
-#[cfg(feature = "ipv6")]
+#[cfg(all(feature = "sim", feature = "ipv6"))]
 pub use network::ip6;
+#[cfg(feature = "sim")]
 pub use network::{ip, mac, Cable, Network};
 #[cfg(feature = "sim")]
 pub use pcap::Pcap;
