@@ -249,4 +249,105 @@ mod tests {
         assert!(!mirror.knows(IpAddress::Ipv4(Ipv4Address::new(192, 168, 69, 10)), now));
         assert!(mirror.knows(IpAddress::Ipv4(Ipv4Address::new(192, 168, 69, 11)), now));
     }
+
+    #[cfg(feature = "ipv6")]
+    mod ndisc {
+        use super::*;
+        use crate::guard::segment::Ndisc;
+        use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
+
+        const US6: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 1);
+        const PEER6: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 0x100);
+        const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+
+        fn addrs6() -> [IpCidr; 2] {
+            [
+                IpCidr::new(IpAddress::Ipv4(US), 24),
+                IpCidr::Ipv6(Ipv6Cidr::new(US6, 64)),
+            ]
+        }
+
+        /// A solicitation from the peer for our address, to our solicited-node group.
+        fn solicit() -> Ndisc {
+            Ndisc {
+                eth_dst: EthernetAddress([0x33, 0x33, 0xff, 0, 0, 1]),
+                src: PEER6,
+                dst: Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 1),
+                target: US6,
+                lladdr: Some(PEER_MAC),
+                advert: false,
+                override_flag: false,
+            }
+        }
+
+        #[test]
+        fn learns_from_a_solicitation_or_an_advertisement_as_smoltcp_does() {
+            let t0 = Instant::from_secs(5);
+            let peer = IpAddress::Ipv6(PEER6);
+            let mut mirror = NeighborMirror::default();
+            mirror.observe_ndisc(t0, &solicit(), Some(OUR_MAC), &addrs6());
+            assert!(mirror.knows(peer, t0));
+            assert!(!mirror.knows(peer, t0 + Duration::from_secs(60)));
+            // A solicited advertisement to our address, without the override flag: learnt
+            // when new, not refreshed when known (smoltcp's `process_ndisc`).
+            let advert = Ndisc {
+                eth_dst: OUR_MAC,
+                dst: US6,
+                target: PEER6,
+                advert: true,
+                ..solicit()
+            };
+            let mut mirror = NeighborMirror::default();
+            mirror.observe_ndisc(t0, &advert, Some(OUR_MAC), &addrs6());
+            let t1 = t0 + Duration::from_secs(30);
+            mirror.observe_ndisc(t1, &advert, Some(OUR_MAC), &addrs6());
+            assert!(!mirror.knows(peer, t0 + Duration::from_secs(60)), "not refreshed");
+            let overriding = Ndisc {
+                override_flag: true,
+                ..advert
+            };
+            mirror.observe_ndisc(t1, &overriding, Some(OUR_MAC), &addrs6());
+            assert!(mirror.knows(peer, t0 + Duration::from_secs(60)), "refreshed");
+        }
+
+        #[test]
+        fn ignores_what_smoltcp_ignores() {
+            let t0 = Instant::from_secs(5);
+            let other_group = Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 7);
+            for nd in [
+                // No link-layer address option.
+                Ndisc {
+                    lladdr: None,
+                    ..solicit()
+                },
+                // To another host's solicited-node group, and to another host's address.
+                Ndisc {
+                    dst: other_group,
+                    ..solicit()
+                },
+                Ndisc {
+                    dst: PEER6,
+                    ..solicit()
+                },
+                // From a multicast source, with a multicast link-layer address.
+                Ndisc {
+                    src: other_group,
+                    ..solicit()
+                },
+                Ndisc {
+                    lladdr: Some(EthernetAddress([0x33, 0x33, 0, 0, 0, 1])),
+                    ..solicit()
+                },
+                // Sent to another MAC.
+                Ndisc {
+                    eth_dst: EthernetAddress([2, 0, 0, 0, 0, 5]),
+                    ..solicit()
+                },
+            ] {
+                let mut mirror = NeighborMirror::default();
+                mirror.observe_ndisc(t0, &nd, Some(OUR_MAC), &addrs6());
+                assert!(!mirror.knows(IpAddress::Ipv6(nd.src), t0), "{nd:?}");
+            }
+        }
+    }
 }
