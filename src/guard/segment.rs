@@ -401,3 +401,89 @@ pub(crate) fn rewrite_rst_as_probe(
     tcp.fill_checksum(&segment.src.addr, &segment.dst.addr);
     Some(frame.len())
 }
+
+#[cfg(all(test, feature = "ipv6"))]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{TcpControl, TcpRepr};
+
+    const SRC: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 0x100);
+    const DST: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 1);
+
+    /// An Ethernet frame of type `ethertype` carrying an IPv6 TCP SYN, behind a hop-by-hop
+    /// options header (8 bytes of padding) when `hop_by_hop`.
+    fn syn_frame(ethertype: u16, hop_by_hop: bool) -> ([u8; 200], usize) {
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: 8000,
+            control: TcpControl::Syn,
+            seq_number: TcpSeqNumber(7),
+            ack_number: None,
+            window_len: 1024,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None, None, None],
+            timestamp: None,
+            payload: &[],
+        };
+        let ext = if hop_by_hop { 8 } else { 0 };
+        let mut frame = [0u8; 200];
+        frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        let ip = &mut frame[14..];
+        ip[0] = 0x60;
+        ip[4..6].copy_from_slice(&((ext + tcp.buffer_len()) as u16).to_be_bytes());
+        ip[6] = if hop_by_hop { 0 } else { 6 };
+        ip[7] = 64;
+        ip[8..24].copy_from_slice(&SRC.octets());
+        ip[24..40].copy_from_slice(&DST.octets());
+        if hop_by_hop {
+            // Next header TCP, length 0 (8 bytes), a PadN option of 4 bytes.
+            ip[40..48].copy_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        let mut segment = TcpPacket::new_unchecked(&mut ip[40 + ext..]);
+        tcp.emit(
+            &mut segment,
+            &IpAddress::Ipv6(SRC),
+            &IpAddress::Ipv6(DST),
+            &Default::default(),
+        );
+        (frame, 14 + 40 + ext + tcp.buffer_len())
+    }
+
+    #[test]
+    fn an_ipv6_syn_is_read_with_or_without_a_hop_by_hop_header() {
+        for hop_by_hop in [false, true] {
+            let (frame, len) = syn_frame(0x86dd, hop_by_hop);
+            let Parsed::Tcp(segment) = parse(Medium::Ethernet, &frame[..len]) else {
+                panic!("not read as TCP (hop-by-hop: {hop_by_hop})");
+            };
+            assert!(segment.syn && !segment.rst && segment.ack.is_none());
+            assert_eq!(segment.src, IpEndpoint::new(IpAddress::Ipv6(SRC), 40000));
+            assert_eq!(segment.dst, IpEndpoint::new(IpAddress::Ipv6(DST), 8000));
+            assert_eq!(segment.seq, TcpSeqNumber(7));
+            assert_eq!(segment.tcp_end, len);
+            let sent = parse_sent(Medium::Ethernet, &frame[..len]).expect("read as sent");
+            assert_eq!(sent.remote, IpEndpoint::new(IpAddress::Ipv6(DST), 8000));
+        }
+    }
+
+    #[test]
+    fn an_ipv6_packet_in_an_ipv4_frame_is_left_to_smoltcp() {
+        // smoltcp reads the frame by its Ethernet type and rejects the mismatch; the guard
+        // must not act on it either.
+        let (frame, len) = syn_frame(0x0800, false);
+        assert!(matches!(
+            parse(Medium::Ethernet, &frame[..len]),
+            Parsed::Other
+        ));
+        // And cut short: nothing read past the end.
+        let (frame, len) = syn_frame(0x86dd, true);
+        for cut in 0..len {
+            assert!(matches!(
+                parse(Medium::Ethernet, &frame[..cut]),
+                Parsed::Other
+            ));
+        }
+    }
+}
