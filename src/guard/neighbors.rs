@@ -301,13 +301,19 @@ mod tests {
             mirror.observe_ndisc(t0, &advert, Some(OUR_MAC), &addrs6());
             let t1 = t0 + Duration::from_secs(30);
             mirror.observe_ndisc(t1, &advert, Some(OUR_MAC), &addrs6());
-            assert!(!mirror.knows(peer, t0 + Duration::from_secs(60)), "not refreshed");
+            assert!(
+                !mirror.knows(peer, t0 + Duration::from_secs(60)),
+                "not refreshed"
+            );
             let overriding = Ndisc {
                 override_flag: true,
                 ..advert
             };
             mirror.observe_ndisc(t1, &overriding, Some(OUR_MAC), &addrs6());
-            assert!(mirror.knows(peer, t0 + Duration::from_secs(60)), "refreshed");
+            assert!(
+                mirror.knows(peer, t0 + Duration::from_secs(60)),
+                "refreshed"
+            );
         }
 
         #[test]
