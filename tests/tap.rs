@@ -21,7 +21,9 @@ use std::sync::OnceLock;
 use std::thread::{self};
 use std::time::{Duration, Instant};
 
-use netns::{Netns, KERNEL_IP, KERNEL_IP6, SMOLSOCK_IP, SMOLSOCK_IP6, TAP};
+use netns::{Netns, KERNEL_IP, SMOLSOCK_IP, TAP};
+#[cfg(feature = "ipv6")]
+use netns::{KERNEL_IP6, SMOLSOCK_IP6};
 use smolsock::smoltcp::time::Duration as SmolDuration;
 use smolsock::tap::{ChatOperator, ServerConfig};
 use tap_server::Server;
@@ -29,34 +31,36 @@ use tap_server::Server;
 fn main() -> std::process::ExitCode {
     // Decided once: root, `ip`, /dev/net/tun and a namespace with a TAP device in it.
     let unavailable = netns::unavailable().map(str::to_string);
-    harness::run(
-        harness::tests![
-            upper_case_echo_from_the_kernel,
-            framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte,
-            oversize_frame_header_closes_only_that_connection,
-            four_mebibytes_through_the_echo_every_byte_checked,
-            three_hundred_connect_close_cycles_in_a_row,
-            exhausted_pool_refuses_then_recovers,
-            udp_echo_answers_twenty_kernel_clients,
-            sink_receives_everything_and_the_echo_is_still_alive,
-            client_reset_mid_stream_costs_only_that_connection,
-            random_bytes_to_both_tcp_ports,
-            one_mebibyte_intact_through_a_lossy_device,
-            chat_operator_replies_to_kernel_clients,
-            cli_explains_a_missing_interface,
-            cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
-            dhcp_lease_from_dnsmasq_lost_and_taken_again,
-            ping_from_the_kernel_is_answered,
-            every_service_over_ipv6_and_ipv4_at_once,
-            ping6_from_the_kernel_is_answered,
-            cli_clients_talk_to_kernel_servers_over_ipv6,
-            cli_serve_with_capture_then_ctrl_c,
-            cli_serve_chat_operator_types_replies,
-            cli_clients_talk_to_kernel_servers,
-            setup_script_then_python_client_as_in_the_readme,
-        ],
-        unavailable,
-    )
+    #[allow(unused_mut)]
+    let mut trials = harness::tests![
+        upper_case_echo_from_the_kernel,
+        framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte,
+        oversize_frame_header_closes_only_that_connection,
+        four_mebibytes_through_the_echo_every_byte_checked,
+        three_hundred_connect_close_cycles_in_a_row,
+        exhausted_pool_refuses_then_recovers,
+        udp_echo_answers_twenty_kernel_clients,
+        sink_receives_everything_and_the_echo_is_still_alive,
+        client_reset_mid_stream_costs_only_that_connection,
+        random_bytes_to_both_tcp_ports,
+        one_mebibyte_intact_through_a_lossy_device,
+        chat_operator_replies_to_kernel_clients,
+        cli_explains_a_missing_interface,
+        cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
+        dhcp_lease_from_dnsmasq_lost_and_taken_again,
+        ping_from_the_kernel_is_answered,
+        cli_serve_with_capture_then_ctrl_c,
+        cli_serve_chat_operator_types_replies,
+        cli_clients_talk_to_kernel_servers,
+        setup_script_then_python_client_as_in_the_readme,
+    ];
+    #[cfg(feature = "ipv6")]
+    trials.extend(harness::tests![
+        every_service_over_ipv6_and_ipv4_at_once,
+        ping6_from_the_kernel_is_answered,
+        cli_clients_talk_to_kernel_servers_over_ipv6,
+    ]);
+    harness::run(trials, unavailable)
 }
 
 use checks::{random_bytes, upper, IO_TIMEOUT};
@@ -78,6 +82,7 @@ fn addr(port: u16) -> SocketAddr {
     format!("{SMOLSOCK_IP}:{port}").parse().expect("address")
 }
 
+#[cfg(feature = "ipv6")]
 /// The same services at smolsock's IPv6 address, the kernel's clients on fd00:69::100.
 fn tap_server6() -> checks::Server {
     checks::Server {
@@ -91,6 +96,7 @@ fn tap_server6() -> checks::Server {
     }
 }
 
+#[cfg(feature = "ipv6")]
 fn addr6(port: u16) -> SocketAddr {
     format!("[{SMOLSOCK_IP6}]:{port}").parse().expect("address")
 }
@@ -212,6 +218,7 @@ fn sink_receives_everything_and_the_echo_is_still_alive() {
     });
 }
 
+#[cfg(feature = "ipv6")]
 /// Every service over IPv6 from the kernel's `AF_INET6` sockets (upper-case echo, framed echo,
 /// 1 MiB through the echo, UDP echo to 20 clients, the sink, the chat), while IPv4 clients use
 /// the same services at the same time: one server, both families, every byte checked.
@@ -572,6 +579,7 @@ fn cli_clients_talk_to_kernel_servers() {
     cli_clients_against(KERNEL_IP);
 }
 
+#[cfg(feature = "ipv6")]
 /// The same clients over IPv6: the kernel's servers bound to fd00:69::100 (`AF_INET6`), the
 /// targets written `[fd00:69::100]:PORT`.
 fn cli_clients_talk_to_kernel_servers_over_ipv6() {
@@ -652,19 +660,21 @@ fn setup_script_then_python_client_as_in_the_readme() {
             );
             assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO WORLD");
             // The same over IPv6: the script gave the kernel side fd00:69::100/64.
-            let python6 = "import socket; s=socket.create_connection(('fd00:69::1',8000)); \
-                           s.sendall(b'hello world'); print(s.recv(1024).decode())";
-            let out = ns
-                .command("python3")
-                .args(["-c", python6])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO WORLD");
+            if cfg!(feature = "ipv6") {
+                let python6 = "import socket; s=socket.create_connection(('fd00:69::1',8000)); \
+                               s.sendall(b'hello world'); print(s.recv(1024).decode())";
+                let out = ns
+                    .command("python3")
+                    .args(["-c", python6])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO WORLD");
+            }
         }
         Err(e) => eprintln!("python3 not available ({e}); the script was checked without it"),
     }
@@ -876,6 +886,7 @@ fn ping_from_the_kernel_is_answered() {
     ping_answered(SMOLSOCK_IP);
 }
 
+#[cfg(feature = "ipv6")]
 /// `ping -6` works: the kernel's ICMPv6 echo requests to fd00:69::1 are answered.
 fn ping6_from_the_kernel_is_answered() {
     ping_answered(SMOLSOCK_IP6);
