@@ -111,9 +111,11 @@ fn parse_command_line() -> Command {
     let target = |example: &str| {
         Arg::new("target")
             .required(true)
-            .value_name("IPV4:PORT")
+            .value_name("IP:PORT")
             .value_parser(parse_target)
-            .help(format!("The server, e.g. {example}"))
+            .help(format!(
+                "The server, e.g. {example} (IPv6: [fd00:69::100]:PORT, quoted in a shell)"
+            ))
     };
     let timeout = |default: &'static str| {
         Arg::new("timeout")
@@ -317,26 +319,7 @@ fn parse_command_line() -> Command {
 
 /// The options of smolsock's side of the TAP interface, for every subcommand.
 fn with_net_args(command: clap::Command) -> clap::Command {
-    #[cfg(feature = "ipv6")]
     let command = command
-        .arg(
-            Arg::new("ip6")
-                .long("ip6")
-                .value_name("IPV6/PREFIX|none")
-                .default_value("fd00:69::1/64")
-                .value_parser(parse_cidr6)
-                .help(
-                    "smolsock's static IPv6 address, beside IPv4 and the link-local address \
-                     it forms from its MAC (`none`: link-local only)",
-                ),
-        )
-        .arg(
-            Arg::new("slaac")
-                .long("slaac")
-                .action(ArgAction::SetTrue)
-                .help("Take IPv6 addresses from router advertisements (SLAAC)"),
-        );
-    command
         .arg(
             Arg::new("iface")
                 .long("iface")
@@ -366,7 +349,27 @@ fn with_net_args(command: clap::Command) -> clap::Command {
                 .value_name("IPV4")
                 .value_parser(value_parser!(Ipv4Address))
                 .help("Default gateway, for peers outside the subnet"),
+        );
+    #[cfg(feature = "ipv6")]
+    let command = command
+        .arg(
+            Arg::new("ip6")
+                .long("ip6")
+                .value_name("IPV6/PREFIX|none")
+                .default_value("fd00:69::1/64")
+                .value_parser(parse_cidr6)
+                .help(
+                    "smolsock's static IPv6 address, beside IPv4 and the link-local address \
+                     it forms from its MAC (`none`: link-local only)",
+                ),
         )
+        .arg(
+            Arg::new("slaac")
+                .long("slaac")
+                .action(ArgAction::SetTrue)
+                .help("Take IPv6 addresses from router advertisements (SLAAC)"),
+        );
+    command
 }
 
 /// What [`with_net_args`] parsed.
