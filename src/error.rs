@@ -11,24 +11,24 @@
 //! |---|---|---|
 //! | [`Stack::add_tcp`](crate::Stack::add_tcp), `add_udp`, `add_udp_lane`, `add_dhcp`; `DhcpClient::new` | [`SocketStorageFull`] | [`stack`](crate::stack) |
 //! | [`Stack::connect`](crate::Stack::connect) | smoltcp's `tcp::ConnectError` | |
-//! | [`EphemeralPorts::allocate`](crate::tcp::EphemeralPorts::allocate) | [`PortsExhausted`](crate::tcp::PortsExhausted) | [`tcp`](crate::tcp) |
-//! | [`TcpClient::connect`](crate::tcp::TcpClient::connect), the clients' `connect` | [`ConnectError`](crate::tcp::ConnectError) | [`tcp`](crate::tcp) |
-//! | [`ListenerPool::new`](crate::tcp::ListenerPool::new), the TCP servers' `new` | [`PoolError`](crate::tcp::PoolError) | [`tcp`](crate::tcp) |
-//! | [`Stack::bind_udp`](crate::Stack::bind_udp), [`ResolveLane::new`](crate::udp::ResolveLane::new), the UDP servers' `new` | [`OpenError`](crate::udp::OpenError) | [`udp`](crate::udp) |
+//! | [`EphemeralPorts::allocate`](crate::tcp::EphemeralPorts::allocate) | [`PortsExhausted`] | [`tcp`](crate::tcp) |
+//! | [`TcpClient::connect`](crate::tcp::TcpClient::connect), the clients' `connect` | [`ConnectError`] | [`tcp`](crate::tcp) |
+//! | [`ListenerPool::new`](crate::tcp::ListenerPool::new), the TCP servers' `new` | [`PoolError`] | [`tcp`](crate::tcp) |
+//! | [`Stack::bind_udp`](crate::Stack::bind_udp), [`ResolveLane::new`](crate::udp::ResolveLane::new), the UDP servers' `new` | [`OpenError`] | [`udp`](crate::udp) |
 //! | [`UdpClient::bind_ephemeral`](crate::udp::UdpClient::bind_ephemeral) | [`udp::BindError`](crate::udp::BindError) | [`udp`](crate::udp) |
-//! | [`recv_datagram`](crate::udp::recv_datagram), [`UdpClient::recv_from`](crate::udp::UdpClient::recv_from) | [`DatagramTooLarge`](crate::udp::DatagramTooLarge) | [`udp`](crate::udp) |
-//! | [`LessonServers::new`](crate::service::LessonServers::new) | [`SetupError`](crate::service::SetupError) | [`service`](crate::service) |
-//! | a checking client's run | [`ClientError`](crate::service::ClientError) (or a [`Verdict`](crate::service::Verdict)) | [`service`](crate::service) |
-//! | [`ChatClient::submit`](crate::service::ChatClient::submit) | [`SubmitError`](crate::service::SubmitError) | [`service`](crate::service) |
-//! | [`LineBuffer::read_line`](crate::service::LineBuffer::read_line), `ChatClient::reply` | [`LineTooLong`](crate::service::LineTooLong) | [`service`](crate::service) |
-//! | framing | [`FrameError`], [`EncodeError`](crate::frame::EncodeError), [`SendFrameError`] | [`frame`](crate::frame) |
+//! | [`recv_datagram`](crate::udp::recv_datagram), [`UdpClient::recv_from`](crate::udp::UdpClient::recv_from) | [`DatagramTooLarge`] | [`udp`](crate::udp) |
+//! | [`LessonServers::new`](crate::service::LessonServers::new) | [`SetupError`] | [`service`](crate::service) |
+//! | a checking client's run | [`ClientError`] (or a [`Verdict`](crate::service::Verdict)) | [`service`](crate::service) |
+//! | [`ChatClient::submit`](crate::service::ChatClient::submit) | [`SubmitError`] | [`service`](crate::service) |
+//! | [`LineBuffer::read_line`](crate::service::LineBuffer::read_line), `ChatClient::reply` | [`LineTooLong`] | [`service`](crate::service) |
+//! | framing | [`FrameError`], [`EncodeError`], [`SendFrameError`] | [`frame`](crate::frame) |
 //!
 //! ## Verdicts are not errors
 //!
 //! The checking clients ([`EchoClient`](crate::service::EchoClient),
 //! [`FramedEchoClient`](crate::service::FramedEchoClient)) judge a server's reply. A wrong
 //! reply is what they are there to find, so it is a [`Verdict`](crate::service::Verdict)
-//! (`Mismatch`), never an error; [`ClientError`](crate::service::ClientError) is only for a run
+//! (`Mismatch`), never an error; [`ClientError`] is only for a run
 //! that could not finish (refused, reset).
 //!
 //! ## The umbrella: [`Error`]

@@ -42,13 +42,13 @@
 //! # Ok::<(), smolsock::service::SetupError>(())
 //! ```
 
+use super::SetupError;
 use super::{
     ports, FramedEcho, FramedEchoStats, Service, UdpEcho, UdpEchoStats, UdpSink, UdpSinkStats,
     UpperEcho,
 };
 use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use crate::tcp::{PoolConfig, PoolStats};
-use super::SetupError;
 use crate::Stack;
 
 /// What the servers did so far.

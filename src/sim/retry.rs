@@ -11,6 +11,7 @@ use smoltcp::time::{Duration, Instant};
 
 use super::Host;
 use crate::service::{ClientError, EchoClient, FramedEchoClient, Service, Verdict};
+use crate::tcp::ConnectError;
 use crate::Stack;
 
 /// A client that ends with a verdict: what [`Retry`] runs.
@@ -91,11 +92,11 @@ impl<C: Outcome> Retry<C> {
     /// One round on `host`: when no client runs and no pause is on, `connect` one; poll it;
     /// if the server refused it, drop it, count the refusal and pause (the host is woken
     /// when the pause ends). Returns whether anything moved, or the error of `connect`.
-    pub fn poll<'a, const MTU: usize, const Q: usize, E>(
+    pub fn poll<'a, const MTU: usize, const Q: usize>(
         &mut self,
         host: &mut Host<'a, '_, MTU, Q>,
-        connect: impl FnOnce(&mut Stack<'a>) -> Result<C, E>,
-    ) -> Result<bool, E> {
+        connect: impl FnOnce(&mut Stack<'a>) -> Result<C, ConnectError>,
+    ) -> Result<bool, ConnectError> {
         let now = host.now();
         let mut progress = false;
         if self.client.is_none() {

@@ -136,11 +136,7 @@ impl TcpClient {
 
     /// Take received bytes into `buf`; returns how many (0: none yet).
     /// After the peer closed and everything was read, returns `Err(RecvError::Finished)`.
-    pub fn recv(
-        &mut self,
-        stack: &mut Stack<'_>,
-        buf: &mut [u8],
-    ) -> Result<usize, tcp::RecvError> {
+    pub fn recv(&mut self, stack: &mut Stack<'_>, buf: &mut [u8]) -> Result<usize, tcp::RecvError> {
         stack.tcp(self.handle).recv_slice(buf)
     }
 

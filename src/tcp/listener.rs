@@ -26,10 +26,10 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
+use super::PoolError;
 use crate::limited;
 use crate::log_limit::LogLimit;
 use crate::storage::TcpStorage;
-use super::PoolError;
 use crate::Stack;
 
 /// Stands for the peer of a socket that has none (never seen in practice: an active socket

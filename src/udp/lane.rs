@@ -22,8 +22,8 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use crate::storage::UdpLaneStorage;
 use super::OpenError;
+use crate::storage::UdpLaneStorage;
 use crate::Stack;
 
 /// The lane holds datagrams for another peer (or is full): the caller drops this datagram.

@@ -74,7 +74,11 @@ impl UdpClient {
     }
 
     /// Bind the UDP socket behind `handle` to `port`.
-    pub fn bind(stack: &mut Stack<'_>, handle: SocketHandle, port: u16) -> Result<Self, udp::BindError> {
+    pub fn bind(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        port: u16,
+    ) -> Result<Self, udp::BindError> {
         stack.udp(handle).bind(port)?;
         Ok(UdpClient {
             handle,

@@ -27,6 +27,7 @@ use smolsock::smoltcp::time::Duration;
 use smolsock::smoltcp::wire::{IpAddress, IpCidr, IpEndpoint};
 use smolsock::storage::UdpLaneStorage;
 use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::service::Verdict;
 use smolsock::udp::UdpClient;
 use smolsock::{Stack, StackConfig};
 
@@ -190,7 +191,7 @@ fn main() -> ! {
                 p.into()
             }
         });
-        done && client.outcome() == Some(Ok(())) && client.reply_prefix() == b"HELLO WORLD"
+        done && client.outcome() == Some(Ok(Verdict::Verified)) && client.reply_prefix() == b"HELLO WORLD"
     });
     report.check("TCP 8000: \"hello world\" comes back \"HELLO WORLD\"", ok);
 
@@ -213,7 +214,7 @@ fn main() -> ! {
                     p.into()
                 }
             });
-            done && one.outcome() == Some(Ok(())) && two.outcome() == Some(Ok(()))
+            done && one.outcome() == Some(Ok(Verdict::Verified)) && two.outcome() == Some(Ok(Verdict::Verified))
         }
         _ => false,
     };

@@ -34,7 +34,10 @@ impl<const MAX: usize> LineBuffer<MAX> {
 
     /// Read from `socket` until a whole line is there; `Ok(None)` if it is not complete yet.
     /// The line stays valid until the next call.
-    pub fn read_line(&mut self, socket: &mut tcp::Socket<'_>) -> Result<Option<&[u8]>, LineTooLong> {
+    pub fn read_line(
+        &mut self,
+        socket: &mut tcp::Socket<'_>,
+    ) -> Result<Option<&[u8]>, LineTooLong> {
         if self.complete {
             self.clear();
         }
