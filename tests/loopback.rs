@@ -6,14 +6,15 @@ use smolsock::event_loop::{next_step, run_until, run_virtual, WhenIdle, Work};
 use smolsock::service::{
     ports, ChatClient, ChatServer, EchoClient, Service, Submitted, UdpEcho, UdpSink, UpperEcho,
 };
-use smolsock::service::{ClientError, Verdict};
+use smolsock::service::{pump, ClientError, Mismatch, Verdict};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
 use smolsock::stack::SocketStorageFull;
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
-use smolsock::tcp::ConnectError;
-use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
+use smolsock::tcp::{
+    ClientState, ConnectError, EphemeralPorts, ListenerPool, PoolConfig, TcpClient,
+};
 use smolsock::udp::{DatagramTooLarge, UdpClient};
 use smolsock::{Stack, StackConfig};
 
@@ -469,6 +470,45 @@ fn echo_client_checks_the_reply_and_reports_refusal() {
     })
     .unwrap();
     assert_eq!(nobody.outcome(), Some(Err(ClientError::Refused)));
+}
+
+/// A wrong reply is the client's verdict on the server, not an error of the client: an echo
+/// that does not upper-case fails the check at the first byte it left alone.
+#[test]
+fn echo_client_reports_a_wrong_reply_as_a_mismatch_verdict() {
+    let (mut stack, mut dev, clock) = loopback(4);
+    // A plain echo: bytes back as they came.
+    let mut plain = ListenerPool::<1>::new(
+        &mut stack,
+        tcp_pool::<1024, 1024>(1),
+        PoolConfig::new(7001, 1),
+    )
+    .unwrap();
+    let h = stack
+        .add_tcp(leak(TcpStorage::<1024, 1024>::new()))
+        .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(3);
+    let mut client =
+        EchoClient::connect(&mut stack, h, ep(7001), &mut ports_alloc, b"OK then").unwrap();
+    let mut chunk = [0u8; 256];
+    run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
+        let mut p = plain.maintain(s, |_| {}).unwrap();
+        for (_, handle, conn) in plain.connections() {
+            p |= pump(s.tcp(handle), conn, &mut chunk, |_| {});
+        }
+        p |= client.poll(s);
+        Work::done_if(client.outcome().is_some(), p)
+    })
+    .unwrap();
+    // "OK then" comes back where "OK THEN" was expected: byte 3 is the first that differs.
+    assert_eq!(
+        client.outcome(),
+        Some(Ok(Verdict::Mismatch(Mismatch::Byte { offset: 3 })))
+    );
+    assert_eq!(
+        client.outcome().unwrap().unwrap().to_string(),
+        "reply differs at byte 3"
+    );
 }
 
 #[test]
