@@ -8,7 +8,7 @@
 use smolsock::clock::{Clock, Duration, VirtualClock};
 use smolsock::device::{Loopback, Wire, WireEnd};
 use smolsock::event_loop::{next_step, run_until, run_virtual, WhenIdle, Work};
-use smolsock::service::{ports, EchoClient, Service, UdpEcho, UpperEcho};
+use smolsock::service::{ports, EchoClient, Service, UdpEcho, UpperEcho, Verdict};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::phy::{Device, TxToken};
 use smolsock::smoltcp::time::Instant;
@@ -118,8 +118,8 @@ fn loopback_serves_tcp_over_both_families_at_once_and_udp_over_ipv6() {
     })
     .unwrap();
     // EchoClient compares every byte of the reply with the upper-cased payload.
-    assert_eq!(c4.outcome(), Some(Ok(())));
-    assert_eq!(c6.outcome(), Some(Ok(())));
+    assert_eq!(c4.outcome(), Some(Ok(Verdict::Verified)));
+    assert_eq!(c6.outcome(), Some(Ok(Verdict::Verified)));
     let expected: Vec<Vec<u8>> = datagrams.iter().map(|d| d.to_ascii_uppercase()).collect();
     assert_eq!(replies, expected);
 }
@@ -229,7 +229,7 @@ fn echo_between(mut pair: Pair, server: IpAddress) {
         }
         Some(p)
     });
-    assert_eq!(client.outcome(), Some(Ok(())));
+    assert_eq!(client.outcome(), Some(Ok(Verdict::Verified)));
     assert_eq!(replies, [b"OVER IPV6".to_vec()]);
     assert_eq!(udp.stats().dropped_unsent, 0);
     let local = local.expect("the client connected");
