@@ -14,9 +14,10 @@ device is (`sudo ip netns exec smolsock python3 scripts/lesson.py ...`), then po
   tcp-client    HOST [MESSAGE] [--port 8000] connect, send, print the reply (lesson program 2)
   udp-client    HOST [MESSAGE] [--port 8848] sendto, print the reply from recvfrom (program 8)
 
-Every server binds to --host (default 0.0.0.0; an IPv6 address such as fd00:69::100 makes it an
-AF_INET6 server, as a HOST with a colon makes a client use AF_INET6), prints "listening on HOST:PORT" once it does,
-serves until Ctrl-C, and upper-cases ASCII letters only, as smolsock's services do.
+Every server binds to --host (default 0.0.0.0; an IPv6 address such as fd00:69::100 makes it
+an AF_INET6 server, as a HOST with a colon makes a client use AF_INET6), prints "listening on
+HOST:PORT" once it does, serves until Ctrl-C, and upper-cases ASCII letters only, as smolsock's
+services do.
 """
 
 import argparse

@@ -1,10 +1,10 @@
 //! The services on a Linux TAP device, driven by the Linux kernel's own sockets.
 //!
 //! Each test makes a network namespace of its own with a TAP device (kernel side
-//! 192.168.69.100/24), runs the library's TAP server on it (in a thread that entered the
-//! namespace, or the `tap` example's binary under `ip netns exec`), and talks to it with
-//! `std::net` from threads inside the same namespace: real Ethernet, ARP, IPv4 and TCP/UDP from
-//! the kernel. Needs root; without it (or without `ip` or `/dev/net/tun`) every test is reported
+//! 192.168.69.100/24 and fd00:69::100/64), runs the library's TAP server on it (in a thread that
+//! entered the namespace, or the `tap` example's binary under `ip netns exec`), and talks to it
+//! with `std::net` from threads inside the same namespace: real Ethernet, ARP, IPv4, neighbour
+//! discovery, IPv6 and TCP/UDP from the kernel. Needs root; without it (or without `ip` or `/dev/net/tun`) every test is reported
 //! ignored with the reason (failed under `SMOLSOCK_REQUIRE_ALL=1`, see `tests/harness`), decided
 //! once before the run. Namespaces, threads and processes are cleaned up on drop, also on failure.
 

@@ -2,8 +2,8 @@
 //!
 //! Every namespace is made here, named after this process and a counter, and deleted when its
 //! guard drops (also when a test panics). Traffic never leaves the namespaces made here: the
-//! kernel side of each TAP interface (192.168.69.100) and smolsock (192.168.69.1) exist only
-//! inside one.
+//! kernel side of each TAP interface (192.168.69.100, fd00:69::100) and smolsock (192.168.69.1,
+//! fd00:69::1) exist only inside one.
 #![allow(dead_code)]
 
 use std::fs::File;
