@@ -1099,6 +1099,45 @@ fn ping6_is_answered() {
     assert_eq!(replies, expected, "checksums verified, every byte compared");
 }
 
+/// IPv6 packets with a next header smoltcp does not read (here a routing header, 43) draw an
+/// ICMPv6 parameter problem each from smoltcp alone; the guard holds them to the same budget.
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_parameter_problems_are_rate_limited() {
+    let mut lan = Lan::new(4);
+    introduce_client_over(&mut lan, Family::V6);
+    lan.icmp_from_server.clear();
+    for i in 0..1000 {
+        let frame = attacker_frame(
+            Family::V6.client(),
+            IpProtocol::Ipv6Route,
+            16,
+            |buf, _, _| buf.copy_from_slice(&[59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        );
+        lan.inject(&frame);
+        if i % 100 == 99 {
+            lan.run_for(Duration::from_millis(50), Duration::from_millis(10), |_| {
+                false
+            });
+        }
+    }
+    lan.run_for(
+        Duration::from_millis(100),
+        Duration::from_millis(10),
+        |_| false,
+    );
+    // Type 4: parameter problem.
+    let problems = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(k, _, _)| *k == 4)
+        .count();
+    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    eprintln!("1000 IPv6 packets with a routing header: {problems} parameter problems, {suppressed} suppressed");
+    assert_eq!(problems, 10, "one second's burst");
+    assert_eq!(suppressed, 990);
+}
+
 #[test]
 fn port_unreachable_errors_are_rate_limited() {
     port_unreachables(Family::V4);

@@ -31,9 +31,10 @@
 //! neighbour discovery, mirrored in `neighbors.rs` as ARP is), the RFC 5961 RST check, the
 //! egress sniffer (the acknowledgement numbers of IPv6 connections), and the ICMP error budget
 //! (UDP to closed ports over IPv6, which smoltcp answers with ICMPv6 port unreachables, shares
-//! it). Not covered: a packet with an extension header smoltcp does not read (routing,
-//! fragment, destination options) reaches smoltcp unchanged and draws its ICMPv6 parameter
-//! problem without a rate limit; it can reach no socket.
+//! it, and so does a packet whose next header smoltcp does not read, an extension header other
+//! than hop-by-hop or an unknown protocol, which it answers with an ICMPv6 parameter problem).
+//! Not covered: smoltcp's parameter problem for an unknown hop-by-hop option, and IPv4's
+//! protocol unreachable, are not rate-limited.
 
 mod acks;
 mod admission;
@@ -195,6 +196,16 @@ impl Guard {
                     Verdict::Drop
                 } else {
                     Verdict::Pass
+                }
+            }
+            // It reaches no socket; only smoltcp's error reply is at stake.
+            #[cfg(feature = "ipv6")]
+            Parsed::UnreadNextHeader => {
+                if self.icmp_errors.allow(now) {
+                    Verdict::Pass
+                } else {
+                    self.stats.icmp_errors_suppressed += 1;
+                    Verdict::Drop
                 }
             }
             Parsed::Tcp(_) | Parsed::Other => Verdict::Pass,

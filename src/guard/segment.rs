@@ -34,6 +34,11 @@ pub(crate) enum Parsed {
         /// Its destination port.
         dst_port: u16,
     },
+    /// An IPv6 packet whose next header smoltcp does not read (an extension header other than
+    /// one hop-by-hop header, or an unknown protocol): smoltcp answers it with an ICMPv6
+    /// parameter problem, and nothing else.
+    #[cfg(feature = "ipv6")]
+    UnreadNextHeader,
     /// Anything else: smoltcp's business.
     Other,
 }
@@ -217,7 +222,7 @@ mod ipv6 {
                 (ip.src_addr().into(), ip.dst_addr().into())
             }),
             IpProtocol::Icmpv6 => ndisc(&ip, body, eth_dst?).map(Parsed::Ndisc),
-            _ => None,
+            _ => Some(Parsed::UnreadNextHeader),
         }
     }
 
