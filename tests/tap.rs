@@ -59,6 +59,7 @@ fn main() -> std::process::ExitCode {
         every_service_over_ipv6_and_ipv4_at_once,
         ping6_from_the_kernel_is_answered,
         cli_clients_talk_to_kernel_servers_over_ipv6,
+        slaac_address_from_dnsmasq_router_advertisements,
     ]);
     harness::run(trials, unavailable)
 }
@@ -760,6 +761,34 @@ impl Dnsmasq {
     }
 }
 
+#[cfg(feature = "ipv6")]
+impl Dnsmasq {
+    /// dnsmasq as an IPv6 router for SLAAC: it advertises fd00:69::/64 with the
+    /// address-configuration flag (`ra-only`: no DHCPv6), and answers router solicitations.
+    fn router_advertisements(ns: &Netns, leases: &std::path::Path) -> Dnsmasq {
+        let child = ns
+            .command("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--interface",
+                TAP,
+                "--bind-interfaces",
+                "--enable-ra",
+                "--dhcp-range=fd00:69::,ra-only,64,10m",
+                "--user=root",
+            ])
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (apt-get install dnsmasq; .ci/run installs it)");
+        Dnsmasq(child)
+    }
+}
+
 impl Drop for Dnsmasq {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -806,6 +835,48 @@ fn dhcp_lease_from_dnsmasq_lost_and_taken_again() {
     assert_eq!(echo_at(&ns, leased), b"LEASED");
     let report = server.stop();
     assert!(report.dhcp.unwrap().configured >= 2, "{report:?}");
+    let _ = std::fs::remove_file(&leases);
+}
+
+/// `serve --slaac` against a real router advertisement: dnsmasq in the namespace advertises
+/// fd00:69::/64, smolsock (no static IPv6 address) forms fd00:69::ff:fe00:1 from its MAC, and
+/// the kernel's `AF_INET6` client is served there.
+#[cfg(feature = "ipv6")]
+fn slaac_address_from_dnsmasq_router_advertisements() {
+    let (ns, server) = setup("slaac", |c| {
+        c.ipv6 = None;
+        c.slaac = true;
+    });
+    // dnsmasq advertises only on an interface that forwards, as a router's does.
+    let status = ns
+        .command("sysctl")
+        .args(["-qw", "net.ipv6.conf.all.forwarding=1"])
+        .status()
+        .expect("sysctl");
+    assert!(status.success(), "forwarding on in the namespace");
+    let leases = std::env::temp_dir().join(format!("smolsock-{}-slaac.leases", std::process::id()));
+    let _dnsmasq = Dnsmasq::router_advertisements(&ns, &leases);
+    // 02:00:00:00:00:01 -> interface identifier 0000:00ff:fe00:0001 (modified EUI-64).
+    let at: SocketAddr = "[fd00:69::ff:fe00:1]:8000".parse().unwrap();
+    let reply = ns.run(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match TcpStream::connect_timeout(&at, Duration::from_millis(500)) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    (&s).write_all(b"address from slaac").unwrap();
+                    s.shutdown(Shutdown::Write).unwrap();
+                    let mut reply = Vec::new();
+                    (&s).read_to_end(&mut reply).unwrap();
+                    break reply;
+                }
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(200)),
+                Err(e) => panic!("no SLAAC address within 20 s: {e}"),
+            }
+        }
+    });
+    assert_eq!(reply, b"ADDRESS FROM SLAAC");
+    server.stop_when(|r| r.echo.accepted == 1 && r.echo.closed == 1);
     let _ = std::fs::remove_file(&leases);
 }
 
