@@ -32,6 +32,10 @@ use smolsock::{Stack, StackConfig};
 
 const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 
+/// The LAN9118's frame buffers (mps2 boards): full-size Ethernet frames.
+#[allow(dead_code)] // not every board has the LAN9118
+const NIC_BUF: usize = smolsock::device::lan9118::BUF_LEN;
+
 /// Echo server sockets (the pool), framed echo sockets, and client sockets.
 const SERVERS: usize = 2;
 const FRAMED: usize = 2;
