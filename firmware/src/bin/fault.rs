@@ -10,7 +10,7 @@
 mod board;
 
 /// The LAN9118's frame buffers (mps2 boards): full-size Ethernet frames.
-#[allow(dead_code)] // not every board has the LAN9118
+#[cfg(all(target_arch = "arm", not(microbit)))] // the mps2 boards (the others' NICs have buffers of their own)
 const NIC_BUF: usize = smolsock::device::lan9118::BUF_LEN;
 
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]

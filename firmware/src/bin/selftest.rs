@@ -33,7 +33,7 @@ use smolsock::{Stack, StackConfig};
 const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 
 /// The LAN9118's frame buffers (mps2 boards): full-size Ethernet frames.
-#[allow(dead_code)] // not every board has the LAN9118
+#[cfg(all(target_arch = "arm", not(microbit)))] // the mps2 boards (the others' NICs have buffers of their own)
 const NIC_BUF: usize = smolsock::device::lan9118::BUF_LEN;
 
 /// Echo server sockets (the pool), framed echo sockets, and client sockets.
