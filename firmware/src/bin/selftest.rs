@@ -146,7 +146,7 @@ fn main() -> ! {
 
     report.check("clock advances", clock_advances());
     report.check(
-        "memmove/memset/64-bit division (board/small_libc.rs on Cortex-M)",
+        "runtime routines: overlapping moves, fills, 64-bit division",
         runtime_routines(),
     );
     board::check_hardware(&mut |name, ok| report.check(name, ok));
@@ -489,8 +489,8 @@ fn clock_advances() -> bool {
     false
 }
 
-/// The routines the compiler calls behind the code's back, which the Cortex-M boards replace
-/// with small ones (`board/small_libc.rs`): moves that overlap either way, word-aligned and
+/// The routines the compiler calls behind the code's back (`memmove`, `memset`, 64-bit division;
+/// the Cortex-M boards replace them with small ones, `board/small_libc.rs`): moves that overlap either way, word-aligned and
 /// not, fills with zero and with a value, and 64-bit division and remainder against values the
 /// compiler worked out at build time. `black_box` keeps the compiler from doing the work itself.
 fn runtime_routines() -> bool {
