@@ -163,7 +163,7 @@ mod small_libc {
 
         /// Unsigned 64-bit division, quotient and remainder.
         /// Shift and subtract, one quotient bit per round: 64 rounds, no table.
-        pub fn udivmod(mut n: u64, d: u64) -> (u64, u64) {
+        fn udivmod(mut n: u64, d: u64) -> (u64, u64) {
             let mut r = 0u64;
             for _ in 0..64 {
                 // `r` may need a 65th bit when `d` is above 2^63: then it is certainly ≥ `d`.
@@ -205,9 +205,4 @@ mod small_libc {
             );
         }
     }
-
-    /// For the self-test: the division behind `__aeabi_uldivmod`.
-    #[cfg(target_arch = "arm")]
-    #[allow(unused_imports)]
-    pub use aeabi::udivmod;
 }
