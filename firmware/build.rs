@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `thumbv7m-none-eabi`, `thumbv7em-none-eabihf` | every one | mps2-an385 / mps2-an386 | `memory/mps2.x` |
 //! | `thumbv6m-none-eabi` | `selftest`, `fault` | microbit (nRF51, 16 KiB RAM) | `memory/microbit.x` |
-//! | `thumbv6m-none-eabi` | `net`, `net-large`, `net-dhcp`, `net-lesson` | mps2-an385 (an M3 runs v6-M code) | `memory/mps2.x` |
+//! | `thumbv6m-none-eabi` | `net`, `net-large`, `net-dhcp`, `net-lesson`, `net-ipv6` | mps2-an385 (an M3 runs v6-M code) | `memory/mps2.x` |
 //! | `riscv32imac-unknown-none-elf` | every one | virt | `memory/virt.x` |
 //!
 //! A board per program needs a memory map per program: each map is written to a directory of its
@@ -17,12 +17,13 @@
 use std::{env, fs, path::PathBuf};
 
 /// The programs (`src/bin/*.rs`).
-const BINS: [&str; 6] = [
+const BINS: [&str; 7] = [
     "selftest",
     "net",
     "net-large",
     "net-dhcp",
     "net-lesson",
+    "net-ipv6",
     "fault",
 ];
 
@@ -50,6 +51,10 @@ fn main() {
         }
         // `net-lesson` only with the `lesson` feature.
         if bin == "net-lesson" && env::var_os("CARGO_FEATURE_LESSON").is_none() {
+            continue;
+        }
+        // `net-ipv6` only with the `ipv6` feature.
+        if bin == "net-ipv6" && env::var_os("CARGO_FEATURE_IPV6").is_none() {
             continue;
         }
         let map = if target.starts_with("riscv32") {

@@ -16,7 +16,10 @@
 #   TCP 127.0.0.1:${HOST_TCP_FRAMED:-19000} → 9000 (framed echo)
 #   UDP 127.0.0.1:${HOST_UDP_ECHO:-18848} → 8848 (UDP echo)
 #   UDP 127.0.0.1:${HOST_UDP_SINK:-18888} → 8888 (UDP sink)
-# QEMU_MACHINE overrides the board; QEMU_EXTRA adds arguments.
+# QEMU_NIC replaces that user network with another network backend of QEMU's, e.g.
+# `tap,ifname=tap0,script=no,downscript=no` (how tests/qemu.rs reaches `net-ipv6` over IPv6:
+# QEMU 7.2 forwards host ports to IPv4 guest addresses only). QEMU_MACHINE overrides the board;
+# QEMU_EXTRA adds arguments.
 set -euo pipefail
 elf="$1"
 shift
@@ -38,15 +41,16 @@ fwd="hostfwd=tcp:127.0.0.1:${HOST_TCP_ECHO:-18000}-:8000"
 fwd+=",hostfwd=tcp:127.0.0.1:${HOST_TCP_FRAMED:-19000}-:9000"
 fwd+=",hostfwd=udp:127.0.0.1:${HOST_UDP_ECHO:-18848}-:8848"
 fwd+=",hostfwd=udp:127.0.0.1:${HOST_UDP_SINK:-18888}-:8888"
+nic="${QEMU_NIC:-user,$fwd}"
 args=()
 if [[ "$qemu" == qemu-system-riscv32 ]]; then
   # virtio-net on the virtio-mmio bus; the self-test needs the device but no forwarded ports.
   netdev="user,id=net0"
-  [[ "$program" == net* ]] && netdev+=",$fwd"
+  [[ "$program" == net* ]] && netdev="$nic,id=net0"
   args=(-bios none -netdev "$netdev" -device virtio-net-device,netdev=net0)
 else
   args=(-semihosting-config enable=on,target=native)
-  [[ "$program" == net* ]] && args+=(-nic "user,$fwd")
+  [[ "$program" == net* ]] && args+=(-nic "$nic")
 fi
 # shellcheck disable=SC2086
 exec "$qemu" -M "$machine" -nographic "${args[@]}" ${QEMU_EXTRA:-} -kernel "$elf" "$@"

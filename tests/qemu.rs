@@ -37,6 +37,7 @@ mod checks;
 mod harness;
 #[cfg(feature = "kernel")]
 mod lesson_checks;
+mod netns;
 
 fn main() -> std::process::ExitCode {
     let unavailable = unavailable();
@@ -58,11 +59,20 @@ fn main() -> std::process::ExitCode {
         net_without_logging_serves_every_service,
         net_cortex_m0_build_serves_every_service_on_mps2_an385,
         net_dhcp_takes_its_address_from_qemus_dhcp_server,
+        net_ipv6_serves_every_service_over_ipv4_through_user_networking,
         net_riscv_virt_serves_every_service,
         net_large_passes_the_tap_checks_on_mps2_an385,
         net_large_passes_the_tap_checks_on_mps2_an386,
         net_large_passes_the_tap_checks_on_riscv_virt,
     ];
+    // Over IPv6 through a TAP device in a namespace of its own: needs root besides QEMU.
+    tests.push(harness::unless_unavailable(
+        harness::test(
+            "net_ipv6_answers_ping_and_serves_ipv6_and_ipv4_at_once_on_a_tap",
+            net_ipv6_answers_ping_and_serves_ipv6_and_ipv4_at_once_on_a_tap,
+        ),
+        netns::unavailable(),
+    ));
     // The lesson's programs need the kernel's side of the socket API (feature `kernel`).
     #[cfg(feature = "kernel")]
     tests.extend(harness::tests![
@@ -189,6 +199,10 @@ fn firmware_with(board: Board, features: &'static str) -> &'static Path {
     if !features.is_empty() {
         cmd.args(["--features", features]);
     }
+    // `ipv6` needs room for three addresses: without the default `one-address`.
+    if features.split(',').any(|f| f == "ipv6") {
+        cmd.arg("--no-default-features");
+    }
     let status = cmd.status().expect("run cargo for the firmware");
     assert!(
         status.success(),
@@ -221,6 +235,7 @@ fn qemu(elf: &Path, ports: Option<Ports>) -> Command {
     cmd.arg(elf)
         .env_remove("QEMU_MACHINE")
         .env_remove("QEMU_EXTRA")
+        .env_remove("QEMU_NIC")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -650,6 +665,115 @@ fn net_dhcp_takes_its_address_from_qemus_dhcp_server() {
         net.qemu.log
     );
     serves_every_service(&net);
+}
+
+/// The dual-stack program (`net-ipv6`, feature `ipv6`): its ready line names 10.0.2.15, the
+/// link-local address and fec0::15, and every service answers over IPv4 through QEMU's user
+/// networking as `net`'s do (QEMU 7.2 forwards host ports to IPv4 guest addresses only; the
+/// IPv6 side is tested over a TAP device, below).
+fn net_ipv6_serves_every_service_over_ipv4_through_user_networking() {
+    let net = boot_net_elf(&firmware_with(AN385, "ipv6").join("net-ipv6"));
+    let ready = net.qemu.log.last().cloned().unwrap_or_default();
+    assert!(
+        ready.starts_with("smolsock-net ready 10.0.2.15, fe80::") && ready.contains(", fec0::15:"),
+        "{ready}"
+    );
+    serves_every_service(&net);
+}
+
+/// `net-ipv6` on a TAP device in a namespace made for this test, the kernel side at 10.0.2.2/24
+/// and fec0::2/64 (where QEMU's user network puts its host): the kernel's `ping` and `ping -6`
+/// are answered (5 each, same payload), and the services answer the kernel's sockets over IPv6
+/// (upper-case echo, 256 KiB through it, framed echo, UDP echo to 4 clients, the sink counting
+/// every datagram) and IPv4, with one connection of each family open on the echo at once.
+fn net_ipv6_answers_ping_and_serves_ipv6_and_ipv4_at_once_on_a_tap() {
+    let elf = firmware_with(AN385, "ipv6").join("net-ipv6");
+    let ns = netns::Netns::new("fw6").expect("namespace");
+    ns.add_tap().expect("TAP device");
+    ns.ip(&["addr", "add", "10.0.2.2/24", "dev", netns::TAP])
+        .unwrap();
+    ns.ip(&["addr", "add", "fec0::2/64", "dev", netns::TAP, "nodad"])
+        .unwrap();
+    // Ping sockets are off by default (`ping_group_range` "1 0"); allow root, in this
+    // namespace only.
+    let status = ns
+        .command("sh")
+        .args(["-c", "echo 0 0 > /proc/sys/net/ipv4/ping_group_range"])
+        .status()
+        .expect("sh");
+    assert!(status.success(), "allow ping sockets in the namespace");
+    let mut cmd = qemu(&elf, None);
+    cmd.env(
+        "QEMU_NIC",
+        format!("tap,ifname={},script=no,downscript=no", netns::TAP),
+    );
+    // QEMU opens the TAP device of the namespace it starts in.
+    let mut qemu = ns.run(move || Qemu::spawn(cmd));
+    qemu.wait_for(READY, Duration::from_secs(30));
+    let ready = qemu.log.last().cloned().unwrap_or_default();
+    assert!(ready.contains(", fec0::15:"), "{ready}");
+    ns.wait_for_carrier();
+
+    let at =
+        |ip: &str, port: u16| -> SocketAddr { format!("{ip}:{port}").parse().expect("address") };
+    let server = |ip: &str, udp_bind: &'static str| checks::Server {
+        echo: at(ip, 8000),
+        framed: at(ip, 9000),
+        udp_echo: at(ip, 8848),
+        sink: at(ip, 8888),
+        udp_bind,
+        max_frame: 512,
+        udp_burst: 6,
+    };
+    let (v4, v6) = (
+        server("10.0.2.15", "10.0.2.2"),
+        server("[fec0::15]", "fec0::2"),
+    );
+    ns.run(move || {
+        for to in ["10.0.2.15", "fec0::15"] {
+            let to: std::net::IpAddr = to.parse().unwrap();
+            for seq in 0..5u16 {
+                let payload = format!("are you there, {to}? {seq}");
+                assert_eq!(
+                    netns::kernel_ping(to, seq, payload.as_bytes()).as_deref(),
+                    Some(payload.as_bytes()),
+                    "ping {to} seq {seq}"
+                );
+            }
+        }
+        checks::upper_case_echo(&v6);
+        checks::bulk_through_the_echo(&v6, 256 << 10);
+        checks::framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte(&v6);
+        checks::udp_echo_answers_clients(&v6, 4);
+        checks::upper_case_echo(&v4);
+        checks::udp_echo_answers_clients(&v4, 4);
+        // Both families on the echo at once (its pool is 2), interleaved.
+        let (mut a, mut b) = (checks::connect(v4.echo), checks::connect(v6.echo));
+        for round in 0..4 {
+            let (ma, mb) = (format!("over ipv4 {round}"), format!("over ipv6 {round}"));
+            a.write_all(ma.as_bytes()).unwrap();
+            b.write_all(mb.as_bytes()).unwrap();
+            assert_eq!(read_n(&mut b, mb.len()), mb.to_ascii_uppercase().as_bytes());
+            assert_eq!(read_n(&mut a, ma.len()), ma.to_ascii_uppercase().as_bytes());
+        }
+        close_gracefully(a);
+        close_gracefully(b);
+    });
+    // The sink over IPv6: it counts exactly what was sent (the firmware logs count, bytes and
+    // digest as they change).
+    let c = ns.run(|| UdpSocket::bind("[fec0::2]:0").expect("bind"));
+    let (mut datagrams, mut bytes, mut digest) = (0u64, 0u64, 0u64);
+    for payload in [&b"into the sink over ipv6"[..], b"", &[0x5a; 192]] {
+        c.send_to(payload, "[fec0::15]:8888").unwrap();
+        datagrams += 1;
+        bytes += payload.len() as u64;
+        digest = digest.wrapping_add(Fnv1a::of(payload));
+        qemu.wait_for(
+            &format!("udp sink: {datagrams} datagrams, {bytes} bytes, digest {digest:016x}"),
+            Duration::from_secs(5),
+        );
+    }
+    drop(qemu);
 }
 
 /// Network mode on RISC-V, virtio-net behind QEMU's user networking.

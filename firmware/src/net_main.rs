@@ -4,6 +4,10 @@
 // LANE_DGRAMS, NIC_BUF (the LAN9118's frame buffers), and DHCP (take the address from a DHCP
 // server).
 //
+// With the `ipv6` feature (`bin/net-ipv6.rs`) the interface also has IPv6: the link-local
+// address from the MAC and fec0::15/64 (QEMU's user network is fec0::/64, its host side
+// fec0::2), and every service answers on both families at once; the ready line names them all.
+//
 // The library's services on the board's NIC, reachable from the host through QEMU's user
 // networking (see `qemu-run.sh`). Serves forever at 10.0.2.15/24, gateway 10.0.2.2 (fixed, or
 // leased by QEMU's DHCP server). Prints a line starting `smolsock-net ready ADDRESS` once it
@@ -23,6 +27,12 @@ use smolsock::{Stack, StackConfig};
 
 const IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+/// The static IPv6 address, in QEMU's user network's prefix (feature `ipv6`).
+#[cfg(feature = "ipv6")]
+const IP6: smolsock::smoltcp::wire::Ipv6Cidr = smolsock::smoltcp::wire::Ipv6Cidr::new(
+    smolsock::smoltcp::wire::Ipv6Address::new(0xfec0, 0, 0, 0, 0, 0, 0, 0x15),
+    64,
+);
 
 /// Every socket the firmware holds.
 /// (the UDP echo has a second, send-only socket: its resolve lane for peers whose ARP is pending)
@@ -75,6 +85,8 @@ fn main() -> ! {
         StackConfig::ethernet(mac, IpCidr::new(IP.into(), 24)).with_gateway(GATEWAY)
     }
     .with_seed(board::seed());
+    #[cfg(feature = "ipv6")]
+    let config = config.with_ipv6(IP6);
     let slots = slots.write([SocketStorage::EMPTY; SOCKETS]);
     let stack = stack.write(Stack::new(config, nic, slots, board::now()));
     #[cfg(feature = "dhcp")]
@@ -96,7 +108,7 @@ fn main() -> ! {
 
     let mut ready = false;
     if !DHCP {
-        print_ready(IP);
+        print_ready(stack, IP);
         ready = true;
     }
     log::info!(
@@ -115,7 +127,7 @@ fn main() -> ! {
         }
         // With DHCP, the services serve from the first lease on: say so then.
         if let (false, Some(cidr)) = (ready, stack.ipv4_cidr()) {
-            print_ready(cidr.address());
+            print_ready(stack, cidr.address());
             ready = true;
         }
         progress |= services.poll(stack);
@@ -139,14 +151,20 @@ fn main() -> ! {
     })
 }
 
-/// The line tests wait for: the address served, and the limits they read.
-fn print_ready(address: Ipv4Address) {
+/// The line tests wait for: the addresses served (the IPv4 one, then with the `ipv6` feature
+/// each IPv6 one after a comma), and the limits they read.
+fn print_ready(#[allow(unused_variables)] stack: &Stack<'_>, address: Ipv4Address) {
     board::print("smolsock-net ready ");
     for (i, octet) in address.octets().iter().enumerate() {
         if i > 0 {
             board::print(".");
         }
         board::print_u32(u32::from(*octet));
+    }
+    #[cfg(feature = "ipv6")]
+    for cidr in stack.ipv6_cidrs() {
+        board::print(", ");
+        print_ipv6(cidr.address());
     }
     board::print(": tcp/8000 upper-case echo (pool ");
     board::print_u32(ECHO_SOCKETS as u32);
@@ -174,4 +192,49 @@ fn start(
         sink_buf,
         PoolConfig::new(0, ECHO_SOCKETS.max(FRAMED_SOCKETS)),
     )
+}
+
+/// Write `address` as RFC 5952 text (lower-case hex groups, the longest run of two or more zero
+/// groups as `::`), without `core::fmt` (which the `log-off` build leaves out).
+#[cfg(feature = "ipv6")]
+fn print_ipv6(address: smolsock::smoltcp::wire::Ipv6Address) {
+    let groups = address.segments();
+    // The longest run of zero groups (the first of equal ones), if two or more long.
+    let (mut best, mut best_len, mut run, mut run_len) = (0, 0, 0, 0);
+    for (i, g) in groups.iter().enumerate() {
+        if *g == 0 {
+            if run_len == 0 {
+                run = i;
+            }
+            run_len += 1;
+            if run_len > best_len {
+                (best, best_len) = (run, run_len);
+            }
+        } else {
+            run_len = 0;
+        }
+    }
+    let mut i = 0;
+    while i < groups.len() {
+        if best_len >= 2 && i == best {
+            board::print("::");
+            i += best_len;
+            continue;
+        }
+        if i > 0 && !(best_len >= 2 && i == best + best_len) {
+            board::print(":");
+        }
+        let g = groups[i];
+        let mut hex = [0u8; 4];
+        let mut n = 0;
+        for shift in [12, 8, 4, 0] {
+            let nibble = (g >> shift) & 0xF;
+            if n > 0 || nibble != 0 || shift == 0 {
+                hex[n] = b"0123456789abcdef"[usize::from(nibble)];
+                n += 1;
+            }
+        }
+        board::print(core::str::from_utf8(&hex[..n]).unwrap_or("?"));
+        i += 1;
+    }
 }

@@ -119,6 +119,9 @@ mod bit {
     pub const MAC_TXEN: u32 = 1 << 3;
     /// `MAC_CR`: full duplex.
     pub const MAC_FDPX: u32 = 1 << 20;
+    /// `MAC_CR`: pass all multicast frames (the MAC's filter otherwise takes only multicast
+    /// groups set in its hash table, which this driver leaves empty).
+    pub const MAC_MCPAS: u32 = 1 << 19;
     /// `MII_ACC`: PHY access busy.
     pub const MII_BUSY: u32 = 1 << 0;
     /// `MII_ACC`: 1 = write to the PHY.
@@ -315,7 +318,19 @@ impl<B: Bus, const BUF: usize> Lan9118<B, BUF> {
         // RX: no data offset, 4-byte end alignment; TX: on, never stall on a full status FIFO.
         hw.bus.write(reg::RX_CFG, 0);
         hw.bus.write(reg::TX_CFG, bit::TX_ON | bit::TXSAO);
-        hw.mac_write(mac::CR, bit::MAC_RXEN | bit::MAC_TXEN | bit::MAC_FDPX)?;
+        // With IPv6, neighbour discovery reaches us at our solicited-node multicast groups
+        // (ff02::1:ffXX:XXXX) and router advertisements at all-nodes (ff02::1): take every
+        // multicast frame and let smoltcp drop the groups it has not joined. IPv4-only needs none
+        // (ARP is broadcast).
+        let multicast = if cfg!(feature = "ipv6") {
+            bit::MAC_MCPAS
+        } else {
+            0
+        };
+        hw.mac_write(
+            mac::CR,
+            bit::MAC_RXEN | bit::MAC_TXEN | bit::MAC_FDPX | multicast,
+        )?;
         Ok(())
     }
 
@@ -758,6 +773,11 @@ mod tests {
             bit::MAC_RXEN | bit::MAC_TXEN
         );
         assert_eq!(cr & (1 << 18), 0, "not promiscuous");
+        assert_eq!(
+            cr & bit::MAC_MCPAS != 0,
+            cfg!(feature = "ipv6"),
+            "every multicast frame with IPv6 (neighbour discovery), none without"
+        );
         assert_ne!(d.chip().tx_cfg & bit::TX_ON, 0);
     }
 

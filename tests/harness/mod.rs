@@ -102,6 +102,17 @@ pub fn run(trials: Vec<Trial>, unavailable: Option<String>) -> ExitCode {
     libtest_mimic::run(&args, trials).exit_code()
 }
 
+/// `trial` as it is, or, when `unavailable` is `Some(reason)` (a need of this test alone, such as
+/// root for a TAP device in a suite that otherwise needs only QEMU), replaced as [`run`] replaces
+/// a whole suite's: reported ignored with the reason, or failed with it under
+/// `SMOLSOCK_REQUIRE_ALL=1`.
+pub fn unless_unavailable(trial: Trial, unavailable: Option<&str>) -> Trial {
+    match unavailable {
+        None => trial,
+        Some(reason) => unavailable_trial(&trial, reason, require_all()),
+    }
+}
+
 /// `trial` replaced by one that does not run its body: ignored with `reason`, or failed with it
 /// when `required`.
 fn unavailable_trial(trial: &Trial, reason: &str, required: bool) -> Trial {

@@ -196,6 +196,79 @@ impl Netns {
     }
 }
 
+/// Send one ICMP echo request to `to` through the kernel's ping socket (`SOCK_DGRAM` +
+/// `IPPROTO_ICMP`, as `ping` does; `IPPROTO_ICMPV6` for an IPv6 address, as `ping -6` does) and
+/// return the reply's payload, if one came within a second. Call it on a thread inside the
+/// namespace, where ping sockets are allowed (`ping_group_range`; see `tests/tap.rs`).
+pub fn kernel_ping(to: std::net::IpAddr, seq: u16, payload: &[u8]) -> Option<Vec<u8>> {
+    // Echo request and reply types: ICMP 8 and 0, ICMPv6 128 and 129.
+    let (domain, protocol, request_type, reply_type) = match to {
+        std::net::IpAddr::V4(_) => (libc::AF_INET, libc::IPPROTO_ICMP, 8u8, 0u8),
+        std::net::IpAddr::V6(_) => (libc::AF_INET6, libc::IPPROTO_ICMPV6, 128, 129),
+    };
+    // SAFETY: plain socket calls on a descriptor this function owns and closes; every buffer
+    // handed to the kernel is valid for the length given.
+    unsafe {
+        let fd = libc::socket(domain, libc::SOCK_DGRAM, protocol);
+        assert!(fd >= 0, "ping socket: {}", std::io::Error::last_os_error());
+        let timeout = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+        // Echo request: code 0, checksum and identifier filled in by the kernel.
+        let mut request = vec![request_type, 0, 0, 0, 0, 0];
+        request.extend_from_slice(&seq.to_be_bytes());
+        request.extend_from_slice(payload);
+        let sent = match to {
+            std::net::IpAddr::V4(v4) => {
+                let mut addr: libc::sockaddr_in = std::mem::zeroed();
+                addr.sin_family = libc::AF_INET as libc::sa_family_t;
+                addr.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+                libc::sendto(
+                    fd,
+                    request.as_ptr().cast(),
+                    request.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+            std::net::IpAddr::V6(v6) => {
+                let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
+                addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                addr.sin6_addr.s6_addr = v6.octets();
+                libc::sendto(
+                    fd,
+                    request.as_ptr().cast(),
+                    request.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        };
+        assert_eq!(
+            sent,
+            request.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        let mut reply = [0u8; 1500];
+        let n = libc::recv(fd, reply.as_mut_ptr().cast(), reply.len(), 0);
+        libc::close(fd);
+        // An echo reply for our sequence number.
+        (n >= 8 && reply[0] == reply_type && reply[6..8] == seq.to_be_bytes())
+            .then(|| reply[8..n as usize].to_vec())
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         // Deleting the namespace removes the TAP device and the veth ends in it.
