@@ -3,7 +3,7 @@
 //!
 //! | target | board | programs tested |
 //! |---|---|---|
-//! | `thumbv7m-none-eabi` | mps2-an385 | selftest, fault, net, net (log-off), net-large, net-lesson |
+//! | `thumbv7m-none-eabi` | mps2-an385 | selftest, fault, net, net (log-off), net-large, net-lesson, net-ipv6 |
 //! | `thumbv7em-none-eabihf` | mps2-an386 | selftest, net, net-large |
 //! | `thumbv6m-none-eabi` | microbit | selftest, fault |
 //! | `thumbv6m-none-eabi` | mps2-an385 | net |
@@ -14,7 +14,9 @@
 //! (`net-large`) with the checks `tests/tap.rs` makes against the TAP server, the same functions
 //! (`tests/checks`); the lesson's server programs (`net-lesson`, feature `lesson`) driven by
 //! the lesson's client programs on the kernel, transcripts checked as `tests/lesson.rs` does
-//! (`tests/lesson_checks`).
+//! (`tests/lesson_checks`); the dual-stack program (`net-ipv6`, feature `ipv6`) over IPv4
+//! through the forwarded ports, and over IPv6 and IPv4 through a TAP device in a namespace
+//! (`tests/netns`; root), since QEMU 7.2 forwards host ports to IPv4 guest addresses only.
 //!
 //! Without QEMU or the cross targets every test is reported ignored with the reason (failed
 //! under `SMOLSOCK_REQUIRE_ALL=1`, see `tests/harness`), decided once before the run. Builds
