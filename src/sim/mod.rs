@@ -26,7 +26,7 @@
 //! | [`report`] | printable tables of links and hosts |
 //! | [`retry`] | a client connected again after a pause when the server refuses it ([`Retry`]) |
 //! | [`pcap`] | captures per port for Wireshark ([`PcapFiles`] with `std`) |
-//! | `dhcp_server` | (feature `dhcp`) a DHCPv4 server for simulated hosts, to test [`DhcpClient`](crate::dhcp) against |
+//! | `dhcp_server` | (feature `dhcp`) a DHCPv4 server for simulated hosts, to test `dhcp::DhcpClient` against |
 //! | `seeds` | (`std`) many seeds, and the replay command for the one that failed |
 //!
 //! Everything but `seeds` and the pcap *files* is `no_std` and allocation-free: cables, hosts
