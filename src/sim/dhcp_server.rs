@@ -31,9 +31,9 @@
 //!
 //! ## What it does not do
 //!
-//! No relay agents (`giaddr`), no `INFORM`, no static reservations, no persistence, and no
-//! defence against a host that DISCOVERs with made-up MACs until the pool is empty (DHCP has
-//! none either). Input is never trusted: a datagram that is not a well-formed `BOOTREQUEST`
+//! No relay agents (`giaddr`), no `INFORM`, `DECLINE` only counted, no static reservations, no
+//! persistence, and no defence against a host that DISCOVERs with made-up MACs until the pool is
+//! empty (DHCP has none either). Input is never trusted: a datagram that is not a well-formed `BOOTREQUEST`
 //! from an Ethernet client is counted in [`DhcpServerStats::malformed`] and dropped with a
 //! rate-limited log line; nothing a client sends can make the server panic.
 //!
