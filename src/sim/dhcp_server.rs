@@ -90,7 +90,8 @@ use crate::limited;
 use crate::log_limit::LogLimit;
 use crate::service::Service;
 use crate::storage::UdpStorage;
-use crate::{Error, Stack};
+use crate::udp::OpenError;
+use crate::Stack;
 
 /// How long an offered address stays reserved for the client it was offered to. smoltcp's
 /// client REQUESTs for at most 50 s after an OFFER before it DISCOVERs again.
@@ -221,7 +222,7 @@ impl<const N: usize> DhcpServer<N> {
         stack: &mut Stack<'a>,
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
         config: DhcpServerConfig,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OpenError> {
         Ok(DhcpServer {
             handle: stack.bind_udp(storage, DHCP_SERVER_PORT)?,
             config,

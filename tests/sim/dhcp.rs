@@ -198,7 +198,7 @@ fn lease_then_echo(test: &str, seed: u64, faults: &FaultModel) -> Result<Report,
     }
     run.map_err(|e| format!("echo on {address}: {e}; {} bytes back", peer.received()))?;
     peer.outcome()
-        .unwrap_or(Err(Error::Reset))
+        .map_or(Err("no outcome".to_string()), verified)
         .map_err(|e| format!("echo on {address}: {e}\n{}", net.link_table()))?;
     if client.stats()
         != (DhcpStats {
@@ -500,7 +500,7 @@ fn server_gone_and_back(test: &str, seed: u64) -> Result<Report, String> {
     }
     run.map_err(|e| format!("echo after the outage: {e}"))?;
     peer.outcome()
-        .unwrap_or(Err(Error::Reset))
+        .map_or(Err("no outcome".to_string()), verified)
         .map_err(|e| format!("echo after the outage: {e}"))?;
     let stats = client.stats();
     if stats
@@ -657,7 +657,7 @@ fn pool_exhausted(seed: u64) -> Result<Report, String> {
         .map_err(|e| format!("echoes: {e}"))?;
     for (p, address) in peers.iter().zip(&leased) {
         p.outcome()
-            .unwrap_or(Err(Error::Reset))
+            .map_or(Err("no outcome".to_string()), verified)
             .map_err(|e| format!("echo on {address}: {e}"))?;
     }
     if server.stats().exhausted == 0 {
