@@ -324,12 +324,16 @@ impl Pinger {
 
 /// Leases of 20 s renewed for 100 s (five periods): the address never changes, the stack is
 /// never left without it, and a connection to the client's echo lives through every renewal.
-fn renewals(test: &str, seed: u64) -> Result<Report, String> {
+/// With `server_outage`, the server's cable is down then (see the rebind test).
+fn renewals(test: &str, seed: u64, server_outage: Option<Outage>) -> Result<Report, String> {
     const LEASE: u64 = 20;
     const PINGS: usize = 5 * LEASE as usize;
     let cables = cables(3);
     let mut net: Net = Network::new(&cables, seed);
     net.set_all_faults(&untidy());
+    if let Some(outage) = server_outage {
+        net.set_faults(0, untidy().with_outage(outage));
+    }
     let mut net = net.with_observer(maybe_pcap(test, seed, 3));
     let mut socks = socket_arrays(3);
     let mut hosts = dhcp_hosts(&net, &mut socks, 1);
@@ -379,9 +383,14 @@ fn renewals(test: &str, seed: u64) -> Result<Report, String> {
     if let Some((when, now)) = changed {
         return Err(format!("the address {address} became {now:?} at {when}"));
     }
+    if server_outage.is_some() && net.totals().link_down == 0 {
+        return Err("the server's outage met no frame: no renewal was lost".into());
+    }
     let renewals = server.stats().acks - acks_before;
-    // One renewal every LEASE / 2 for the PINGS seconds the connection lived.
-    if renewals < PINGS as u64 / (LEASE / 2) - 1 {
+    // One renewal every LEASE / 2 for the PINGS seconds the connection lived (one fewer when
+    // a renewal had to wait for T2).
+    let expected = PINGS as u64 / (LEASE / 2) - 1 - u64::from(server_outage.is_some());
+    if renewals < expected {
         return Err(format!("only {renewals} renewals by {at}"));
     }
     if client.stats()
@@ -401,8 +410,23 @@ fn renews_short_leases_keeps_the_address_and_its_connections() {
     init_log();
     let test = "dhcp::renews_short_leases_keeps_the_address_and_its_connections";
     let wall = WallClock::now();
-    let reports = for_each_seed(test, SEEDS, |seed| renewals(test, seed));
+    let reports = for_each_seed(test, SEEDS, |seed| renewals(test, seed, None));
     summarise("dhcp renewals, 5 lease periods", &reports, wall.elapsed());
+}
+
+/// The server is away at the second T1 (its cable down from 19 s to 24 s, around the renewal
+/// at about 20 s; the first renewal, at 10 s, put the server in the client's ARP cache, so
+/// this REQUEST leaves at once and is lost rather than waiting for ARP): smoltcp waits until
+/// T2 (27.5 s) and rebinds by broadcast, the server ACKs, and the lease, the address and the
+/// connection go on as if nothing happened (without the rebind the lease would end at 30 s).
+#[test]
+fn rebinds_when_the_renewal_goes_unanswered() {
+    init_log();
+    let test = "dhcp::rebinds_when_the_renewal_goes_unanswered";
+    let wall = WallClock::now();
+    let outage = Outage::new(Instant::from_secs(19), secs(5));
+    let reports = for_each_seed(test, SEEDS, |seed| renewals(test, seed, Some(outage)));
+    summarise("dhcp rebind after a lost renewal", &reports, wall.elapsed());
 }
 
 // ---------------------------------------------------------------------------------------------
