@@ -15,7 +15,9 @@
 //! catches), so an exchange succeeds with q = 0.891² ≈ 0.79 (duplicates only help; ignored).
 //! Following that schedule, the chance of no lease by 120 s is about 3 × 10⁻⁸ per client (by
 //! 60 s it would be 10⁻⁴, by 90 s 2 × 10⁻⁶; with 10 % loss alone, q = 0.81, 1 × 10⁻⁸): over
-//! 200 seeds and four clients, a miss is a bug, not bad luck.
+//! 200 seeds and four clients, a miss is a bug, not bad luck. Measured (2026-12-01,
+//! `SIM_SEEDS=20000 cargo test --test sim dhcp::lease_under_all_faults -- --nocapture`): over
+//! 20 000 seeds a lease took 3.8 s on average and 70.0 s at most.
 //!
 //! ## Renewals and loss
 //!
