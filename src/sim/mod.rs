@@ -156,6 +156,8 @@ pub use fault::{FaultModel, Outage};
 pub use host::{Host, SocketSummary};
 #[cfg(feature = "sim")]
 pub use link::{Link, LinkCounters};
+#[cfg(all(feature = "sim", feature = "ipv6"))]
+pub use network::ip6;
 #[cfg(feature = "sim")]
 pub use network::{ip, mac, Cable, Network};
 #[cfg(feature = "sim")]
