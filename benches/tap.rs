@@ -62,7 +62,7 @@ use smolsock::smoltcp::socket::tcp;
 use smolsock::smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address};
 use smolsock::storage::TcpStorage;
-use smolsock::tap::{HostLoop, ServerConfig, TapDevice, TapServer};
+use smolsock::tap::{HostLoop, ServerConfig, TapDevice, TapServer, TCP_BUFFERS};
 use smolsock::{Stack, StackConfig};
 
 const MIB: usize = 1 << 20;
@@ -257,6 +257,19 @@ impl OneWay {
     }
 }
 
+/// Run `f` on a thread with room for 1 MiB socket buffers built on the stack (as an unoptimised
+/// build does before moving them to the heap), in the calling thread's network namespace.
+fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let thread = thread::Builder::new()
+        .stack_size(64 * MIB)
+        .spawn(f)
+        .expect("spawn");
+    match thread.join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
 /// What the stack's thread reports after one transfer.
 struct StackSide {
     cpu: Duration,
@@ -267,20 +280,69 @@ fn stack_address() -> IpCidr {
     IpCidr::new(IpAddress::Ipv4(ip), 24)
 }
 
+/// How smolsock's side of a transfer is set up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Tuning {
+    /// `TapDevice::open` (offloads) or `TapDevice::open_plain`.
+    offload: bool,
+    /// Socket buffers each way: one of `TCP_BUFFERS` (as `tap serve --tcp-buffer`).
+    buffer: usize,
+    /// As `tap serve --ack-delay`.
+    ack_delay: Option<SmolDuration>,
+}
+
+impl Tuning {
+    /// The TAP server's defaults.
+    fn server_default() -> Tuning {
+        let config = ServerConfig::new(TAP);
+        Tuning {
+            offload: true,
+            buffer: config.tcp_buffer,
+            ack_delay: config.ack_delay,
+        }
+    }
+
+    fn label(self) -> String {
+        format!(
+            "smolsock{}, {} KiB, ACK delay {}",
+            if self.offload { "" } else { " no offload" },
+            self.buffer >> 10,
+            self.ack_delay
+                .map_or("none".to_string(), |d| format!("{} ms", d.total_millis()))
+        )
+    }
+}
+
 /// smolsock: `Stack` (ingress guard included) driven by `HostLoop` on a `TapDevice`, as the
 /// TAP server is.
-fn smolsock_one_way(app: &mut OneWay, ready: mpsc::Sender<()>) -> StackSide {
-    let mut tap = TapDevice::open(TAP).expect("open the TAP device");
+fn smolsock_one_way(tuning: Tuning, app: &mut OneWay, ready: mpsc::Sender<()>) -> StackSide {
+    match tuning.buffer {
+        b if b == TCP_BUFFERS[1] => smolsock_sized::<{ TCP_BUFFERS[1] }>(tuning, app, ready),
+        b if b == TCP_BUFFERS[2] => smolsock_sized::<{ TCP_BUFFERS[2] }>(tuning, app, ready),
+        _ => smolsock_sized::<{ TCP_BUFFERS[0] }>(tuning, app, ready),
+    }
+}
+
+fn smolsock_sized<const B: usize>(
+    tuning: Tuning,
+    app: &mut OneWay,
+    ready: mpsc::Sender<()>,
+) -> StackSide {
+    let tap = if tuning.offload {
+        TapDevice::open(TAP)
+    } else {
+        TapDevice::open_plain(TAP)
+    };
+    let mut tap = tap.expect("open the TAP device");
     let mut host = HostLoop::new(&tap).max_wait(Some(SmolDuration::from_millis(50)));
     let mut slots = [SocketStorage::EMPTY];
-    let mut buffers = Box::new(TcpStorage::<BUF, BUF>::new());
+    let mut buffers: Box<TcpStorage<B, B>> = Box::default();
     let config = StackConfig::ethernet(MAC, stack_address()).with_seed(0x5eed);
     let mut stack = Stack::new(config, &mut tap, &mut slots[..], host.now());
     let handle = stack.add_tcp(&mut buffers).expect("a socket");
-    stack
-        .tcp(handle)
-        .listen(app.direction.port())
-        .expect("listen");
+    let socket = stack.tcp(handle);
+    socket.set_ack_delay(tuning.ack_delay);
+    socket.listen(app.direction.port()).expect("listen");
     ready.send(()).ok();
     let started = Instant::now();
     let cpu = thread_cpu();
@@ -337,7 +399,7 @@ fn raw_one_way<D: Device + AsRawFd>(
 /// Which stack serves a one-way transfer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Stacked {
-    Smolsock,
+    Smolsock(Tuning),
     /// Raw smoltcp on smoltcp's `TunTapInterface` (as smoltcp's benchmark).
     RawTunTap,
     /// Raw smoltcp on smolsock's `TapDevice`.
@@ -345,13 +407,34 @@ enum Stacked {
 }
 
 impl Stacked {
-    const ALL: [Stacked; 3] = [Stacked::Smolsock, Stacked::RawTunTap, Stacked::RawTapDevice];
+    /// Every variant of a one-way row, the baseline second.
+    fn all() -> Vec<Stacked> {
+        let default = Tuning::server_default();
+        let large = Tuning {
+            buffer: TCP_BUFFERS[2],
+            ..default
+        };
+        vec![
+            Stacked::Smolsock(default),
+            Stacked::RawTunTap,
+            Stacked::RawTapDevice,
+            Stacked::Smolsock(Tuning {
+                offload: false,
+                ..default
+            }),
+            Stacked::Smolsock(large),
+            Stacked::Smolsock(Tuning {
+                ack_delay: None,
+                ..large
+            }),
+        ]
+    }
 
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Stacked::Smolsock => "smolsock (Stack, HostLoop, TapDevice)",
-            Stacked::RawTunTap => "raw smoltcp on TunTapInterface",
-            Stacked::RawTapDevice => "raw smoltcp on smolsock's TapDevice",
+            Stacked::Smolsock(tuning) => tuning.label(),
+            Stacked::RawTunTap => "raw smoltcp on TunTapInterface (baseline)".into(),
+            Stacked::RawTapDevice => "raw smoltcp on smolsock's TapDevice".into(),
         }
     }
 }
@@ -410,16 +493,19 @@ fn one_way(stack: Stacked, direction: Direction, total: usize, pattern: &Arc<Pat
     ns.add_tap().expect("TAP device");
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut app = OneWay::new(direction, total, pattern.clone());
-    let server = ns.spawn(move || match stack {
-        Stacked::Smolsock => smolsock_one_way(&mut app, ready_tx),
-        Stacked::RawTunTap => {
-            let device = TunTapInterface::new(TAP, Medium::Ethernet).expect("open the TAP device");
-            raw_one_way(device, &mut app, ready_tx)
-        }
-        Stacked::RawTapDevice => {
-            let device = TapDevice::open(TAP).expect("open the TAP device");
-            raw_one_way(device, &mut app, ready_tx)
-        }
+    let server = ns.spawn(move || {
+        big_stack(move || match stack {
+            Stacked::Smolsock(tuning) => smolsock_one_way(tuning, &mut app, ready_tx),
+            Stacked::RawTunTap => {
+                let device =
+                    TunTapInterface::new(TAP, Medium::Ethernet).expect("open the TAP device");
+                raw_one_way(device, &mut app, ready_tx)
+            }
+            Stacked::RawTapDevice => {
+                let device = TapDevice::open(TAP).expect("open the TAP device");
+                raw_one_way(device, &mut app, ready_tx)
+            }
+        })
     });
     ready_rx.recv().expect("server ready");
     ns.wait_for_carrier();
@@ -485,20 +571,24 @@ fn timed_echo(to: SocketAddr, data: Arc<Vec<u8>>) -> Duration {
 }
 
 /// One echo through the TAP server's upper-case echo (port 8000).
-fn smolsock_echo(data: &Arc<Vec<u8>>) -> Sample {
+fn smolsock_echo(tuning: Tuning, data: &Arc<Vec<u8>>) -> Sample {
     let ns = Netns::new("bench-tap").expect("namespace");
     ns.add_tap().expect("TAP device");
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
     let flag = stop.clone();
     let server = ns.spawn(move || {
-        let mut config = ServerConfig::new(TAP);
-        config.max_wait = Some(SmolDuration::from_millis(50));
-        let server = TapServer::open(config).expect("open the TAP device");
-        ready_tx.send(()).ok();
-        let cpu = thread_cpu();
-        server.run(&flag, None).expect("serve");
-        thread_cpu() - cpu
+        big_stack(move || {
+            let mut config = ServerConfig::new(TAP);
+            config.max_wait = Some(SmolDuration::from_millis(50));
+            config.tcp_buffer = tuning.buffer;
+            config.ack_delay = tuning.ack_delay;
+            let server = TapServer::open(config).expect("open the TAP device");
+            ready_tx.send(()).ok();
+            let cpu = thread_cpu();
+            server.run(&flag, None).expect("serve");
+            thread_cpu() - cpu
+        })
     });
     ready_rx.recv().expect("server ready");
     ns.wait_for_carrier();
@@ -592,7 +682,7 @@ fn print_row(label: &str, bytes: usize, s: Sample, baseline: Option<Sample>) {
         format!("  ratio {:.2}", b.time.as_secs_f64() / s.time.as_secs_f64())
     });
     println!(
-        "  {label:<40} {:>8.1} MB/s  CPU {:>5.2} ms/MB stack, {:>5.2} ms/MB process{ratio}",
+        "  {label:<48} {:>7.1} MB/s  CPU {:>5.2} ms/MB stack, {:>5.2} ms/MB process{ratio}",
         mb_per_s(bytes, s.time),
         ms_per_mb(s.stack_cpu, bytes),
         ms_per_mb(s.process_cpu, bytes),
@@ -610,56 +700,47 @@ fn bench() -> ExitCode {
     let pattern = Arc::new(Pattern::new());
     let data = Arc::new(echo_payload(echo_size));
     println!(
-        "TAP throughput, MTU 1500, 64 KiB socket buffers, every byte checked, best of {rounds} \
-         interleaved rounds; ratio = smolsock / the row marked baseline, same run"
+        "TAP throughput, MTU 1500, every byte checked, best of {rounds} interleaved rounds; \
+         ratio = this row / the baseline row, same run"
     );
+    let variants = Stacked::all();
     for direction in [Direction::KernelToStack, Direction::StackToKernel] {
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); Stacked::ALL.len()];
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); variants.len()];
         for _ in 0..rounds {
-            for (i, stack) in Stacked::ALL.into_iter().enumerate() {
+            for (i, &stack) in variants.iter().enumerate() {
                 samples[i].push(one_way(stack, direction, one_way_size, &pattern));
             }
         }
         println!("{} MiB {}:", one_way_size / MIB, direction.label());
-        let smolsock = best(&samples[0]);
-        let tuntap = best(&samples[1]);
-        let tapdev = best(&samples[2]);
-        print_row(
-            Stacked::Smolsock.label(),
-            one_way_size,
-            smolsock,
-            Some(tuntap),
-        );
-        print_row(
-            &format!("{} (baseline)", Stacked::RawTunTap.label()),
-            one_way_size,
-            tuntap,
-            None,
-        );
-        print_row(Stacked::RawTapDevice.label(), one_way_size, tapdev, None);
-        println!(
-            "  ratio smolsock / raw on TapDevice: {:.2}",
-            tapdev.time.as_secs_f64() / smolsock.time.as_secs_f64()
-        );
+        let baseline = best(&samples[1]);
+        for (i, stack) in variants.iter().enumerate() {
+            let ratio = (i != 1).then_some(baseline);
+            print_row(&stack.label(), one_way_size, best(&samples[i]), ratio);
+        }
     }
+    let default = Tuning::server_default();
+    let tuned = Tuning {
+        buffer: TCP_BUFFERS[2],
+        ack_delay: None,
+        ..default
+    };
     let mut tap = Vec::new();
+    let mut tap_tuned = Vec::new();
     let mut veth = Vec::new();
     for _ in 0..rounds {
-        tap.push(smolsock_echo(&data));
+        tap.push(smolsock_echo(default, &data));
         veth.push(kernel_echo(&data));
+        tap_tuned.push(smolsock_echo(tuned, &data));
     }
     println!(
         "{} MiB kernel -> upper-case echo -> kernel (MB/s one way, as much again flows back):",
         echo_size / MIB
     );
     let veth = best(&veth);
-    print_row(
-        "smolsock TapServer echo :8000",
-        echo_size,
-        best(&tap),
-        Some(veth),
-    );
     print_row("kernel echo over veth (baseline)", echo_size, veth, None);
+    let label = |t: Tuning| format!("TapServer :8000, {}", t.label());
+    print_row(&label(default), echo_size, best(&tap), Some(veth));
+    print_row(&label(tuned), echo_size, best(&tap_tuned), Some(veth));
     ExitCode::SUCCESS
 }
 
@@ -673,11 +754,34 @@ fn smoke_one_way(stack: Stacked, direction: Direction) {
 }
 
 fn smolsock_sink() {
-    smoke_one_way(Stacked::Smolsock, Direction::KernelToStack);
+    smoke_one_way(
+        Stacked::Smolsock(Tuning::server_default()),
+        Direction::KernelToStack,
+    );
 }
 
 fn smolsock_source() {
-    smoke_one_way(Stacked::Smolsock, Direction::StackToKernel);
+    smoke_one_way(
+        Stacked::Smolsock(Tuning::server_default()),
+        Direction::StackToKernel,
+    );
+}
+
+/// No offloads, 1 MiB buffers, no ACK delay: the other paths of the device and the socket.
+fn tuned() -> Tuning {
+    Tuning {
+        offload: false,
+        buffer: TCP_BUFFERS[2],
+        ack_delay: None,
+    }
+}
+
+fn smolsock_plain_large_sink() {
+    smoke_one_way(Stacked::Smolsock(tuned()), Direction::KernelToStack);
+}
+
+fn smolsock_plain_large_source() {
+    smoke_one_way(Stacked::Smolsock(tuned()), Direction::StackToKernel);
 }
 
 fn raw_tuntap_sink() {
@@ -697,7 +801,15 @@ fn raw_tapdevice_source() {
 }
 
 fn smolsock_echo_smoke() {
-    smolsock_echo(&Arc::new(echo_payload(SMOKE)));
+    smolsock_echo(Tuning::server_default(), &Arc::new(echo_payload(SMOKE)));
+}
+
+fn smolsock_echo_large_smoke() {
+    let large = Tuning {
+        offload: true,
+        ..tuned()
+    };
+    smolsock_echo(large, &Arc::new(echo_payload(SMOKE)));
 }
 
 fn kernel_echo_smoke() {
@@ -712,11 +824,14 @@ fn main() -> ExitCode {
         harness::tests![
             smolsock_sink,
             smolsock_source,
+            smolsock_plain_large_sink,
+            smolsock_plain_large_source,
             raw_tuntap_sink,
             raw_tuntap_source,
             raw_tapdevice_sink,
             raw_tapdevice_source,
             smolsock_echo_smoke,
+            smolsock_echo_large_smoke,
             kernel_echo_smoke,
         ],
         netns::unavailable().map(str::to_string),

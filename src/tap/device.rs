@@ -188,7 +188,13 @@ impl Drop for TapDevice {
 /// `TUNSETOFFLOAD`: the offloads the kernel may use on frames to this descriptor.
 fn set_offload(file: &File, flags: libc::c_uint) -> io::Result<()> {
     // SAFETY: TUNSETOFFLOAD takes its argument by value; no memory is passed.
-    if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD as _, flags as libc::c_ulong) } < 0
+    if unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            libc::TUNSETOFFLOAD as _,
+            flags as libc::c_ulong,
+        )
+    } < 0
     {
         return Err(io::Error::last_os_error());
     }
@@ -351,11 +357,7 @@ impl Device for TapDevice {
             }
         };
         let frame = self.rx_buf.get_mut(..n)?;
-        let frame = if self.vnet {
-            vnet_frame(frame)?
-        } else {
-            frame
-        };
+        let frame = if self.vnet { vnet_frame(frame)? } else { frame };
         self.monitor.update(|s| {
             s.rx_frames += 1;
             s.rx_bytes += frame.len() as u64;

@@ -38,4 +38,7 @@ pub use device::TapDevice;
 pub use error::TapError;
 pub use host::{HostLoop, Stopped};
 pub use monitor::{TapMonitor, TapStats};
-pub use server::{ChatOperator, ServerConfig, ServerReport, TapServer, MAX_FRAME, MAX_POOL};
+pub use server::{
+    ChatOperator, ServerConfig, ServerReport, TapServer, ACK_DELAY_DEFAULT, MAX_FRAME, MAX_POOL,
+    TCP_BUFFERS,
+};
