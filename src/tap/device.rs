@@ -22,11 +22,13 @@
 //! device is dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
 //! [`TapDevice::open_plain`] leaves them off.
 
+use std::cell::RefCell;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
@@ -35,7 +37,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::EthernetFrame;
 
-use super::refusals::note_refusal;
+use super::batch::{fold, sum, TxBatch, VNET_HDR, VNET_NEEDS_CSUM};
 use super::{TapError, TapMonitor};
 use crate::device::Pending;
 
@@ -49,9 +51,9 @@ pub struct TapDevice {
     name: String,
     mtu: usize,
     rx_buf: Vec<u8>,
-    tx_buf: Vec<u8>,
+    /// The way out, shared with the [`HostLoop`](super::HostLoop) that flushes it.
+    tx: Rc<RefCell<TxBatch>>,
     monitor: TapMonitor,
-    tx_failing: bool,
     /// Frames travel behind a `virtio_net_hdr` (offloads on).
     vnet: bool,
 }
@@ -59,11 +61,6 @@ pub struct TapDevice {
 /// Largest frame read from the kernel: the interface MTU plus the Ethernet and VLAN headers,
 /// or with offloads a 64 KiB IPv4 packet, its Ethernet header and the `virtio_net_hdr`.
 const RX_BUF: usize = 65536 + 256;
-
-/// Size of `struct virtio_net_hdr`, in front of every frame when offloads are on.
-const VNET_HDR: usize = 10;
-/// `virtio_net_hdr.flags`: the checksum at `csum_start + csum_offset` is partial.
-const VNET_NEEDS_CSUM: u8 = 1;
 
 impl TapDevice {
     /// Attach to the existing TAP interface `name` in the current network namespace.
@@ -137,14 +134,19 @@ impl TapDevice {
             );
         }
         let mtu = ip_mtu + EthernetFrame::<&[u8]>::header_len();
+        let monitor = TapMonitor::default();
+        let out = file.try_clone().map_err(|source| TapError::Io {
+            what: "dup of the TAP descriptor",
+            source,
+        })?;
+        let tx = TxBatch::new(out, name.to_string(), monitor.clone(), vnet);
         Ok(TapDevice {
             file,
             name: name.to_string(),
             mtu,
             rx_buf: vec![0; RX_BUF.max(mtu)],
-            tx_buf: Vec::with_capacity(mtu + VNET_HDR),
-            monitor: TapMonitor::default(),
-            tx_failing: false,
+            tx: Rc::new(RefCell::new(tx)),
+            monitor,
             vnet,
         })
     }
@@ -152,6 +154,13 @@ impl TapDevice {
     /// Whether the offloads are on (see the module documentation).
     pub fn offloads(&self) -> bool {
         self.vnet
+    }
+
+    /// The way out, for a loop that flushes it before sleeping: TCP segments are batched
+    /// from now on (see `batch.rs`).
+    pub(super) fn batch(&self) -> Rc<RefCell<TxBatch>> {
+        self.tx.borrow_mut().batching = true;
+        self.tx.clone()
     }
 
     /// The interface name.
@@ -178,6 +187,7 @@ impl AsRawFd for TapDevice {
 
 impl Drop for TapDevice {
     fn drop(&mut self) {
+        self.tx.borrow_mut().flush();
         if self.vnet {
             // Best effort: a later reader without IFF_VNET_HDR must get plain frames.
             let _ = set_offload(&self.file, 0);
@@ -212,27 +222,10 @@ fn vnet_frame(buf: &mut [u8]) -> Option<&mut [u8]> {
             return None;
         }
         // The field holds the pseudo-header's sum: summing over it completes the checksum.
-        let sum = !ones_complement_sum(frame.get(start..)?);
+        let sum = !fold(sum(frame.get(start..)?));
         frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
     }
     Some(frame)
-}
-
-/// The 16-bit ones' complement sum of `data` (RFC 1071), 4 bytes at a time.
-fn ones_complement_sum(data: &[u8]) -> u16 {
-    let mut acc: u64 = 0;
-    let mut words = data.chunks_exact(4);
-    for w in &mut words {
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-    }
-    let rest = words.remainder();
-    let mut tail = [0u8; 4];
-    tail[..rest.len()].copy_from_slice(rest);
-    acc += u64::from(u32::from_be_bytes(tail));
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
 }
 
 /// The kernel holds received frames, not the device: `phy::wait` on the descriptor sees them.
@@ -293,47 +286,12 @@ impl phy::RxToken for TapRxToken<'_> {
 /// Room for one frame to the TAP interface.
 #[doc(hidden)]
 pub struct TapTxToken<'a> {
-    file: &'a File,
-    buf: &'a mut Vec<u8>,
-    name: &'a str,
-    monitor: &'a TapMonitor,
-    failing: &'a mut bool,
-    /// Bytes of (empty) `virtio_net_hdr` in front of the frame.
-    hdr: usize,
+    tx: &'a RefCell<TxBatch>,
 }
 
 impl phy::TxToken for TapTxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        self.buf.clear();
-        // An all-zero virtio_net_hdr: no offload, the checksums are complete.
-        self.buf.resize(self.hdr + len, 0);
-        let result = f(&mut self.buf[self.hdr..]);
-        note_refusal(&self.buf[self.hdr..], self.monitor);
-        let mut file = self.file;
-        match file.write(self.buf) {
-            Ok(_) => {
-                self.monitor.update(|s| {
-                    s.tx_frames += 1;
-                    s.tx_bytes += len as u64;
-                });
-                if *self.failing {
-                    *self.failing = false;
-                    log::info!("{}: the kernel takes frames again", self.name);
-                }
-            }
-            Err(e) => {
-                self.monitor.update(|s| s.tx_errors += 1);
-                if !*self.failing {
-                    *self.failing = true;
-                    log::warn!(
-                        "{}: the kernel refuses frames ({e}); is the interface down? \
-                         TCP will retransmit",
-                        self.name
-                    );
-                }
-            }
-        }
-        result
+        self.tx.borrow_mut().send(len, f)
     }
 }
 
@@ -362,29 +320,11 @@ impl Device for TapDevice {
             s.rx_frames += 1;
             s.rx_bytes += frame.len() as u64;
         });
-        let hdr = if self.vnet { VNET_HDR } else { 0 };
-        Some((
-            TapRxToken { frame },
-            TapTxToken {
-                file: &self.file,
-                buf: &mut self.tx_buf,
-                name: &self.name,
-                monitor: &self.monitor,
-                failing: &mut self.tx_failing,
-                hdr,
-            },
-        ))
+        Some((TapRxToken { frame }, TapTxToken { tx: &self.tx }))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(TapTxToken {
-            file: &self.file,
-            buf: &mut self.tx_buf,
-            name: &self.name,
-            monitor: &self.monitor,
-            failing: &mut self.tx_failing,
-            hdr: if self.vnet { VNET_HDR } else { 0 },
-        })
+        Some(TapTxToken { tx: &self.tx })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -1,0 +1,286 @@
+//! The way out to the kernel: one `write` per frame, or with the offloads on, consecutive TCP
+//! segments of one connection glued into one (generic segmentation offload, GSO).
+//!
+//! smoltcp sends a bulk transfer as segments of at most the peer's MSS (1460 bytes on a
+//! 1500-byte MTU), and every `write` to the TAP descriptor runs the kernel's whole receive path
+//! for one frame. With `IFF_VNET_HDR` (see [`TapDevice`](super::TapDevice)) a frame may instead
+//! be one TCP segment of up to 64 KiB with `gso_type = TCPV4` and `gso_size = MSS` in its
+//! `virtio_net_hdr`: the kernel takes it in once, as it takes a segment its own GRO merged.
+//!
+//! ```text
+//!   smoltcp: [eth ip tcp seq=s   1460 B][eth ip tcp seq=s+1460 1460 B][... 900 B, PSH]
+//!   kernel:  [vnet gso 1460][eth ip(len) tcp seq=s (pseudo-header checksum)][1460][1460]...[900]
+//! ```
+//!
+//! A segment joins the batch only if it continues it exactly: same Ethernet, IPv4 and TCP
+//! header but the sequence number (which must be the next one), the ACK number, window and
+//! options unchanged, no SYN, FIN, RST or URG, and a payload no larger than the first one's
+//! (a shorter one ends the batch). Anything else first sends the batch as it is, so frames
+//! leave in the order smoltcp made them. A batch of one segment goes out unchanged, behind an
+//! empty header.
+//!
+//! A batch waits for the next segment, so someone must send it before the program sleeps:
+//! [`HostLoop`](super::HostLoop) does ([`TxBatch::flush`] before every wait). Batching is on
+//! only once a `HostLoop` has been made from the device; a device driven by another loop sends
+//! every frame at once.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::string::String;
+use std::vec::Vec;
+
+use super::refusals::note_refusal;
+use super::TapMonitor;
+
+/// Size of `struct virtio_net_hdr`.
+pub(super) const VNET_HDR: usize = 10;
+/// `virtio_net_hdr.flags`: the checksum at `csum_start + csum_offset` is partial.
+pub(super) const VNET_NEEDS_CSUM: u8 = 1;
+/// `virtio_net_hdr.gso_type` of a TCP/IPv4 segment to be cut at `gso_size`.
+const VNET_GSO_TCPV4: u8 = 1;
+
+const ETH: usize = 14;
+const IP: usize = ETH;
+/// The TCP header of an IPv4 packet without options.
+const TCP: usize = ETH + 20;
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+/// Largest IPv4 packet.
+const MAX_IP_LEN: usize = 65535;
+/// Most segments in one batch (the kernel's limit for a GSO packet is higher).
+const MAX_SEGS: usize = 44;
+
+/// The frames on their way to the kernel, and the batch being built (shared between the device
+/// and the loop that flushes it).
+#[derive(Debug)]
+pub(super) struct TxBatch {
+    file: File,
+    name: String,
+    monitor: TapMonitor,
+    failing: bool,
+    /// Frames travel behind a `virtio_net_hdr`.
+    vnet: bool,
+    /// Glue segments (a `HostLoop` flushes before it sleeps).
+    pub(super) batching: bool,
+    /// Scratch for the frame smoltcp is writing.
+    frame: Vec<u8>,
+    /// Header (when `vnet`) and the frame or batch waiting to be sent.
+    out: Vec<u8>,
+    /// The batch, if `out` holds one that may grow.
+    open: Option<Open>,
+}
+
+/// What a segment must match to join the batch.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    /// Ethernet + IPv4 + TCP header length.
+    hdr_len: usize,
+    /// Payload of the first segment: every segment but the last has this much.
+    mss: usize,
+    /// Sequence number the next segment must have.
+    next_seq: u32,
+    segs: usize,
+}
+
+impl TxBatch {
+    pub(super) fn new(file: File, name: String, monitor: TapMonitor, vnet: bool) -> TxBatch {
+        TxBatch {
+            file,
+            name,
+            monitor,
+            failing: false,
+            vnet,
+            batching: false,
+            frame: Vec::new(),
+            out: Vec::new(),
+            open: None,
+        }
+    }
+
+    /// Let smoltcp write a frame of `len` bytes with `f`, then send it or add it to the batch.
+    pub(super) fn send<R>(&mut self, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let mut frame = core::mem::take(&mut self.frame);
+        frame.clear();
+        frame.resize(len, 0);
+        let result = f(&mut frame);
+        note_refusal(&frame, &self.monitor);
+        self.monitor.update(|s| {
+            s.tx_frames += 1;
+            s.tx_bytes += len as u64;
+        });
+        self.push(&frame);
+        self.frame = frame;
+        result
+    }
+
+    fn push(&mut self, frame: &[u8]) {
+        if self.join(frame) {
+            return;
+        }
+        self.flush();
+        self.out.clear();
+        if self.vnet {
+            self.out.extend_from_slice(&[0; VNET_HDR]);
+        }
+        self.out.extend_from_slice(frame);
+        self.open = if self.batching && self.vnet {
+            batchable(frame)
+        } else {
+            None
+        };
+        if self.open.is_none() {
+            self.flush();
+        }
+    }
+
+    /// Add `frame` to the open batch if it continues it; `false` if it does not.
+    fn join(&mut self, frame: &[u8]) -> bool {
+        let Some(open) = self.open.as_mut() else {
+            return false;
+        };
+        let first = &self.out[VNET_HDR..];
+        let payload = frame.len().saturating_sub(open.hdr_len);
+        let same_headers = frame.len() > open.hdr_len
+            && frame[..IP + 2] == first[..IP + 2] // Ethernet, IP version, header length, TOS
+            && frame[IP + 6..IP + 10] == first[IP + 6..IP + 10] // fragment field, TTL, protocol
+            && frame[IP + 12..TCP + 4] == first[IP + 12..TCP + 4] // addresses, ports
+            && frame[TCP + 8..TCP + 13] == first[TCP + 8..TCP + 13] // ACK number, data offset
+            && frame[TCP + 14..TCP + 16] == first[TCP + 14..TCP + 16] // window
+            && frame[TCP + 18..open.hdr_len] == first[TCP + 18..open.hdr_len]; // urgent, options
+        let flags = frame[TCP + 13];
+        let fits = same_headers
+            && (flags & !PSH) == ACK
+            && seq(frame) == open.next_seq
+            && payload <= open.mss
+            && open.segs < MAX_SEGS
+            && self.out.len() - VNET_HDR - ETH + payload <= MAX_IP_LEN;
+        if !fits {
+            return false;
+        }
+        self.out.extend_from_slice(&frame[open.hdr_len..]);
+        let at = VNET_HDR + TCP + 13;
+        self.out[at] |= flags & PSH;
+        open.next_seq = open.next_seq.wrapping_add(payload as u32);
+        open.segs += 1;
+        if payload < open.mss {
+            // A short segment ends the stream of full ones: send now.
+            self.flush();
+        }
+        true
+    }
+
+    /// Send what waits: the batch (as one GSO segment if it holds several) or a single frame.
+    pub(super) fn flush(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        if let Some(open) = self.open.take() {
+            if open.segs > 1 {
+                gso(&mut self.out, open);
+            }
+        }
+        let result = (&self.file).write(&self.out);
+        self.out.clear();
+        match result {
+            Ok(_) => {
+                if self.failing {
+                    self.failing = false;
+                    log::info!("{}: the kernel takes frames again", self.name);
+                }
+            }
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn failed(&mut self, e: io::Error) {
+        self.monitor.update(|s| s.tx_errors += 1);
+        if !self.failing {
+            self.failing = true;
+            log::warn!(
+                "{}: the kernel refuses frames ({e}); is the interface down? TCP will retransmit",
+                self.name
+            );
+        }
+    }
+}
+
+/// The TCP sequence number of an IPv4 frame without IP options.
+fn seq(frame: &[u8]) -> u32 {
+    u32::from_be_bytes([
+        frame[TCP + 4],
+        frame[TCP + 5],
+        frame[TCP + 6],
+        frame[TCP + 7],
+    ])
+}
+
+/// A batch that may start with `frame`: an Ethernet/IPv4 frame without IP options, not a
+/// fragment, carrying a TCP segment with payload and only ACK (and PSH) set.
+fn batchable(frame: &[u8]) -> Option<Open> {
+    if frame.len() < TCP + 20
+        || frame[12..14] != [0x08, 0x00]
+        || frame[IP] != 0x45
+        || frame[IP + 9] != 6
+        || frame[IP + 6] & 0x3f != 0
+        || frame[IP + 7] != 0
+        || frame[TCP + 13] & !PSH != ACK
+    {
+        return None;
+    }
+    let ip_len = usize::from(u16::from_be_bytes([frame[IP + 2], frame[IP + 3]]));
+    let tcp_hdr = usize::from(frame[TCP + 12] >> 4) * 4;
+    let hdr_len = TCP + tcp_hdr;
+    if ip_len + ETH != frame.len() || tcp_hdr < 20 || frame.len() <= hdr_len {
+        return None;
+    }
+    let mss = frame.len() - hdr_len;
+    Some(Open {
+        hdr_len,
+        mss,
+        next_seq: seq(frame).wrapping_add(mss as u32),
+        segs: 1,
+    })
+}
+
+/// Turn `out` (empty `virtio_net_hdr`, then the first segment's headers and every segment's
+/// payload) into one GSO segment: IP length and header checksum for the whole, the TCP
+/// checksum field holding the pseudo-header's sum (the kernel completes it per segment), and
+/// the header telling the kernel where to cut.
+fn gso(out: &mut [u8], open: Open) {
+    let (hdr, frame) = out.split_at_mut(VNET_HDR);
+    let ip_len = frame.len() - ETH;
+    frame[IP + 2..IP + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+    frame[IP + 10..IP + 12].copy_from_slice(&[0, 0]);
+    let ip_sum = !fold(sum(&frame[IP..TCP]));
+    frame[IP + 10..IP + 12].copy_from_slice(&ip_sum.to_be_bytes());
+    let tcp_len = ip_len - 20;
+    let pseudo = sum(&frame[IP + 12..IP + 20]) + 6 + tcp_len as u64;
+    frame[TCP + 16..TCP + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
+    hdr[0] = VNET_NEEDS_CSUM;
+    hdr[1] = VNET_GSO_TCPV4;
+    hdr[2..4].copy_from_slice(&(open.hdr_len as u16).to_ne_bytes());
+    hdr[4..6].copy_from_slice(&(open.mss as u16).to_ne_bytes());
+    hdr[6..8].copy_from_slice(&(TCP as u16).to_ne_bytes());
+    hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
+}
+
+/// Sum of `data` as big-endian 16-bit words (RFC 1071), not yet folded.
+pub(super) fn sum(data: &[u8]) -> u64 {
+    let mut acc: u64 = 0;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let rest = words.remainder();
+    let mut tail = [0u8; 4];
+    tail[..rest.len()].copy_from_slice(rest);
+    acc + u64::from(u32::from_be_bytes(tail))
+}
+
+/// `acc` folded to 16 bits (ones' complement).
+pub(super) fn fold(mut acc: u64) -> u16 {
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
