@@ -69,7 +69,9 @@ pub struct ServerConfig {
     pub backlog: usize,
     /// Write every frame in and out to this libpcap file.
     pub pcap: Option<PathBuf>,
-    /// Percentage of frames dropped, each way (smoltcp's `FaultInjector`).
+    /// Percentage of frames dropped, each way (smoltcp's `FaultInjector`). With faults the
+    /// TAP device runs without offloads ([`TapDevice::open_plain`]): the injector drops frames
+    /// over 1536 bytes.
     pub drop_pct: u8,
     /// Percentage of frames with one bit flipped, each way.
     pub corrupt_pct: u8,
@@ -268,7 +270,13 @@ impl TapServer {
             .into_iter()
             .find(|&size| size >= config.tcp_buffer)
             .unwrap_or(TCP_BUFFERS[TCP_BUFFERS.len() - 1]);
-        let device = TapDevice::open(&config.iface)?;
+        // smoltcp's FaultInjector drops every frame over 1536 bytes: with faults, no offloads
+        // (the kernel's 64 KiB segments would all be lost).
+        let device = if config.drop_pct > 0 || config.corrupt_pct > 0 {
+            TapDevice::open_plain(&config.iface)?
+        } else {
+            TapDevice::open(&config.iface)?
+        };
         let clock = StdClock::new();
         let pcap = match &config.pcap {
             Some(path) => Some(
