@@ -213,7 +213,7 @@ fn set_offload(file: &File, flags: libc::c_uint) -> io::Result<()> {
 
 /// Strip the `virtio_net_hdr` in front of `buf` and complete a partial checksum; the frame, or
 /// `None` if the header is inconsistent (the frame is dropped, as a corrupt one would be).
-fn vnet_frame(buf: &mut [u8]) -> Option<&mut [u8]> {
+pub(super) fn vnet_frame(buf: &mut [u8]) -> Option<&mut [u8]> {
     let (hdr, frame) = buf.split_at_mut_checked(VNET_HDR)?;
     if hdr[0] & VNET_NEEDS_CSUM != 0 {
         let start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
