@@ -3,20 +3,39 @@
 //! ```text
 //! cargo run --example lesson -- --stack smolsock            # every program, on the loopback
 //! cargo run --example lesson -- --stack kernel --program 6 --clients 5
+//! sudo scripts/tap-netns.sh up smolsock                    # a namespace with tap0
+//! sudo ip netns exec smolsock target/debug/examples/lesson --stack tap
+//! sudo ip netns exec smolsock target/debug/examples/lesson --stack tap-clients
 //! ```
 //!
 //! Each program runs as the lesson has it: the server in one thread, its client in another,
 //! both blocking programs. `kernel` is the host's TCP/IP through `std-embedded-nal` on
-//! 127.0.0.1; `smolsock` is this crate on its in-memory loopback. The transcript shows what
-//! each side did; `tests/lesson.rs` checks that both stacks print the same.
+//! 127.0.0.1; `smolsock` is this crate on its in-memory loopback; `tap` puts the servers on
+//! smolsock over a Linux TAP device (192.168.69.1) and the clients on the kernel, which reaches
+//! them through the kernel side of the device (run it inside the namespace that holds it);
+//! `tap-clients` the reverse, the clients on smolsock over the device and the servers on the
+//! kernel (192.168.69.100). The transcript shows what each side did; `tests/lesson.rs` checks that the kernel and smolsock
+//! print the same, `tests/tap_lesson.rs` the same over TAP.
 
 use clap::{value_parser, Arg, Command};
 use smolsock::lesson::run::{run, On, Program};
 
+/// Where the programs run.
+#[derive(Clone, Copy, Debug)]
+enum Where {
+    /// Servers and clients on one stack.
+    On(On),
+    /// Servers on smolsock over a TAP device, clients on the kernel.
+    Tap,
+    /// Clients on smolsock over a TAP device, servers on the kernel.
+    TapClients,
+}
+
 /// The command line: which stack, which program, how many clients for program 6 (clap's
 /// builder, not its derive macros, like the other examples).
 struct Args {
-    on: On,
+    on: Where,
+    iface: String,
     program: Option<u8>,
     clients: usize,
 }
@@ -28,9 +47,15 @@ fn args() -> Args {
         .arg(
             Arg::new("stack")
                 .long("stack")
-                .value_parser(["kernel", "smolsock"])
+                .value_parser(["kernel", "smolsock", "tap", "tap-clients"])
                 .default_value("smolsock")
-                .help("kernel: the host's TCP/IP through std-embedded-nal on 127.0.0.1; smolsock: the in-memory loopback"),
+                .help("kernel: the host's TCP/IP through std-embedded-nal on 127.0.0.1; smolsock: the in-memory loopback; tap: servers on smolsock over --iface, clients on the kernel; tap-clients: the reverse"),
+        )
+        .arg(
+            Arg::new("iface")
+                .long("iface")
+                .default_value("tap0")
+                .help("--stack tap: the TAP device (kernel side 192.168.69.100/24, smolsock 192.168.69.1)"),
         )
         .arg(
             Arg::new("program")
@@ -48,9 +73,15 @@ fn args() -> Args {
         .get_matches();
     Args {
         on: match matches.get_one::<String>("stack").map(String::as_str) {
-            Some("kernel") => On::Kernel,
-            _ => On::Smolsock,
+            Some("kernel") => Where::On(On::Kernel),
+            Some("tap") => Where::Tap,
+            Some("tap-clients") => Where::TapClients,
+            _ => Where::On(On::Smolsock),
         },
+        iface: matches
+            .get_one::<String>("iface")
+            .cloned()
+            .unwrap_or_else(|| "tap0".into()),
         program: matches.get_one::<u8>("program").copied(),
         clients: usize::from(matches.get_one::<u8>("clients").copied().unwrap_or(4)),
     }
@@ -96,7 +127,48 @@ fn main() {
         std::process::exit(1);
     });
     for p in programs {
-        println!("== program {} on {:?}", p.numbers(), on);
-        print!("{}", run(p, on));
+        match on {
+            Where::On(on) => {
+                println!("== program {} on {on:?}", p.numbers());
+                print!("{}", run(p, on));
+            }
+            Where::Tap => {
+                println!(
+                    "== program {}: servers on smolsock over {}, clients on the kernel",
+                    p.numbers(),
+                    args.iface
+                );
+                run_on_tap(p, &args.iface, false);
+            }
+            Where::TapClients => {
+                println!(
+                    "== program {}: clients on smolsock over {}, servers on the kernel",
+                    p.numbers(),
+                    args.iface
+                );
+                run_on_tap(p, &args.iface, true);
+            }
+        }
     }
+}
+
+/// One program over the TAP device `iface`: the servers on smolsock, or (`clients`) the
+/// clients.
+#[cfg(all(feature = "tap", target_os = "linux"))]
+fn run_on_tap(program: Program, iface: &str, clients: bool) {
+    use smolsock::lesson::run::{run_tap, run_tap_clients};
+    let run = if clients { run_tap_clients } else { run_tap };
+    match run(program, iface) {
+        Ok(transcript) => print!("{transcript}"),
+        Err(e) => {
+            eprintln!("lesson: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(all(feature = "tap", target_os = "linux")))]
+fn run_on_tap(_: Program, _: &str, _: bool) {
+    eprintln!("lesson: --stack tap and tap-clients need Linux and the feature `tap`");
+    std::process::exit(2);
 }

@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `thumbv7m-none-eabi`, `thumbv7em-none-eabihf` | every one | mps2-an385 / mps2-an386 | `memory/mps2.x` |
 //! | `thumbv6m-none-eabi` | `selftest`, `fault` | microbit (nRF51, 16 KiB RAM) | `memory/microbit.x` |
-//! | `thumbv6m-none-eabi` | `net`, `net-large` | mps2-an385 (an M3 runs v6-M code) | `memory/mps2.x` |
+//! | `thumbv6m-none-eabi` | `net`, `net-large`, `net-dhcp`, `net-lesson` | mps2-an385 (an M3 runs v6-M code) | `memory/mps2.x` |
 //! | `riscv32imac-unknown-none-elf` | every one | virt | `memory/virt.x` |
 //!
 //! A board per program needs a memory map per program: each map is written to a directory of its
@@ -17,7 +17,14 @@
 use std::{env, fs, path::PathBuf};
 
 /// The programs (`src/bin/*.rs`).
-const BINS: [&str; 5] = ["selftest", "net", "net-large", "net-dhcp", "fault"];
+const BINS: [&str; 6] = [
+    "selftest",
+    "net",
+    "net-large",
+    "net-dhcp",
+    "net-lesson",
+    "fault",
+];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -39,6 +46,10 @@ fn main() {
     for bin in BINS {
         // `net-dhcp` exists only with the `dhcp` feature (its `required-features`).
         if bin == "net-dhcp" && env::var_os("CARGO_FEATURE_DHCP").is_none() {
+            continue;
+        }
+        // `net-lesson` only with the `lesson` feature.
+        if bin == "net-lesson" && env::var_os("CARGO_FEATURE_LESSON").is_none() {
             continue;
         }
         let map = if target.starts_with("riscv32") {

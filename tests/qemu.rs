@@ -3,16 +3,18 @@
 //!
 //! | target | board | programs tested |
 //! |---|---|---|
-//! | `thumbv7m-none-eabi` | mps2-an385 | selftest, fault, net, net (log-off), net-large |
+//! | `thumbv7m-none-eabi` | mps2-an385 | selftest, fault, net, net (log-off), net-large, net-lesson |
 //! | `thumbv7em-none-eabihf` | mps2-an386 | selftest, net, net-large |
 //! | `thumbv6m-none-eabi` | microbit | selftest, fault |
 //! | `thumbv6m-none-eabi` | mps2-an385 | net |
-//! | `riscv32imac-unknown-none-elf` | virt | selftest, fault, net, net-large |
+//! | `riscv32imac-unknown-none-elf` | virt | selftest, fault, net, net-large, net-lesson |
 //!
 //! The self-tests' exit status; network mode driven from the host through QEMU's forwarded
 //! ports: the budget build (`net`) with the checks its limits allow, the large one
 //! (`net-large`) with the checks `tests/tap.rs` makes against the TAP server, the same functions
-//! (`tests/checks`).
+//! (`tests/checks`); the lesson's server programs (`net-lesson`, feature `lesson`) driven by
+//! the lesson's client programs on the kernel, transcripts checked as `tests/lesson.rs` does
+//! (`tests/lesson_checks`).
 //!
 //! Without QEMU or the cross targets every test is reported ignored with the reason (failed
 //! under `SMOLSOCK_REQUIRE_ALL=1`, see `tests/harness`), decided once before the run. Builds
@@ -33,34 +35,41 @@ use smolsock::digest::Fnv1a;
 
 mod checks;
 mod harness;
+#[cfg(feature = "kernel")]
+mod lesson_checks;
 
 fn main() -> std::process::ExitCode {
     let unavailable = unavailable();
-    harness::run(
-        harness::tests![
-            selftest_passes_on_mps2_an385_cortex_m3,
-            selftest_passes_on_mps2_an386_cortex_m4f,
-            selftest_passes_on_microbit_cortex_m0,
-            selftest_passes_on_riscv_virt,
-            hardfault_is_reported_and_exits_non_zero,
-            faults_exit_non_zero_on_microbit_and_riscv_virt,
-            net_upper_case_echo,
-            net_256_kib_through_the_echo_every_byte_checked,
-            net_100_connect_close_cycles,
-            net_pool_exhaustion_refuses_then_recovers,
-            net_udp_echo_answers_several_clients,
-            net_framed_echo_three_frames_in_one_send,
-            net_oversize_frame_header_closes_only_that_connection,
-            net_without_logging_serves_every_service,
-            net_cortex_m0_build_serves_every_service_on_mps2_an385,
-            net_dhcp_takes_its_address_from_qemus_dhcp_server,
-            net_riscv_virt_serves_every_service,
-            net_large_passes_the_tap_checks_on_mps2_an385,
-            net_large_passes_the_tap_checks_on_mps2_an386,
-            net_large_passes_the_tap_checks_on_riscv_virt,
-        ],
-        unavailable,
-    )
+    #[allow(unused_mut)]
+    let mut tests = harness::tests![
+        selftest_passes_on_mps2_an385_cortex_m3,
+        selftest_passes_on_mps2_an386_cortex_m4f,
+        selftest_passes_on_microbit_cortex_m0,
+        selftest_passes_on_riscv_virt,
+        hardfault_is_reported_and_exits_non_zero,
+        faults_exit_non_zero_on_microbit_and_riscv_virt,
+        net_upper_case_echo,
+        net_256_kib_through_the_echo_every_byte_checked,
+        net_100_connect_close_cycles,
+        net_pool_exhaustion_refuses_then_recovers,
+        net_udp_echo_answers_several_clients,
+        net_framed_echo_three_frames_in_one_send,
+        net_oversize_frame_header_closes_only_that_connection,
+        net_without_logging_serves_every_service,
+        net_cortex_m0_build_serves_every_service_on_mps2_an385,
+        net_dhcp_takes_its_address_from_qemus_dhcp_server,
+        net_riscv_virt_serves_every_service,
+        net_large_passes_the_tap_checks_on_mps2_an385,
+        net_large_passes_the_tap_checks_on_mps2_an386,
+        net_large_passes_the_tap_checks_on_riscv_virt,
+    ];
+    // The lesson's programs need the kernel's side of the socket API (feature `kernel`).
+    #[cfg(feature = "kernel")]
+    tests.extend(harness::tests![
+        net_lesson_server_programs_match_the_kernel_on_mps2_an385,
+        net_lesson_server_programs_match_the_kernel_on_riscv_virt,
+    ]);
+    harness::run(tests, unavailable)
 }
 
 const AN385: Board = Board {
@@ -741,4 +750,74 @@ fn net_large_passes_the_tap_checks_on_mps2_an386() {
 
 fn net_large_passes_the_tap_checks_on_riscv_virt() {
     tap_checks(VIRT);
+}
+
+/// The lesson's server programs through the socket API on the board (`net-lesson`, feature
+/// `lesson`), each driven by its client program on the host's kernel through the forwarded
+/// ports: both transcripts must be the kernel's own (the program run with both halves on the
+/// kernel), addresses and ports aside, as `tests/lesson.rs` requires of smolsock on the
+/// loopback (the same checks, `tests/lesson_checks`).
+#[cfg(feature = "kernel")]
+fn net_lesson_server_programs_match_the_kernel_on_mps2_an385() {
+    lesson_programs(AN385);
+}
+
+/// The same on RISC-V, virtio-net.
+#[cfg(feature = "kernel")]
+fn net_lesson_server_programs_match_the_kernel_on_riscv_virt() {
+    lesson_programs(VIRT);
+}
+
+/// `net-lesson` on `board`, each server program driven by its client on the kernel.
+#[cfg(feature = "kernel")]
+fn lesson_programs(board: Board) {
+    use smolsock::lesson::run::{client_on_kernel, run, On, Program, Transcript};
+
+    let elf = firmware_with(board, "lesson").join("net-lesson");
+    let ports = Ports {
+        echo: free_tcp_port(),
+        framed: free_tcp_port(),
+        udp_echo: free_udp_port(),
+        udp_sink: free_udp_port(),
+    };
+    let mut q = Qemu::spawn(qemu(&elf, Some(ports)));
+    q.wait_for(READY, Duration::from_secs(30));
+    for program in Program::ALL {
+        let numbers = program.numbers();
+        q.wait_for(
+            &format!("lesson: program {numbers} on "),
+            Duration::from_secs(30),
+        );
+        // `lesson: program N on tcp/8000`: the board's port, forwarded from one of ours.
+        let marker = q.log.last().cloned().unwrap_or_default();
+        let guest: u16 = marker
+            .rsplit('/')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {marker:?}"));
+        let host = match guest {
+            8000 => ports.echo,
+            9000 => ports.framed,
+            8848 => ports.udp_echo,
+            8888 => ports.udp_sink,
+            other => panic!("program {numbers}: port {other} is not forwarded"),
+        };
+        let start = q.log.len();
+        // The server's first line: it listens (or is bound).
+        q.wait_for("lesson| ", Duration::from_secs(30));
+        let client = client_on_kernel(program, SocketAddr::from(([127, 0, 0, 1], host)));
+        q.wait_for(
+            &format!("lesson: program {numbers} done"),
+            Duration::from_secs(30),
+        );
+        let server: String = q.log[start..]
+            .iter()
+            .filter_map(|line| line.strip_prefix("lesson| "))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let on_board = Transcript { server, client };
+        eprintln!("program {numbers} on {}:\n{on_board}", board.machine);
+        let kernel = run(program, On::Kernel);
+        lesson_checks::conform(program, &kernel, &on_board);
+    }
 }

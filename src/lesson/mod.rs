@@ -6,7 +6,8 @@
 //! smolsock through [`NalStack`](crate::nal::NalStack) (the loopback, TAP, a microcontroller)
 //! and on the host's kernel through `std-embedded-nal`. Each writes a transcript of what it
 //! did to a [`core::fmt::Write`], so runs on two stacks can be compared line by line (see
-//! `run`, feature `kernel`, and `tests/lesson.rs`).
+//! `run`, feature `kernel`; `tests/lesson.rs`, `tests/tap_lesson.rs` and the firmware's
+//! `net-lesson` in `tests/qemu.rs` compare them with the kernel's).
 //!
 //! | # | program | functions |
 //! |---|---|---|
@@ -18,6 +19,10 @@
 //! | 10 | sticky packets | [`sticky_server`], [`sticky_client`] |
 //! | 11 | the fix: 4-byte length prefix | [`framed_server`], [`framed_client`] |
 //!
+//! [`Program`] names them with their inputs; [`serve`] and [`visit`] start the server half
+//! and the client half of one, on whichever stacks a run puts them (both on the host, or the
+//! server on a board and the clients on the host).
+//!
 //! Program 5 (port reuse) is not a program of its own here: every server closes its listening
 //! socket at the end, and the next run listens on the same port at once (see [`crate::tcp`]).
 //!
@@ -26,6 +31,7 @@
 //! `std-embedded-nal` cannot pass one (Rust's `TcpListener` listens with 128).
 
 mod chat;
+mod program;
 #[cfg(feature = "kernel")]
 pub mod run;
 mod sticky;
@@ -33,7 +39,8 @@ mod tcp;
 mod udp;
 
 pub use chat::{chat_client, chat_server};
-pub use sticky::{framed_client, framed_server, sticky_client, sticky_server};
+pub use program::{serve, smolsock_serves, visit, Program, BACKLOG, POOL};
+pub use sticky::{framed_client, framed_server, sticky_client, sticky_server, until_client_closed};
 pub use tcp::{backlog_clients, backlog_server, upper_client, upper_server};
 pub use udp::{udp_client, udp_sender, udp_server, udp_sink};
 

@@ -7,14 +7,18 @@ use embedded_nal::{nb, TcpClientStack};
 
 use super::{recv_exact, say, send_all, text, Backlog, RECV_SIZE};
 use crate::frame::HEADER_LEN;
+use crate::nal::NalStack;
+use smoltcp::socket::tcp::State;
+use smoltcp::socket::Socket;
 
 /// Program 10, the server: accept, let the client send everything (`wait`: the lesson's
-/// `time.sleep`, or a signal that the client is done), then call `recv(1024)` three times.
+/// `time.sleep`; it gets the stack, so a stack that only moves when polled, like smolsock, can
+/// be polled meanwhile: see [`until_client_closed`]), then call `recv(1024)` three times.
 /// The first gets all three messages: TCP is a byte stream and keeps no boundaries.
 pub fn sticky_server<S: Backlog>(
     net: &mut S,
     port: u16,
-    wait: impl FnOnce(),
+    wait: impl FnOnce(&mut S),
     out: &mut impl Write,
 ) -> Result<(), S::Error> {
     let mut server = net.socket()?;
@@ -22,7 +26,7 @@ pub fn sticky_server<S: Backlog>(
     net.listen_backlog(&mut server, 3)?;
     say!(out, "sticky server: listening");
     let (mut conn, _) = nb::block!(net.accept(&mut server))?;
-    wait();
+    wait(net);
     for i in 1..=3 {
         let mut data = [0u8; RECV_SIZE];
         let n = nb::block!(net.receive(&mut conn, &mut data))?;
@@ -57,7 +61,7 @@ pub fn framed_server<S: Backlog>(
     net: &mut S,
     port: u16,
     count: usize,
-    wait: impl FnOnce(),
+    wait: impl FnOnce(&mut S),
     out: &mut impl Write,
 ) -> Result<(), S::Error> {
     let mut server = net.socket()?;
@@ -65,7 +69,7 @@ pub fn framed_server<S: Backlog>(
     net.listen_backlog(&mut server, 3)?;
     say!(out, "framed server: listening");
     let (mut conn, _) = nb::block!(net.accept(&mut server))?;
-    wait();
+    wait(net);
     for _ in 0..count {
         let mut header = [0u8; HEADER_LEN];
         if !recv_exact(net, &mut conn, &mut header)? {
@@ -106,4 +110,32 @@ pub fn framed_client<'m, S: TcpClientStack>(
     }
     net.close(sock)?;
     Ok(())
+}
+
+/// smolsock's `time.sleep` for programs 10 and 11: poll the stack until the client has sent
+/// everything and closed (an accepted connection in CLOSE-WAIT: its FIN came after all its
+/// data). The kernel receives while the program sleeps; smolsock receives only when polled, so
+/// a server that merely slept would find only the first segment (the client's later ones wait
+/// for its ACK, Nagle). Waits as long as it takes.
+pub fn until_client_closed<
+    const P: usize,
+    const N: usize,
+    D: smoltcp::phy::Device,
+    C: crate::clock::Clock,
+    const RX: usize,
+    const TX: usize,
+    const DG: usize,
+    const BY: usize,
+>(
+    net: &mut NalStack<'_, '_, P, N, D, C, RX, TX, DG, BY>,
+) {
+    loop {
+        let closed = net.stack().sockets().iter().any(
+            |(_, socket)| matches!(socket, Socket::Tcp(tcp) if tcp.state() == State::CloseWait),
+        );
+        if closed {
+            return;
+        }
+        net.poll();
+    }
 }

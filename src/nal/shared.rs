@@ -20,7 +20,9 @@ impl<T> Clone for Shared<'_, T> {
 impl<T> Copy for Shared<'_, T> {}
 
 impl<T> Shared<'_, T> {
-    fn lock(&self) -> MutexGuard<'_, T> {
+    /// The stack itself, for what the traits do not cover (`NalStack::poll`, ...), until the
+    /// guard drops.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
         // A thread that panicked holding the lock left the stack consistent between calls.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
