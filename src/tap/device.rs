@@ -16,9 +16,13 @@
 //! 1500 bytes: one `read` instead of 44, and 44 times fewer segments for smoltcp to take in.
 //! Such frames come with a partial checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`); the device
 //! completes it before smoltcp sees the frame, so smoltcp still checks every checksum (and a
-//! frame corrupted later, by the fault injector, is still refused). Frames to the kernel are
-//! sent as before, whole and checksummed, behind an empty header. The MTU smoltcp sees does not
-//! change: only the kernel's segments to us grow. The offloads are switched off again when the
+//! frame corrupted later, by the fault injector, is still refused; the injector itself drops
+//! frames over 1536 bytes, so the TAP server opens the device without offloads when it injects
+//! faults). Frames to the kernel leave whole and checksummed behind an empty header, or, once a
+//! [`HostLoop`](super::HostLoop) drives the device, consecutive TCP segments glued into one
+//! GSO segment (`batch.rs`). The MTU smoltcp sees does not change: smoltcp still makes and takes
+//! in segments of at most the MSS, only the kernel's side of the descriptor moves fewer, larger
+//! ones. The offloads are switched off again when the
 //! device is dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
 //! [`TapDevice::open_plain`] leaves them off.
 

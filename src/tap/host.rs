@@ -34,6 +34,10 @@ pub enum Stopped {
 /// anything moved, otherwise sleep in `phy::wait` on the TAP descriptor until a frame arrives or
 /// the next socket timer is due. An idle server makes no system calls but that one `select`
 /// (its CPU use is near zero); a busy one never sleeps while data waits in a socket.
+///
+/// Made from a [`TapDevice`] with offloads, the loop turns on the device's transmit batching:
+/// consecutive TCP segments of one connection leave as one GSO segment, and the loop sends what
+/// waits in the batch before every sleep and when it returns (see `batch.rs`).
 #[derive(Debug)]
 pub struct HostLoop<'s> {
     fd: RawFd,
