@@ -17,7 +17,9 @@
 //! options unchanged, no SYN, FIN, RST or URG, and a payload no larger than the first one's
 //! (a shorter one ends the batch). Anything else first sends the batch as it is, so frames
 //! leave in the order smoltcp made them. A batch of one segment goes out unchanged, behind an
-//! empty header.
+//! empty header. smoltcp writes each frame straight into the batch's buffer, and a batch
+//! leaves with one `writev` (the first frame's headers, then each segment's payload where it
+//! lies): batching copies nothing.
 //!
 //! A batch waits for the next segment, so someone must send it before the program sleeps:
 //! [`HostLoop`](super::HostLoop) does ([`TxBatch::flush`] before every wait). Batching is on
@@ -25,7 +27,7 @@
 //! every frame at once.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::string::String;
 use std::vec::Vec;
 
@@ -62,10 +64,11 @@ pub(super) struct TxBatch {
     vnet: bool,
     /// Glue segments (a `HostLoop` flushes before it sleeps).
     pub(super) batching: bool,
-    /// Scratch for the frame smoltcp is writing.
-    frame: Vec<u8>,
-    /// Header (when `vnet`) and the frame or batch waiting to be sent.
+    /// The header (when `vnet`), then the frame or the batch waiting to be sent, each frame
+    /// whole as smoltcp wrote it (smoltcp writes straight in here: no copy).
     out: Vec<u8>,
+    /// Where the payload of each segment after the first lies in `out` (sent with `writev`).
+    pieces: Vec<(usize, usize)>,
     /// The batch, if `out` holds one that may grow.
     open: Option<Open>,
 }
@@ -75,10 +78,14 @@ pub(super) struct TxBatch {
 struct Open {
     /// Ethernet + IPv4 + TCP header length.
     hdr_len: usize,
+    /// Length of the first frame.
+    first_len: usize,
     /// Payload of the first segment: every segment but the last has this much.
     mss: usize,
     /// Sequence number the next segment must have.
     next_seq: u32,
+    /// IPv4 length of the batch as one packet.
+    ip_len: usize,
     segs: usize,
 }
 
@@ -91,40 +98,55 @@ impl TxBatch {
             failing: false,
             vnet,
             batching: false,
-            frame: Vec::new(),
             out: Vec::new(),
+            pieces: Vec::with_capacity(MAX_SEGS),
             open: None,
+        }
+    }
+
+    /// Bytes of `virtio_net_hdr` in front of the first frame.
+    fn base(&self) -> usize {
+        if self.vnet {
+            VNET_HDR
+        } else {
+            0
         }
     }
 
     /// Let smoltcp write a frame of `len` bytes with `f`, then send it or add it to the batch.
     pub(super) fn send<R>(&mut self, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-        let mut frame = core::mem::take(&mut self.frame);
-        frame.clear();
-        frame.resize(len, 0);
-        let result = f(&mut frame);
-        note_refusal(&frame, &self.monitor);
+        let base = self.base();
+        if self.out.len() < base {
+            self.out.resize(base, 0);
+        }
+        let start = self.out.len();
+        self.out.resize(start + len, 0);
+        let result = f(&mut self.out[start..]);
+        note_refusal(&self.out[start..], &self.monitor);
         self.monitor.update(|s| {
             s.tx_frames += 1;
             s.tx_bytes += len as u64;
         });
-        self.push(&frame);
-        self.frame = frame;
+        self.place(start);
         result
     }
 
-    fn push(&mut self, frame: &[u8]) {
-        if self.join(frame) {
-            return;
+    /// The frame at `out[start..]` joins the batch, or the batch leaves and the frame starts
+    /// the next one (or leaves at once).
+    fn place(&mut self, start: usize) {
+        let base = self.base();
+        if start > base {
+            if self.join(start) {
+                return;
+            }
+            self.write(start);
+            let len = self.out.len() - start;
+            self.out.copy_within(start.., base);
+            self.out.truncate(base + len);
         }
-        self.flush();
-        self.out.clear();
-        if self.vnet {
-            self.out.extend_from_slice(&[0; VNET_HDR]);
-        }
-        self.out.extend_from_slice(frame);
+        self.out[..base].fill(0);
         self.open = if self.batching && self.vnet {
-            batchable(frame)
+            batchable(&self.out[base..])
         } else {
             None
         };
@@ -133,12 +155,13 @@ impl TxBatch {
         }
     }
 
-    /// Add `frame` to the open batch if it continues it; `false` if it does not.
-    fn join(&mut self, frame: &[u8]) -> bool {
+    /// Add the frame at `out[start..]` to the open batch if it continues it; `false` if not.
+    fn join(&mut self, start: usize) -> bool {
         let Some(open) = self.open.as_mut() else {
             return false;
         };
-        let first = &self.out[VNET_HDR..];
+        let (before, frame) = self.out.split_at_mut(start);
+        let first = &mut before[VNET_HDR..];
         let payload = frame.len().saturating_sub(open.hdr_len);
         let same_headers = frame.len() > open.hdr_len
             && frame[..IP + 2] == first[..IP + 2] // Ethernet, IP version, header length, TOS
@@ -153,14 +176,15 @@ impl TxBatch {
             && seq(frame) == open.next_seq
             && payload <= open.mss
             && open.segs < MAX_SEGS
-            && self.out.len() - VNET_HDR - ETH + payload <= MAX_IP_LEN;
+            && open.ip_len + payload <= MAX_IP_LEN;
         if !fits {
             return false;
         }
-        self.out.extend_from_slice(&frame[open.hdr_len..]);
-        let at = VNET_HDR + TCP + 13;
-        self.out[at] |= flags & PSH;
+        first[TCP + 13] |= flags & PSH;
+        self.pieces
+            .push((start + open.hdr_len, start + frame.len()));
         open.next_seq = open.next_seq.wrapping_add(payload as u32);
+        open.ip_len += payload;
         open.segs += 1;
         if payload < open.mss {
             // A short segment ends the stream of full ones: send now.
@@ -171,16 +195,30 @@ impl TxBatch {
 
     /// Send what waits: the batch (as one GSO segment if it holds several) or a single frame.
     pub(super) fn flush(&mut self) {
-        if self.out.is_empty() {
-            return;
+        let end = self.out.len();
+        if end > self.base() {
+            self.write(end);
         }
-        if let Some(open) = self.open.take() {
-            if open.segs > 1 {
-                gso(&mut self.out, open);
-            }
-        }
-        let result = (&self.file).write(&self.out);
         self.out.clear();
+    }
+
+    /// Send the frame or batch in `out[..end]` and close the batch.
+    fn write(&mut self, end: usize) {
+        let result = match self.open.take() {
+            Some(open) if open.segs > 1 => {
+                let first_end = VNET_HDR + open.first_len;
+                gso(&mut self.out[..first_end], open);
+                let mut iov = [IoSlice::new(&[]); MAX_SEGS];
+                iov[0] = IoSlice::new(&self.out[..first_end]);
+                for (slot, &(from, to)) in iov[1..].iter_mut().zip(&self.pieces) {
+                    *slot = IoSlice::new(&self.out[from..to]);
+                }
+                // One packet per call: the TAP device never takes part of one.
+                (&self.file).write_vectored(&iov[..open.segs])
+            }
+            _ => (&self.file).write(&self.out[..end]),
+        };
+        self.pieces.clear();
         match result {
             Ok(_) => {
                 if self.failing {
@@ -236,24 +274,25 @@ fn batchable(frame: &[u8]) -> Option<Open> {
     let mss = frame.len() - hdr_len;
     Some(Open {
         hdr_len,
+        first_len: frame.len(),
         mss,
         next_seq: seq(frame).wrapping_add(mss as u32),
+        ip_len,
         segs: 1,
     })
 }
 
-/// Turn `out` (empty `virtio_net_hdr`, then the first segment's headers and every segment's
-/// payload) into one GSO segment: IP length and header checksum for the whole, the TCP
+/// Make `first` (an empty `virtio_net_hdr` and the batch's first frame) the head of one GSO
+/// segment whose payload is the batch's: IP length and header checksum for the whole, the TCP
 /// checksum field holding the pseudo-header's sum (the kernel completes it per segment), and
 /// the header telling the kernel where to cut.
-fn gso(out: &mut [u8], open: Open) {
-    let (hdr, frame) = out.split_at_mut(VNET_HDR);
-    let ip_len = frame.len() - ETH;
-    frame[IP + 2..IP + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+fn gso(first: &mut [u8], open: Open) {
+    let (hdr, frame) = first.split_at_mut(VNET_HDR);
+    frame[IP + 2..IP + 4].copy_from_slice(&(open.ip_len as u16).to_be_bytes());
     frame[IP + 10..IP + 12].copy_from_slice(&[0, 0]);
     let ip_sum = !fold(sum(&frame[IP..TCP]));
     frame[IP + 10..IP + 12].copy_from_slice(&ip_sum.to_be_bytes());
-    let tcp_len = ip_len - 20;
+    let tcp_len = open.ip_len - 20;
     let pseudo = sum(&frame[IP + 12..IP + 20]) + 6 + tcp_len as u64;
     frame[TCP + 16..TCP + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
     hdr[0] = VNET_NEEDS_CSUM;
