@@ -20,8 +20,9 @@
 //! offloads, but batches nothing without a `HostLoop`). The raw sockets have 64 KiB buffers each
 //! way, as smolsock's with the TAP server's defaults (smoltcp then scales the window by 2, as for
 //! any buffer over 65 535 bytes). smolsock runs with those defaults, without the device's
-//! offloads (`TapDevice::open_plain`), with 1 MiB buffers (`tap serve --tcp-buffer 1048576`)
-//! and with 1 MiB and no ACK delay (`--ack-delay 0`); the echo with the defaults and the last.
+//! offloads (`TapDevice::open_plain`), with 1 MiB and 256 KiB buffers (`tap serve --tcp-buffer
+//! 1048576` or `262144`) and with 1 MiB and no ACK delay (`--ack-delay 0`); the echo with the
+//! defaults and the last.
 //!
 //! **Every byte is checked, on the fly, in every run.** The one-way stream is a fixed
 //! pseudo-random block of 65 521 bytes (a prime, so no buffer or segment boundary lines up with
@@ -426,6 +427,10 @@ impl Stacked {
                 ..default
             }),
             Stacked::Smolsock(large),
+            Stacked::Smolsock(Tuning {
+                buffer: TCP_BUFFERS[1],
+                ..default
+            }),
             Stacked::Smolsock(Tuning {
                 ack_delay: None,
                 ..large

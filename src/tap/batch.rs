@@ -303,17 +303,25 @@ fn gso(first: &mut [u8], open: Open) {
     hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
 }
 
-/// Sum of `data` as big-endian 16-bit words (RFC 1071), not yet folded.
+/// Sum of `data` as big-endian 16-bit words (RFC 1071), folded to 16 bits or not.
+///
+/// The ones' complement sum does not depend on byte order (RFC 1071, 2.B): the words are added
+/// in the machine's order, 8 bytes at a time, and the folded result swapped at the end.
 pub(super) fn sum(data: &[u8]) -> u64 {
     let mut acc: u64 = 0;
-    let mut words = data.chunks_exact(4);
+    let mut words = data.chunks_exact(8);
     for w in &mut words {
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        let w = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // Two 32-bit halves: a 64-bit sum of them cannot overflow below 2^32 words.
+        acc += (w & 0xffff_ffff) + (w >> 32);
     }
     let rest = words.remainder();
-    let mut tail = [0u8; 4];
+    let mut tail = [0u8; 8];
     tail[..rest.len()].copy_from_slice(rest);
-    acc + u64::from(u32::from_be_bytes(tail))
+    let w = u64::from_ne_bytes(tail);
+    acc += (w & 0xffff_ffff) + (w >> 32);
+    // Folded in the machine's order, the sum's two bytes lie in memory as the big-endian sum's.
+    u64::from(u16::from_be_bytes(fold(acc).to_ne_bytes()))
 }
 
 /// `acc` folded to 16 bits (ones' complement).
@@ -464,6 +472,20 @@ mod tests {
         assert_eq!(written.len(), 3 * one + VNET_HDR + TCP + 20);
         for i in 0..3 {
             assert_eq!(&written[i * one..i * one + VNET_HDR], &[0; VNET_HDR]);
+        }
+    }
+
+    #[test]
+    fn sum_is_rfc_1071s_for_every_length() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 131 + 7) as u8).collect();
+        for len in 0..data.len() {
+            let bytes = &data[..len];
+            // One big-endian 16-bit word at a time, the last byte padded with zero.
+            let reference: u64 = bytes
+                .chunks(2)
+                .map(|w| u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+                .sum();
+            assert_eq!(fold(sum(bytes)), fold(reference), "length {len}");
         }
     }
 
