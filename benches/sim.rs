@@ -14,7 +14,7 @@
 use std::time::Instant as WallClock;
 
 use smolsock::event_loop::Work;
-use smolsock::service::{ports, EchoClient, Service, UpperEcho};
+use smolsock::service::{ports, EchoClient, Service, UpperEcho, Verdict};
 use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Prng, Rate};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::time::{Duration, Instant};
@@ -95,11 +95,11 @@ impl Looper<'_> {
         let progress = client.poll(&mut host.stack);
         match client.outcome() {
             None => {}
-            Some(Ok(())) => {
+            Some(Ok(Verdict::Verified)) => {
                 self.bytes += self.payload.len() as u64;
                 self.client = None;
             }
-            Some(Err(_)) => {
+            Some(_) => {
                 self.failed += 1;
                 self.client = None;
             }
@@ -215,7 +215,7 @@ fn transfer(name: &str, bytes: usize, faults: &FaultModel, seed: u64) -> Row {
     let wall = wall.elapsed().as_secs_f64();
     assert_eq!(
         client.outcome(),
-        Some(Ok(())),
+        Some(Ok(Verdict::Verified)),
         "{name}: {} bytes back by {end}\n{}",
         client.received(),
         net.link_table()

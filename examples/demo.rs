@@ -16,6 +16,7 @@ use smolsock::service::{
     ports, ChatClient, ChatServer, EchoClient, FramedEcho, Service, Submitted, UdpEcho, UdpSink,
     UpperEcho, BYE, EMPTY_REFUSED,
 };
+use smolsock::service::{ClientError, Verdict};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{IpAddress, IpCidr, IpEndpoint};
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
@@ -510,9 +511,10 @@ fn run(
     run_until(stack, device, clock, Duration::from_secs(30), work).map(|_| ())
 }
 
-fn verdict(outcome: Option<Result<(), smolsock::Error>>) -> String {
+fn verdict(outcome: Option<Result<Verdict, ClientError>>) -> String {
     match outcome {
-        Some(Ok(())) => "every byte correct, closed cleanly".into(),
+        Some(Ok(Verdict::Verified)) => "every byte correct, closed cleanly".into(),
+        Some(Ok(mismatch)) => format!("wrong reply: {mismatch}"),
         Some(Err(e)) => format!("error: {e}"),
         None => "still running".into(),
     }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::time::Instant as WallClock;
 
 use clap::{value_parser, Arg, Command};
+use smolsock::service::Verdict;
 use smolsock::service::{
     ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UpperEcho,
 };
@@ -29,9 +30,9 @@ use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
-use smolsock::tcp::{EphemeralPorts, PoolConfig};
+use smolsock::tcp::{ConnectError, EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
-use smolsock::{Error, Stack};
+use smolsock::Stack;
 
 /// Most client hosts.
 const MAX_CLIENTS: usize = 63;
@@ -465,7 +466,7 @@ trait Job<'d>: Outcome + Sized {
         handle: SocketHandle,
         ports: &mut EphemeralPorts,
         data: &'d Self::Data,
-    ) -> Result<Self, Error>;
+    ) -> Result<Self, ConnectError>;
     /// What was checked so far (bytes or frames).
     fn checked(&self) -> u64;
 }
@@ -478,7 +479,7 @@ impl<'d> Job<'d> for EchoClient<'d> {
         handle: SocketHandle,
         ports: &mut EphemeralPorts,
         data: &'d [u8],
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConnectError> {
         let server = IpEndpoint::new(ip(0).into(), ports::TCP_ECHO);
         Ok(EchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
     }
@@ -495,7 +496,7 @@ impl<'d> Job<'d> for FramedEchoClient<'d, Vec<u8>, FRAME_MAX> {
         handle: SocketHandle,
         ports: &mut EphemeralPorts,
         data: &'d [Vec<u8>],
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConnectError> {
         let server = IpEndpoint::new(ip(0).into(), ports::FRAMED_ECHO);
         Ok(FramedEchoClient::connect(stack, handle, server, ports, data)?.with_window(BUF))
     }
@@ -553,10 +554,15 @@ impl<'d, J: Job<'d>> Repeat<'d, J> {
         if let Some(client) = self.attempt.take() {
             self.checked += client.checked();
         }
-        match outcome {
-            Ok(()) => self.ok += 1,
-            Err(e) => {
-                log::info!("{} client: {e}", J::NAME);
+        let failure = match outcome {
+            Ok(Verdict::Verified) => None,
+            Ok(verdict) => Some(verdict.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        match failure {
+            None => self.ok += 1,
+            Some(why) => {
+                log::info!("{} client: {why}", J::NAME);
                 self.failed += 1;
                 self.attempt.pause_until(host, retry_at);
             }

@@ -27,7 +27,10 @@ use clap::{value_parser, Arg, ArgAction, ArgMatches};
 use smolsock::clock::seed_from_time;
 use smolsock::event_loop::Work;
 use smolsock::frame::{send_frame, Accept, FrameDecoder};
-use smolsock::service::{ChatClient, EchoClient, Service, Submitted, BYE, EMPTY_REFUSED, PROMPT};
+use smolsock::service::{
+    ChatClient, ClientError, EchoClient, Mismatch, Service, SubmitError, Submitted, Verdict, BYE,
+    EMPTY_REFUSED, PROMPT,
+};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
@@ -36,7 +39,7 @@ use smolsock::tap::{
     ChatOperator, HostLoop, ServerConfig, TapDevice, TapError, TapServer, MAX_FRAME, MAX_POOL,
 };
 use smolsock::tcp::{ClientState, EphemeralPorts, TcpClient};
-use smolsock::udp::UdpClient;
+use smolsock::udp::{DatagramTooLarge, UdpClient};
 use smolsock::{Error, Stack, StackConfig};
 
 /// What to do: the subcommand and its arguments.
@@ -440,10 +443,24 @@ impl From<TapError> for Failure {
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Stack(e)
-    }
+/// Each operation's error, carried through smolsock's umbrella [`Error`].
+macro_rules! stack_failure {
+    ($($src:ty),* $(,)?) => {
+        $(impl From<$src> for Failure {
+            fn from(e: $src) -> Self {
+                Failure::Stack(e.into())
+            }
+        })*
+    };
+}
+
+stack_failure! {
+    Error,
+    smolsock::stack::SocketStorageFull,
+    smolsock::tcp::ConnectError,
+    smolsock::udp::BindError,
+    smolsock::udp::DatagramTooLarge,
+    smolsock::smoltcp::socket::udp::SendError,
 }
 
 fn main() -> ExitCode {
@@ -749,7 +766,7 @@ fn client_tcp(
         ""
     };
     match client.outcome() {
-        Some(Ok(())) => {
+        Some(Ok(Verdict::Verified)) => {
             println!("{shown}{more}");
             log::info!(
                 "{} bytes from {target}, every one as expected",
@@ -757,15 +774,19 @@ fn client_tcp(
             );
             Ok(())
         }
-        Some(Err(Error::Corrupted { offset })) => Err(Failure::Other(format!(
+        Some(Ok(Verdict::Mismatch(Mismatch::Byte { offset }))) => Err(Failure::Other(format!(
             "the reply from {target} is not the message upper-cased (byte {offset} differs); \
              received: {shown}{more}"
         ))),
-        Some(Err(Error::Refused)) => Err(Failure::Other(format!(
+        Some(Err(ClientError::Refused)) => Err(Failure::Other(format!(
             "{target} refused the connection (nothing listening, or its backlog is full)"
         ))),
-        Some(Err(e)) => Err(Failure::Other(format!(
-            "{target}: {e} after {} bytes of reply",
+        Some(outcome) => Err(Failure::Other(format!(
+            "{target}: {} after {} bytes of reply",
+            match outcome {
+                Ok(verdict) => verdict.to_string(),
+                Err(e) => e.to_string(),
+            },
             client.received()
         ))),
         None if STOP.load(Ordering::Relaxed) => Err(Failure::Other("interrupted".into())),
@@ -896,7 +917,7 @@ fn client_udp(
     );
     let give_up = deadline(&host, timeout);
     let mut buf = [0u8; 2048];
-    let mut reply: Option<Result<(usize, IpEndpoint), Error>> = None;
+    let mut reply: Option<Result<(usize, IpEndpoint), DatagramTooLarge>> = None;
     host.run(&mut stack, &mut device, |stack, now| {
         match client.recv_from(stack, &mut buf) {
             Ok(Some(got)) => {
@@ -1014,7 +1035,7 @@ fn chat(net: &NetArgs, target: IpEndpoint) -> Result<(), Failure> {
                         phase = ChatPhase::Waiting;
                         pending = None;
                     }
-                    Err(Error::WouldBlock) => return Work::Idle,
+                    Err(SubmitError::WouldBlock) => return Work::Idle,
                     Err(e) => {
                         println!("\nnot sent: {e}");
                         prompt();

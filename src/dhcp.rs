@@ -23,7 +23,8 @@ use smoltcp::time::Duration;
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
 use crate::service::Service;
-use crate::{Error, Stack};
+use crate::stack::SocketStorageFull;
+use crate::Stack;
 
 /// DNS servers kept from a lease.
 pub const MAX_DNS_SERVERS: usize = 3;
@@ -58,7 +59,7 @@ pub struct DhcpClient {
 
 impl DhcpClient {
     /// Add the DHCP socket to `stack`; it starts asking for a lease on the next poll.
-    pub fn new(stack: &mut Stack<'_>) -> Result<Self, Error> {
+    pub fn new(stack: &mut Stack<'_>) -> Result<Self, SocketStorageFull> {
         Ok(DhcpClient {
             handle: stack.add_dhcp()?,
             lease: None,

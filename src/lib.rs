@@ -39,7 +39,7 @@
 //! | [`sim`] | a deterministic multi-host network with faults, in virtual time |
 //! | [`digest`] | FNV-1a, to check every byte end to end |
 //! | `pcap` | capture files for Wireshark, for the TAP server and the simulator (feature `std`) |
-//! | [`error`] | the typed errors |
+//! | [`error`] | how errors work: one small type per operation, beside it (e.g. [`tcp::ConnectError`], [`udp::OpenError`]); the checking clients' [`service::Verdict`] apart from errors; [`Error`], an umbrella for programs that `?` several |
 //! | `tap` | Linux TAP device, host event loop, pcap file, the services assembled (feature `tap`) |
 //!
 //! The loopback demo, the Linux TAP server, the simulator and the firmware all run these same

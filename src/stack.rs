@@ -13,7 +13,7 @@
 //! nothing else is pending (see [`crate::event_loop`] for the full contract).
 //!
 //! Adding a socket to a full `SocketSet` panics inside smoltcp; [`Stack::add_tcp`] and
-//! [`Stack::add_udp`] check first and return [`Error::SocketStorageFull`] instead.
+//! [`Stack::add_udp`] check first and return [`SocketStorageFull`] instead.
 //!
 //! Every frame received passes the ingress guard ([`crate::guard`]) before smoltcp sees it, and
 //! every frame sent is shown to it: the stack's defence against hostile peers lives there, so
@@ -38,7 +38,7 @@ use crate::device::one_frame::OneFrame;
 use crate::guard::egress::{SniffTx, Sniffing};
 use crate::guard::{Guard, GuardStats, Verdict};
 use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
-use crate::Error;
+use crate::udp::OpenError;
 
 /// How an interface is addressed.
 #[derive(Debug, Clone, Copy)]
@@ -270,7 +270,7 @@ impl<'a> Stack<'a> {
     pub fn add_tcp<const RX: usize, const TX: usize>(
         &mut self,
         storage: &'a mut TcpStorage<RX, TX>,
-    ) -> Result<SocketHandle, Error> {
+    ) -> Result<SocketHandle, SocketStorageFull> {
         self.check_room()?;
         let socket = tcp::Socket::new(
             tcp::SocketBuffer::new(&mut storage.rx[..]),
@@ -283,7 +283,7 @@ impl<'a> Stack<'a> {
     pub fn add_udp<const DGRAMS: usize, const BYTES: usize>(
         &mut self,
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
-    ) -> Result<SocketHandle, Error> {
+    ) -> Result<SocketHandle, SocketStorageFull> {
         self.add_udp_socket(
             udp::PacketBuffer::new(&mut storage.rx_meta[..], &mut storage.rx[..]),
             udp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
@@ -294,7 +294,7 @@ impl<'a> Stack<'a> {
     pub fn add_udp_lane<const DGRAMS: usize, const BYTES: usize>(
         &mut self,
         storage: &'a mut UdpLaneStorage<DGRAMS, BYTES>,
-    ) -> Result<SocketHandle, Error> {
+    ) -> Result<SocketHandle, SocketStorageFull> {
         self.add_udp_socket(
             udp::PacketBuffer::new(&mut storage.rx_meta[..], &mut storage.rx[..]),
             udp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
@@ -305,7 +305,7 @@ impl<'a> Stack<'a> {
         &mut self,
         rx: udp::PacketBuffer<'a>,
         tx: udp::PacketBuffer<'a>,
-    ) -> Result<SocketHandle, Error> {
+    ) -> Result<SocketHandle, SocketStorageFull> {
         self.check_room()?;
         Ok(self.sockets.add(udp::Socket::new(rx, tx)))
     }
@@ -338,7 +338,7 @@ impl<'a> Stack<'a> {
 
     /// Add a DHCPv4 client socket (it needs no buffers).
     #[cfg(feature = "dhcp")]
-    pub fn add_dhcp(&mut self) -> Result<SocketHandle, Error> {
+    pub fn add_dhcp(&mut self) -> Result<SocketHandle, SocketStorageFull> {
         self.check_room()?;
         Ok(self.sockets.add(smoltcp::socket::dhcpv4::Socket::new()))
     }
@@ -355,7 +355,7 @@ impl<'a> Stack<'a> {
         &mut self,
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
         port: u16,
-    ) -> Result<SocketHandle, Error> {
+    ) -> Result<SocketHandle, OpenError> {
         let handle = self.add_udp(storage)?;
         if let Err(e) = self.udp(handle).bind(port) {
             self.remove(handle);
@@ -364,9 +364,9 @@ impl<'a> Stack<'a> {
         Ok(handle)
     }
 
-    fn check_room(&self) -> Result<(), Error> {
+    fn check_room(&self) -> Result<(), SocketStorageFull> {
         if self.sockets.iter().count() >= self.capacity {
-            Err(Error::SocketStorageFull {
+            Err(SocketStorageFull {
                 capacity: self.capacity,
             })
         } else {
@@ -436,10 +436,9 @@ impl<'a> Stack<'a> {
         handle: SocketHandle,
         remote: (IpAddress, u16),
         local_port: u16,
-    ) -> Result<(), Error> {
+    ) -> Result<(), tcp::ConnectError> {
         let socket = self.sockets.get_mut::<tcp::Socket<'a>>(handle);
-        socket.connect(self.iface.context(), remote, local_port)?;
-        Ok(())
+        socket.connect(self.iface.context(), remote, local_port)
     }
 
     /// The sockets, for iteration (e.g. the ephemeral port allocator).
@@ -517,3 +516,19 @@ impl<'a> Stack<'a> {
         }
     }
 }
+
+/// The caller's socket storage has no free slot for another socket (the error of
+/// [`Stack::add_tcp`], [`Stack::add_udp`] and the other ways of adding a socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketStorageFull {
+    /// How many sockets the storage holds.
+    pub capacity: usize,
+}
+
+impl core::fmt::Display for SocketStorageFull {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "socket storage full ({} sockets)", self.capacity)
+    }
+}
+
+impl core::error::Error for SocketStorageFull {}

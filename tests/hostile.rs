@@ -14,6 +14,7 @@
 use smolsock::clock::{Clock, VirtualClock};
 use smolsock::device::{Pending, Wire, WireEnd};
 use smolsock::event_loop::Work;
+use smolsock::service::Verdict;
 use smolsock::service::{ports, EchoClient, Service, UdpEcho, UpperEcho};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::phy::{Device, TxToken};
@@ -544,7 +545,10 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
             }
             if let Some(c) = slot {
                 progress |= c.poll(&mut l.client);
-                if i == 10 && after_flood_connected_in.is_none() && c.outcome() == Some(Ok(())) {
+                if i == 10
+                    && after_flood_connected_in.is_none()
+                    && c.outcome() == Some(Ok(Verdict::Verified))
+                {
                     after_flood_connected_in = Some(now - flood_end);
                 }
             }
@@ -557,7 +561,7 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
     .expect("every client finished");
     let served = clients[..10]
         .iter()
-        .filter(|c| c.as_ref().unwrap().outcome() == Some(Ok(())))
+        .filter(|c| c.as_ref().unwrap().outcome() == Some(Ok(Verdict::Verified)))
         .count();
     let guard = lan.server.guard_stats();
     eprintln!(
@@ -586,7 +590,7 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
         })
         .unwrap();
     eprintln!("after the flood: served in {took}");
-    assert_eq!(late.outcome(), Some(Ok(())));
+    assert_eq!(late.outcome(), Some(Ok(Verdict::Verified)));
     assert!(took < secs(1));
     assert!(guard.half_open_recycled > 1000);
 }
@@ -648,7 +652,7 @@ fn idle_holders_give_way_to_a_newcomer_and_time_out() {
         })
         .unwrap();
     eprintln!("newcomer served {took} after arriving at a pool full of idle holders");
-    assert_eq!(newcomer.outcome(), Some(Ok(())));
+    assert_eq!(newcomer.outcome(), Some(Ok(Verdict::Verified)));
     assert!(took < secs(4));
     assert_eq!(echo.pool().stats().evicted, 1);
     // The other holder stays idle and is reset by the idle timeout, 60 s after it connected.

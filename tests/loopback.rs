@@ -6,13 +6,17 @@ use smolsock::event_loop::{next_step, run_until, run_virtual, WhenIdle, Work};
 use smolsock::service::{
     ports, ChatClient, ChatServer, EchoClient, Service, Submitted, UdpEcho, UdpSink, UpperEcho,
 };
+use smolsock::service::{pump, ClientError, Mismatch, Verdict};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint};
+use smolsock::stack::SocketStorageFull;
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
-use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
-use smolsock::udp::UdpClient;
-use smolsock::{Error, Stack, StackConfig};
+use smolsock::tcp::{
+    ClientState, ConnectError, EphemeralPorts, ListenerPool, PoolConfig, TcpClient,
+};
+use smolsock::udp::{DatagramTooLarge, UdpClient};
+use smolsock::{Stack, StackConfig};
 
 type Dev = Loopback<1500, 64>;
 
@@ -452,7 +456,7 @@ fn echo_client_checks_the_reply_and_reports_refusal() {
         Work::done_if(client.outcome().is_some(), p)
     })
     .unwrap();
-    assert_eq!(client.outcome(), Some(Ok(())));
+    assert_eq!(client.outcome(), Some(Ok(Verdict::Verified)));
     assert_eq!(client.received(), payload.len());
 
     // Nobody listens on 8001: refused.
@@ -465,7 +469,46 @@ fn echo_client_checks_the_reply_and_reports_refusal() {
         Work::done_if(nobody.outcome().is_some(), p)
     })
     .unwrap();
-    assert_eq!(nobody.outcome(), Some(Err(Error::Refused)));
+    assert_eq!(nobody.outcome(), Some(Err(ClientError::Refused)));
+}
+
+/// A wrong reply is the client's verdict on the server, not an error of the client: an echo
+/// that does not upper-case fails the check at the first byte it left alone.
+#[test]
+fn echo_client_reports_a_wrong_reply_as_a_mismatch_verdict() {
+    let (mut stack, mut dev, clock) = loopback(4);
+    // A plain echo: bytes back as they came.
+    let mut plain = ListenerPool::<1>::new(
+        &mut stack,
+        tcp_pool::<1024, 1024>(1),
+        PoolConfig::new(7001, 1),
+    )
+    .unwrap();
+    let h = stack
+        .add_tcp(leak(TcpStorage::<1024, 1024>::new()))
+        .unwrap();
+    let mut ports_alloc = EphemeralPorts::new(3);
+    let mut client =
+        EchoClient::connect(&mut stack, h, ep(7001), &mut ports_alloc, b"OK then").unwrap();
+    let mut chunk = [0u8; 256];
+    run_until(&mut stack, &mut dev, &clock, secs(10), |s| {
+        let mut p = plain.maintain(s, |_| {}).unwrap();
+        for (_, handle, conn) in plain.connections() {
+            p |= pump(s.tcp(handle), conn, &mut chunk, |_| {});
+        }
+        p |= client.poll(s);
+        Work::done_if(client.outcome().is_some(), p)
+    })
+    .unwrap();
+    // "OK then" comes back where "OK THEN" was expected: byte 3 is the first that differs.
+    assert_eq!(
+        client.outcome(),
+        Some(Ok(Verdict::Mismatch(Mismatch::Byte { offset: 3 })))
+    );
+    assert_eq!(
+        client.outcome().unwrap().unwrap().to_string(),
+        "reply differs at byte 3"
+    );
 }
 
 #[test]
@@ -502,7 +545,7 @@ fn ephemeral_ports_skip_ports_in_use_and_in_time_wait() {
     let h = stack.add_tcp(leak(TcpStorage::<64, 64>::new())).unwrap();
     assert_eq!(
         TcpClient::new(h).connect(&mut stack, ep(ports::TCP_ECHO), &mut ports_alloc),
-        Err(Error::PortsExhausted)
+        Err(ConnectError::PortsExhausted)
     );
     run_until(&mut stack, &mut dev, &clock, secs(5), |s| {
         let p = echo.poll(s) | second.poll(s);
@@ -524,7 +567,7 @@ fn full_socket_storage_is_an_error_not_a_panic() {
     stack.add_tcp(leak(TcpStorage::<64, 64>::new())).unwrap();
     assert_eq!(
         stack.add_tcp(leak(TcpStorage::<64, 64>::new())),
-        Err(Error::SocketStorageFull { capacity: 1 })
+        Err(SocketStorageFull { capacity: 1 })
     );
 }
 
@@ -615,7 +658,7 @@ fn oversize_datagram_is_reported_not_truncated() {
         }
     })
     .unwrap();
-    assert_eq!(got, vec![Error::DatagramTooLarge { len: 5, max: 3 }]);
+    assert_eq!(got, vec![DatagramTooLarge { len: 5, max: 3 }]);
     assert_eq!((echo.stats().too_large, echo.stats().datagrams), (1, 1));
 }
 
@@ -822,7 +865,7 @@ fn two_stacks_talk_over_a_wire_with_arp() {
         Some(a.sooner(next_step(&mut client_stack, &end_b, now, p)))
     })
     .unwrap();
-    assert_eq!(client.outcome(), Some(Ok(())));
+    assert_eq!(client.outcome(), Some(Ok(Verdict::Verified)));
     assert!(wire.stats_a_to_b().enqueued > 100 && wire.stats_b_to_a().enqueued > 100);
 }
 

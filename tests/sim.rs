@@ -25,6 +25,7 @@ use smolsock::service::{
     ports, EchoClient, FramedEcho, FramedEchoClient, Service, UdpEcho, UdpEchoStats, UdpSink,
     UdpSinkStats, UpperEcho,
 };
+use smolsock::service::{ClientError, Verdict};
 use smolsock::sim::seeds::{for_each_seed, pcap_dir};
 use smolsock::sim::{ip, Cable, FaultModel, Host, Network, Outage, PcapFiles, Prng, Rate, Retry};
 use smolsock::smoltcp::iface::{SocketHandle, SocketStorage};
@@ -34,7 +35,6 @@ use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
-use smolsock::Error;
 
 /// Seeds per randomised scenario in CI (`SIM_SEEDS` overrides).
 const SEEDS: u64 = 200;
@@ -183,7 +183,7 @@ fn echo_transfer(
     test: &str,
     seed: u64,
     t: &Transfer,
-) -> Result<(Report, Result<(), Error>), String> {
+) -> Result<(Report, Result<Verdict, ClientError>), String> {
     const BUF: usize = 16384;
     let cables = cables(2);
     let mut net: Net = Network::new(&cables, seed);
@@ -236,8 +236,17 @@ fn echo_transfer(
             net.link_table()
         )
     })?;
-    let outcome = client.outcome().unwrap_or(Err(Error::Reset));
+    let outcome = client.outcome().unwrap_or(Err(ClientError::Reset));
     Ok((Report::of(&net, at), outcome))
+}
+
+/// A checking client's outcome as a test result: verified, or why not.
+fn verified(outcome: Result<Verdict, ClientError>) -> Result<(), String> {
+    match outcome {
+        Ok(Verdict::Verified) => Ok(()),
+        Ok(verdict) => Err(verdict.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[test]
@@ -248,7 +257,7 @@ fn tcp_bulk_256k_under_all_faults() {
     // Within BULK_BOUND: the transfer's budget, enforced by the run itself.
     let reports = for_each_seed(test, SEEDS, |seed| {
         let (report, outcome) = echo_transfer(test, seed, &Transfer::hostile(256 * 1024))?;
-        outcome.map_err(|e| format!("client: {e} at {}", report.at))?;
+        verified(outcome).map_err(|e| format!("client: {e} at {}", report.at))?;
         Ok(report)
     });
     summarise("tcp bulk 256 KiB echo", &reports, wall.elapsed());
@@ -288,7 +297,11 @@ fn outage_of_10s_mid_transfer_resumes() {
         budget: secs(120),
     };
     let (report, outcome) = echo_transfer("outage_of_10s_mid_transfer_resumes", 1, &t).unwrap();
-    assert_eq!(outcome, Ok(()), "the transfer resumes after the outage");
+    assert_eq!(
+        outcome,
+        Ok(Verdict::Verified),
+        "the transfer resumes after the outage"
+    );
     assert!(
         report.at > down_at + secs(10),
         "finished at {}: before the link came back?",
@@ -378,7 +391,7 @@ fn outage_longer_than_timeout_fails_clearly() {
     };
     let (report, outcome) =
         echo_transfer("outage_longer_than_timeout_fails_clearly", 1, &t).unwrap();
-    assert_eq!(outcome, Err(Error::Reset));
+    assert_eq!(outcome, Err(ClientError::Reset));
     // The client gave up `timeout` after the last segment it heard (just before the outage),
     // well before the link came back: it was the timeout, not a reset from the server.
     assert!(
@@ -389,7 +402,7 @@ fn outage_longer_than_timeout_fails_clearly() {
     eprintln!(
         "60 s outage at {down_at}, client timeout {timeout}: client gave up at {}: {}",
         report.at,
-        Error::Reset
+        ClientError::Reset
     );
 }
 
@@ -407,7 +420,7 @@ fn size_limit_drops_big_frames_and_tcp_cannot_get_through() {
     let (report, outcome) = echo_transfer("size_limit", 1, &t).unwrap();
     // SYN, SYN-ACK and ACK are small; the first full segment is not, and TCP cannot shrink it
     // (no path-MTU discovery): the client times out. Frames are dropped, never truncated.
-    assert_eq!(outcome, Err(Error::Reset));
+    assert_eq!(outcome, Err(ClientError::Reset));
     assert!(report.dropped > 0);
 }
 
@@ -424,7 +437,7 @@ fn bandwidth_limit_paces_the_transfer() {
         budget: secs(60),
     };
     let (report, outcome) = echo_transfer("bandwidth", 1, &t).unwrap();
-    assert_eq!(outcome, Ok(()));
+    assert_eq!(outcome, Ok(Verdict::Verified));
     // Each direction carries the 256 KiB plus headers at 1 byte/µs.
     let floor = Instant::from_micros(256 * 1024);
     assert!(report.at > floor, "{} is faster than the link", report.at);
@@ -503,8 +516,9 @@ fn framed_transfer(
         )
     })?;
     match client.outcome() {
-        Some(Ok(())) => {}
-        Some(Err(e)) => return Err(format!("{e} at {at}\n{}", net.link_table())),
+        Some(outcome) => {
+            verified(outcome).map_err(|e| format!("{e} at {at}\n{}", net.link_table()))?
+        }
         None => return Err("no outcome".into()),
     }
     if server.stats().frames != count as u64 {
@@ -937,11 +951,13 @@ fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Repo
             }
             match attempt.outcome() {
                 None => {}
-                Some(Ok(())) => {
-                    refused += attempt.refusals();
-                    served = true;
-                }
-                Some(Err(e)) => failure = Some(format!("cycle {done} on host {}: {e}", *i + 1)),
+                Some(outcome) => match verified(outcome) {
+                    Ok(()) => {
+                        refused += attempt.refusals();
+                        served = true;
+                    }
+                    Err(e) => failure = Some(format!("cycle {done} on host {}: {e}", *i + 1)),
+                },
             }
         }
         if served {
@@ -1002,7 +1018,7 @@ fn churn(test: &str, seed: u64, faults: &FaultModel, cycles: u32) -> Result<Repo
         })
         .map_err(|e| format!("after churn: {e}"))?;
     for (i, c) in &clients {
-        if c.outcome() != Some(Ok(())) {
+        if c.outcome() != Some(Ok(Verdict::Verified)) {
             return Err(format!("after churn, client {i}: {:?}", c.outcome()));
         }
     }
@@ -1114,7 +1130,7 @@ fn overload_holds_or_refuses_extras_then_serves_everyone() {
     for (i, slot) in slots.iter().enumerate() {
         assert_eq!(
             slot.attempt.outcome(),
-            Some(Ok(())),
+            Some(Ok(Verdict::Verified)),
             "client {i} (refused {} times)",
             slot.attempt.refusals()
         );
@@ -1178,7 +1194,7 @@ fn pcap_files_hold_every_frame_each_port_saw() {
         Work::done_if(client.outcome().is_some(), p)
     })
     .unwrap();
-    assert_eq!(client.outcome(), Some(Ok(())));
+    assert_eq!(client.outcome(), Some(Ok(Verdict::Verified)));
     let expected: Vec<u64> = (0..2)
         .map(|i| {
             let c = net.counters(i);

@@ -13,12 +13,12 @@ use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 
 use smolsock::event_loop::Work;
-use smolsock::service::{LessonServers, Service};
+use smolsock::service::{LessonServers, Service, SetupError};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::wire::{IpCidr, Ipv4Address};
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::PoolConfig;
-use smolsock::{Error, Stack, StackConfig};
+use smolsock::{Stack, StackConfig};
 
 const IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
@@ -163,7 +163,7 @@ fn start(
     udp_echo_buf: &'static mut Udp,
     sink_buf: &'static mut Sink,
     lane: &'static mut UdpLane,
-) -> Result<Services, Error> {
+) -> Result<Services, SetupError> {
     let (echo_tcp, framed_tcp) = tcp.split_at_mut(ECHO_SOCKETS);
     // All sockets listen: the backlog is the pool.
     Services::new(

@@ -31,6 +31,7 @@ use smolsock::smoltcp::socket::tcp::State;
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
+use smolsock::service::Verdict;
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::{Stack, StackConfig};
 
@@ -537,7 +538,7 @@ fn run(data: &[u8]) {
     }
     assert_eq!(
         world.legit.outcome(),
-        Some(Ok(())),
+        Some(Ok(Verdict::Verified)),
         "the legitimate client's echo ({} bytes, {} received)",
         payload.len(),
         world.legit.received()

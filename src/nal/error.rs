@@ -61,12 +61,36 @@ impl core::error::Error for NalError {}
 impl From<crate::Error> for NalError {
     fn from(e: crate::Error) -> Self {
         match e {
-            crate::Error::DatagramTooLarge { len, max } => NalError::DatagramTooLarge { len, max },
-            crate::Error::Refused => NalError::Refused,
-            crate::Error::Reset => NalError::Closed,
+            crate::Error::DatagramTooLarge(e) => e.into(),
             other => NalError::Stack(other),
         }
     }
+}
+
+impl From<crate::udp::DatagramTooLarge> for NalError {
+    fn from(e: crate::udp::DatagramTooLarge) -> Self {
+        let crate::udp::DatagramTooLarge { len, max } = e;
+        NalError::DatagramTooLarge { len, max }
+    }
+}
+
+/// The stack's own errors, carried as [`NalError::Stack`].
+macro_rules! via_stack {
+    ($($src:ty),* $(,)?) => {
+        $(impl From<$src> for NalError {
+            fn from(e: $src) -> Self {
+                NalError::Stack(e.into())
+            }
+        })*
+    };
+}
+
+via_stack! {
+    crate::stack::SocketStorageFull,
+    crate::tcp::ConnectError,
+    crate::tcp::PoolError,
+    smoltcp::socket::tcp::ListenError,
+    crate::udp::BindError,
 }
 
 impl TcpError for NalError {

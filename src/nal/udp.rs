@@ -73,7 +73,10 @@ impl<
         }
         let handle = self.udp_socket()?;
         let port = match port {
-            0 => self.ports.allocate(self.stack.sockets()),
+            0 => self
+                .ports
+                .allocate(self.stack.sockets())
+                .map_err(crate::udp::BindError::from),
             p => Ok(p),
         };
         let bound = port.and_then(|p| Ok(self.stack.udp(handle).bind(p)?));

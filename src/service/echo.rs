@@ -4,8 +4,8 @@ use smoltcp::socket::tcp;
 
 use super::{upper_case, Service};
 use crate::storage::TcpStorage;
-use crate::tcp::{Connection, ListenerPool, PoolConfig};
-use crate::{Error, Stack};
+use crate::tcp::{Connection, ListenerPool, PoolConfig, PoolError};
+use crate::Stack;
 
 /// Bytes moved per copy step (the lesson's `recv(1024)`).
 const CHUNK: usize = 1024;
@@ -22,7 +22,7 @@ impl<const N: usize> UpperEcho<N> {
         stack: &mut Stack<'a>,
         storage: impl IntoIterator<Item = &'a mut TcpStorage<RX, TX>>,
         config: PoolConfig,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, PoolError> {
         Ok(UpperEcho {
             pool: ListenerPool::new(stack, storage, config)?,
         })

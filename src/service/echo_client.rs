@@ -4,16 +4,17 @@ use heapless::Vec;
 use smoltcp::iface::SocketHandle;
 use smoltcp::wire::IpEndpoint;
 
-use super::Service;
-use crate::tcp::{ClientState, EphemeralPorts, TcpClient};
-use crate::{Error, Stack};
+use super::{ClientError, Mismatch, Service, Verdict};
+use crate::tcp::{ClientState, ConnectError, EphemeralPorts, TcpClient};
+use crate::Stack;
 
 /// How many reply bytes are kept for display.
 const SHOWN: usize = 64;
 
 /// Sends `payload` to an upper-case echo server and checks every byte of the reply against
 /// `payload` upper-cased, as it streams in (nothing is buffered beyond one read). Closes once
-/// the whole reply arrived, then reports the outcome.
+/// the whole reply arrived, then reports the outcome: a [`Verdict`] on the reply, or the
+/// [`ClientError`] that kept it from finishing.
 ///
 /// ## Keep the echo's buffers from filling: [`EchoClient::with_window`]
 ///
@@ -39,7 +40,7 @@ pub struct EchoClient<'d> {
     received: usize,
     closing: bool,
     shown: Vec<u8, SHOWN>,
-    outcome: Option<Result<(), Error>>,
+    outcome: Option<Result<Verdict, ClientError>>,
 }
 
 impl<'d> EchoClient<'d> {
@@ -50,7 +51,7 @@ impl<'d> EchoClient<'d> {
         server: IpEndpoint,
         ports: &mut EphemeralPorts,
         payload: &'d [u8],
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConnectError> {
         let mut client = TcpClient::new(handle);
         client.connect(stack, server, ports)?;
         let window = client.socket(stack).recv_capacity().max(1);
@@ -73,9 +74,10 @@ impl<'d> EchoClient<'d> {
         self
     }
 
-    /// `None` while running; then `Ok(())` if the whole reply was correct and the connection
-    /// closed cleanly, or the error.
-    pub fn outcome(&self) -> Option<Result<(), Error>> {
+    /// `None` while running; then `Ok(Verdict::Verified)` if the whole reply was correct and
+    /// the connection closed cleanly, `Ok(Verdict::Mismatch(..))` at the first wrong byte, or
+    /// the error that ended the run.
+    pub fn outcome(&self) -> Option<Result<Verdict, ClientError>> {
         self.outcome
     }
 
@@ -102,20 +104,20 @@ impl<'d> EchoClient<'d> {
     /// Abort the connection (RST), as a client that vanishes mid-stream.
     pub fn abort(&mut self, stack: &mut Stack<'_>) {
         self.client.abort(stack);
-        self.outcome = Some(Err(Error::Reset));
+        self.outcome = Some(Err(ClientError::Reset));
     }
 
-    fn finish(&mut self, outcome: Result<(), Error>) -> bool {
+    fn finish(&mut self, outcome: Result<Verdict, ClientError>) -> bool {
         self.outcome = Some(outcome);
         true
     }
 
-    fn check(&mut self, reply: &[u8]) -> Result<(), Error> {
+    fn check(&mut self, reply: &[u8]) -> Result<(), Mismatch> {
         let start = self.received;
         for (i, &b) in reply.iter().enumerate() {
             let expected = self.payload.get(start + i).map(u8::to_ascii_uppercase);
             if expected != Some(b) {
-                return Err(Error::Corrupted {
+                return Err(Mismatch::Byte {
                     offset: (start + i) as u64,
                 });
             }
@@ -136,11 +138,15 @@ impl Service for EchoClient<'_> {
         }
         match self.client.state(stack) {
             ClientState::Idle | ClientState::Connecting => return false,
-            ClientState::Refused => return self.finish(Err(Error::Refused)),
-            ClientState::Reset => return self.finish(Err(Error::Reset)),
+            ClientState::Refused => return self.finish(Err(ClientError::Refused)),
+            ClientState::Reset => return self.finish(Err(ClientError::Reset)),
             ClientState::Closed => {
                 let complete = self.received == self.payload.len();
-                return self.finish(if complete { Ok(()) } else { Err(Error::Reset) });
+                return self.finish(if complete {
+                    Ok(Verdict::Verified)
+                } else {
+                    Err(ClientError::Reset)
+                });
             }
             ClientState::Connected => {}
         }
@@ -164,9 +170,9 @@ impl Service for EchoClient<'_> {
                 Err(_) => break,
             };
             progress = true;
-            if let Err(e) = self.check(&buf[..n]) {
+            if let Err(mismatch) = self.check(&buf[..n]) {
                 self.client.abort(stack);
-                return self.finish(Err(e));
+                return self.finish(Ok(Verdict::Mismatch(mismatch)));
             }
         }
         if self.received == self.payload.len() && !self.closing {

@@ -5,10 +5,10 @@
 use smoltcp::iface::SocketHandle;
 use smoltcp::wire::IpEndpoint;
 
-use super::Service;
+use super::{ClientError, Mismatch, Service, Verdict};
 use crate::frame::{send_frame, Accept, FrameDecoder, SendFrameError, HEADER_LEN};
-use crate::tcp::{ClientState, EphemeralPorts, TcpClient};
-use crate::{Error, Stack};
+use crate::tcp::{ClientState, ConnectError, EphemeralPorts, TcpClient};
+use crate::Stack;
 
 /// Sends `frames` and checks every reply frame against its frame upper-cased, streaming.
 ///
@@ -27,7 +27,7 @@ pub struct FramedEchoClient<'d, F: AsRef<[u8]>, const MAX: usize> {
     outstanding: usize,
     decoder: FrameDecoder<MAX>,
     closing: bool,
-    outcome: Option<Result<(), Error>>,
+    outcome: Option<Result<Verdict, ClientError>>,
 }
 
 impl<'d, F: AsRef<[u8]>, const MAX: usize> FramedEchoClient<'d, F, MAX> {
@@ -38,7 +38,7 @@ impl<'d, F: AsRef<[u8]>, const MAX: usize> FramedEchoClient<'d, F, MAX> {
         server: IpEndpoint,
         ports: &mut EphemeralPorts,
         frames: &'d [F],
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConnectError> {
         let mut client = TcpClient::new(handle);
         client.connect(stack, server, ports)?;
         let window = client.socket(stack).recv_capacity().max(1);
@@ -61,9 +61,10 @@ impl<'d, F: AsRef<[u8]>, const MAX: usize> FramedEchoClient<'d, F, MAX> {
         self
     }
 
-    /// `None` while running; then `Ok(())` if every reply was right and the connection closed
-    /// cleanly, or the error.
-    pub fn outcome(&self) -> Option<Result<(), Error>> {
+    /// `None` while running; then `Ok(Verdict::Verified)` if every reply was right and the
+    /// connection closed cleanly, `Ok(Verdict::Mismatch(..))` at the first wrong frame, or the
+    /// error that ended the run.
+    pub fn outcome(&self) -> Option<Result<Verdict, ClientError>> {
         self.outcome
     }
 
@@ -77,7 +78,7 @@ impl<'d, F: AsRef<[u8]>, const MAX: usize> FramedEchoClient<'d, F, MAX> {
         self.client.handle()
     }
 
-    fn finish(&mut self, outcome: Result<(), Error>) -> bool {
+    fn finish(&mut self, outcome: Result<Verdict, ClientError>) -> bool {
         self.outcome = Some(outcome);
         true
     }
@@ -92,9 +93,11 @@ impl<F: AsRef<[u8]>, const MAX: usize> Service for FramedEchoClient<'_, F, MAX> 
         match self.client.state(stack) {
             ClientState::Idle | ClientState::Connecting => return false,
             ClientState::Connected => {}
-            ClientState::Closed if complete => return self.finish(Ok(())),
-            ClientState::Refused => return self.finish(Err(Error::Refused)),
-            ClientState::Closed | ClientState::Reset => return self.finish(Err(Error::Reset)),
+            ClientState::Closed if complete => return self.finish(Ok(Verdict::Verified)),
+            ClientState::Refused => return self.finish(Err(ClientError::Refused)),
+            ClientState::Closed | ClientState::Reset => {
+                return self.finish(Err(ClientError::Reset))
+            }
         }
         let socket = self.client.socket(stack);
         let mut progress = false;
@@ -142,7 +145,7 @@ impl<F: AsRef<[u8]>, const MAX: usize> Service for FramedEchoClient<'_, F, MAX> 
             }
             (Ok(_), Some(index)) => {
                 socket.abort();
-                return self.finish(Err(Error::FrameMismatch { index }));
+                return self.finish(Ok(Verdict::Mismatch(Mismatch::Frame { index })));
             }
         }
         if self.checked == self.frames.len() && !self.closing {

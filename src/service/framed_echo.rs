@@ -19,8 +19,8 @@ use smoltcp::socket::tcp;
 use super::{upper_case, Service};
 use crate::frame::{send_frame_with, Accept, FrameDecoder, SendFrameError, HEADER_LEN};
 use crate::storage::TcpStorage;
-use crate::tcp::{Connection, ListenerPool, PoolConfig, SlotEvent};
-use crate::{Error, Stack};
+use crate::tcp::{Connection, ListenerPool, PoolConfig, PoolError, SlotEvent};
+use crate::Stack;
 
 /// Counters of a [`FramedEcho`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl<const N: usize, const MAX: usize> FramedEcho<N, MAX> {
         stack: &mut Stack<'a>,
         storage: impl IntoIterator<Item = &'a mut TcpStorage<RX, TX>>,
         config: PoolConfig,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, PoolError> {
         const {
             assert!(
                 TX >= HEADER_LEN + MAX,

@@ -39,16 +39,17 @@
 //! )?;
 //! servers.poll(&mut stack);
 //! assert_eq!(servers.report().echo.accepted, 0);
-//! # Ok::<(), smolsock::Error>(())
+//! # Ok::<(), smolsock::service::SetupError>(())
 //! ```
 
+use super::SetupError;
 use super::{
     ports, FramedEcho, FramedEchoStats, Service, UdpEcho, UdpEchoStats, UdpSink, UdpSinkStats,
     UpperEcho,
 };
 use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use crate::tcp::{PoolConfig, PoolStats};
-use crate::{Error, Stack};
+use crate::Stack;
 
 /// What the servers did so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +113,7 @@ impl<const N: usize, const M: usize, const FRAME: usize, const UDP: usize>
         udp_echo: (&'a mut UdpStorage<D, B>, &'a mut UdpLaneStorage<LD, LB>),
         sink: &'a mut UdpStorage<SD, SB>,
         limits: PoolConfig,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, SetupError> {
         let pool = |port| PoolConfig { port, ..limits };
         Ok(LessonServers {
             echo: UpperEcho::new(stack, tcp.0, pool(ports::TCP_ECHO))?,

@@ -21,22 +21,27 @@
 mod chat;
 mod echo;
 mod echo_client;
+mod error;
 mod framed_client;
 mod framed_echo;
 mod lesson_servers;
 mod udp_echo;
 mod udp_sink;
+mod verdict;
 
 pub use chat::{
-    ChatClient, ChatInput, ChatServer, LineBuffer, Operator, Submitted, BYE, EMPTY_REFUSED, PROMPT,
+    ChatClient, ChatInput, ChatServer, LineBuffer, LineTooLong, Operator, SubmitError, Submitted,
+    BYE, EMPTY_REFUSED, PROMPT,
 };
 pub use echo::{pump, UpperEcho};
 pub use echo_client::EchoClient;
+pub use error::{ClientError, SetupError};
 pub use framed_client::FramedEchoClient;
 pub use framed_echo::{echo_frames, FramedEcho, FramedEchoStats};
 pub use lesson_servers::{LessonReport, LessonServers};
 pub use udp_echo::{UdpEcho, UdpEchoStats};
 pub use udp_sink::{UdpSink, UdpSinkStats};
+pub use verdict::{Mismatch, Verdict};
 
 use crate::Stack;
 

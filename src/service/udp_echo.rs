@@ -12,8 +12,8 @@ use super::{upper_case, Service};
 use crate::limited;
 use crate::log_limit::LogLimit;
 use crate::storage::{UdpLaneStorage, UdpStorage};
-use crate::udp::ResolveLane;
-use crate::{Error, Stack};
+use crate::udp::{DatagramTooLarge, OpenError, ResolveLane};
+use crate::Stack;
 
 /// Counters of a [`UdpEcho`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl<const MAX: usize> UdpEcho<MAX> {
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
         lane: &'a mut UdpLaneStorage<LD, LB>,
         port: u16,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OpenError> {
         let handle = stack.bind_udp(storage, port)?;
         let lane = match ResolveLane::new(stack, lane, port) {
             Ok(lane) => lane,
@@ -100,7 +100,7 @@ impl<const MAX: usize> Service for UdpEcho<MAX> {
                     now,
                     warn,
                     "udp echo: {} from {sender}",
-                    Error::DatagramTooLarge { len, max: MAX }
+                    DatagramTooLarge { len, max: MAX }
                 );
                 continue;
             };

@@ -6,7 +6,8 @@ use smoltcp::wire::IpEndpoint;
 use super::Service;
 use crate::digest::Fnv1a;
 use crate::storage::UdpStorage;
-use crate::{Error, Stack};
+use crate::udp::OpenError;
+use crate::Stack;
 
 /// What a [`UdpSink`] has received.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,7 @@ impl UdpSink {
         stack: &mut Stack<'a>,
         storage: &'a mut UdpStorage<DGRAMS, BYTES>,
         port: u16,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OpenError> {
         Ok(UdpSink {
             handle: stack.bind_udp(storage, port)?,
             stats: UdpSinkStats::default(),

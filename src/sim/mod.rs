@@ -49,7 +49,7 @@
 //!
 //! ```
 //! use smolsock::event_loop::Work;
-//! use smolsock::service::{pump, upper_case, EchoClient, Service};
+//! use smolsock::service::{pump, upper_case, EchoClient, Service, Verdict};
 //! use smolsock::sim::{ip, Cable, FaultModel, Network, Retry};
 //! use smolsock::smoltcp::iface::SocketStorage;
 //! use smolsock::smoltcp::time::Duration;
@@ -117,7 +117,7 @@
 //! })
 //! .expect("done within 600 virtual seconds");
 //!
-//! assert!(clients.iter().all(|c| c.outcome() == Some(Ok(()))));
+//! assert!(clients.iter().all(|c| c.outcome() == Some(Ok(Verdict::Verified))));
 //! assert_eq!(shout.bytes, 10_000);
 //! assert!(net.totals().lost > 0, "the links did lose frames");
 //! println!("{}", net.link_table());

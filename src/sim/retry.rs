@@ -1,7 +1,7 @@
 //! A client that tries again when the server refuses it.
 //!
 //! A server whose listener pool is full answers a SYN with RST, as a BSD stack does when its
-//! backlog is full: the client sees [`Error::Refused`]. On a lossy network this is normal
+//! backlog is full: the client sees [`ClientError::Refused`]. On a lossy network this is normal
 //! (connections that closed may linger in LAST-ACK for a while), and a well-behaved client
 //! waits a moment and connects again. [`Retry`] is that loop, for any checking client
 //! ([`EchoClient`], [`FramedEchoClient`], or yours: implement [`Outcome`]); it asks the host to
@@ -10,23 +10,24 @@
 use smoltcp::time::{Duration, Instant};
 
 use super::Host;
-use crate::service::{EchoClient, FramedEchoClient, Service};
-use crate::{Error, Stack};
+use crate::service::{ClientError, EchoClient, FramedEchoClient, Service, Verdict};
+use crate::tcp::ConnectError;
+use crate::Stack;
 
 /// A client that ends with a verdict: what [`Retry`] runs.
 pub trait Outcome: Service {
-    /// `None` while it runs; then `Ok(())` or the error that ended it.
-    fn outcome(&self) -> Option<Result<(), Error>>;
+    /// `None` while it runs; then the verdict on the reply, or the error that ended the run.
+    fn outcome(&self) -> Option<Result<Verdict, ClientError>>;
 }
 
 impl Outcome for EchoClient<'_> {
-    fn outcome(&self) -> Option<Result<(), Error>> {
+    fn outcome(&self) -> Option<Result<Verdict, ClientError>> {
         EchoClient::outcome(self)
     }
 }
 
 impl<F: AsRef<[u8]>, const MAX: usize> Outcome for FramedEchoClient<'_, F, MAX> {
-    fn outcome(&self) -> Option<Result<(), Error>> {
+    fn outcome(&self) -> Option<Result<Verdict, ClientError>> {
         FramedEchoClient::outcome(self)
     }
 }
@@ -35,7 +36,7 @@ impl<F: AsRef<[u8]>, const MAX: usize> Outcome for FramedEchoClient<'_, F, MAX> 
 ///
 /// ```
 /// # use smolsock::event_loop::Work;
-/// # use smolsock::service::{ports, EchoClient, Service, UpperEcho};
+/// # use smolsock::service::{ports, EchoClient, Service, UpperEcho, Verdict};
 /// # use smolsock::sim::{ip, Cable, Network, Retry};
 /// # use smolsock::smoltcp::iface::SocketStorage;
 /// # use smolsock::smoltcp::time::Duration;
@@ -66,7 +67,7 @@ impl<F: AsRef<[u8]>, const MAX: usize> Outcome for FramedEchoClient<'_, F, MAX> 
 ///     Work::done_if(client.outcome().is_some(), progress)
 /// })
 /// .unwrap();
-/// assert_eq!(client.outcome(), Some(Ok(())));
+/// assert_eq!(client.outcome(), Some(Ok(Verdict::Verified)));
 /// ```
 #[derive(Debug)]
 pub struct Retry<C> {
@@ -94,8 +95,8 @@ impl<C: Outcome> Retry<C> {
     pub fn poll<'a, const MTU: usize, const Q: usize>(
         &mut self,
         host: &mut Host<'a, '_, MTU, Q>,
-        connect: impl FnOnce(&mut Stack<'a>) -> Result<C, Error>,
-    ) -> Result<bool, Error> {
+        connect: impl FnOnce(&mut Stack<'a>) -> Result<C, ConnectError>,
+    ) -> Result<bool, ConnectError> {
         let now = host.now();
         let mut progress = false;
         if self.client.is_none() {
@@ -110,7 +111,7 @@ impl<C: Outcome> Retry<C> {
             return Ok(progress);
         };
         progress |= client.poll(&mut host.stack);
-        if client.outcome() == Some(Err(Error::Refused)) {
+        if client.outcome() == Some(Err(ClientError::Refused)) {
             self.client = None;
             self.refusals = self.refusals.saturating_add(1);
             self.pause_until(host, now + self.pause);
@@ -125,7 +126,7 @@ impl<C: Outcome> Retry<C> {
 
     /// The verdict of the current attempt once it is over (a refusal is never one: it is
     /// retried).
-    pub fn outcome(&self) -> Option<Result<(), Error>> {
+    pub fn outcome(&self) -> Option<Result<Verdict, ClientError>> {
         self.client.as_ref().and_then(Outcome::outcome)
     }
 

@@ -158,10 +158,22 @@ impl std::error::Error for TapError {
     }
 }
 
-impl From<crate::Error> for TapError {
-    fn from(e: crate::Error) -> Self {
-        TapError::Setup(e)
-    }
+/// Every error of setting up the services is a [`TapError::Setup`].
+macro_rules! setup {
+    ($($src:ty),* $(,)?) => {
+        $(impl From<$src> for TapError {
+            fn from(e: $src) -> Self {
+                TapError::Setup(e.into())
+            }
+        })*
+    };
+}
+
+setup! {
+    crate::Error,
+    crate::stack::SocketStorageFull,
+    crate::tcp::PoolError,
+    crate::service::SetupError,
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
-use super::EphemeralPorts;
-use crate::{Error, Stack};
+use super::{ConnectError, EphemeralPorts};
+use crate::Stack;
 
 /// Keep-alive interval a [`TcpClient`] sets on its socket unless one is set already.
 pub const CLIENT_KEEP_ALIVE: Duration = Duration::from_secs(10);
@@ -77,7 +77,7 @@ impl TcpClient {
         stack: &mut Stack<'_>,
         remote: IpEndpoint,
         ports: &mut EphemeralPorts,
-    ) -> Result<u16, Error> {
+    ) -> Result<u16, ConnectError> {
         // Reusing a socket that sits in TIME-WAIT ends that wait (smoltcp resets it in
         // `connect`). The old port is then free in the set, but the allocator's cursor walks the
         // whole range before it comes back to it, so the old 4-tuple is not reused early.
@@ -130,14 +130,14 @@ impl TcpClient {
     }
 
     /// Queue as much of `data` as fits in the send buffer; returns how much was queued.
-    pub fn send(&mut self, stack: &mut Stack<'_>, data: &[u8]) -> Result<usize, Error> {
-        Ok(stack.tcp(self.handle).send_slice(data)?)
+    pub fn send(&mut self, stack: &mut Stack<'_>, data: &[u8]) -> Result<usize, tcp::SendError> {
+        stack.tcp(self.handle).send_slice(data)
     }
 
     /// Take received bytes into `buf`; returns how many (0: none yet).
-    /// After the peer closed and everything was read, returns `Err(TcpRecv(Finished))`.
-    pub fn recv(&mut self, stack: &mut Stack<'_>, buf: &mut [u8]) -> Result<usize, Error> {
-        Ok(stack.tcp(self.handle).recv_slice(buf)?)
+    /// After the peer closed and everything was read, returns `Err(RecvError::Finished)`.
+    pub fn recv(&mut self, stack: &mut Stack<'_>, buf: &mut [u8]) -> Result<usize, tcp::RecvError> {
+        stack.tcp(self.handle).recv_slice(buf)
     }
 
     /// Whether everything sent has been acknowledged by the peer.

@@ -26,10 +26,11 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
+use super::PoolError;
 use crate::limited;
 use crate::log_limit::LogLimit;
 use crate::storage::TcpStorage;
-use crate::{Error, Stack};
+use crate::Stack;
 
 /// Stands for the peer of a socket that has none (never seen in practice: an active socket
 /// always knows its peer).
@@ -308,7 +309,7 @@ impl<const N: usize> ListenerPool<N> {
         stack: &mut Stack<'a>,
         storage: impl IntoIterator<Item = &'a mut TcpStorage<RX, TX>>,
         config: PoolConfig,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, PoolError> {
         let mut slots = Vec::new();
         for buffers in storage.into_iter().take(N) {
             let handle = stack.add_tcp(buffers)?;
@@ -386,7 +387,7 @@ impl<const N: usize> ListenerPool<N> {
     }
 
     /// Start (again) listening on the same port: no TIME-WAIT delay, no "address in use".
-    pub fn start(&mut self, stack: &mut Stack<'_>) -> Result<(), Error> {
+    pub fn start(&mut self, stack: &mut Stack<'_>) -> Result<(), tcp::ListenError> {
         self.core.running = true;
         self.core.maintain(&mut self.slots, stack, &mut |_| {})?;
         Ok(())
@@ -398,7 +399,7 @@ impl<const N: usize> ListenerPool<N> {
         &mut self,
         stack: &mut Stack<'_>,
         mut on_event: impl FnMut(SlotEvent),
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, tcp::ListenError> {
         self.core.maintain(&mut self.slots, stack, &mut on_event)
     }
 }
@@ -446,7 +447,7 @@ impl PoolCore {
         slots: &mut [Slot],
         stack: &mut Stack<'_>,
         on_event: &mut dyn FnMut(SlotEvent),
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, tcp::ListenError> {
         let now = stack.now();
         let mut changed = false;
         for (index, slot) in slots.iter_mut().enumerate() {

@@ -51,10 +51,12 @@
 //! chat wants longer idle limits: see [`PoolConfig::interactive`].
 
 mod client;
+mod error;
 mod listener;
 mod ports;
 
 pub use client::{ClientState, TcpClient, CLIENT_KEEP_ALIVE};
+pub use error::{ConnectError, PoolError, PortsExhausted};
 pub use listener::{
     Connection, ListenerPool, PoolConfig, PoolStats, SlotEvent, DEFAULT_TIMEOUT, UNKNOWN_PEER,
 };

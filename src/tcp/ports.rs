@@ -11,7 +11,7 @@
 use smoltcp::iface::SocketSet;
 use smoltcp::socket::{tcp, udp, Socket};
 
-use crate::Error;
+use super::PortsExhausted;
 
 /// First port of the IANA dynamic range.
 pub const DYNAMIC_FIRST: u16 = 49152;
@@ -45,8 +45,8 @@ impl EphemeralPorts {
         EphemeralPorts { first, last, next }
     }
 
-    /// A port that no socket in `sockets` holds, or [`Error::PortsExhausted`].
-    pub fn allocate(&mut self, sockets: &SocketSet<'_>) -> Result<u16, Error> {
+    /// A port that no socket in `sockets` holds, or [`PortsExhausted`].
+    pub fn allocate(&mut self, sockets: &SocketSet<'_>) -> Result<u16, PortsExhausted> {
         let span = u32::from(self.last - self.first) + 1;
         for _ in 0..span {
             let candidate = self.next;
@@ -59,7 +59,7 @@ impl EphemeralPorts {
                 return Ok(candidate);
             }
         }
-        Err(Error::PortsExhausted)
+        Err(PortsExhausted)
     }
 }
 

@@ -22,8 +22,9 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
+use super::OpenError;
 use crate::storage::UdpLaneStorage;
-use crate::{Error, Stack};
+use crate::Stack;
 
 /// The lane holds datagrams for another peer (or is full): the caller drops this datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +70,7 @@ impl ResolveLane {
         stack: &mut Stack<'a>,
         storage: &'a mut UdpLaneStorage<DGRAMS, BYTES>,
         port: u16,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OpenError> {
         let handle = stack.add_udp_lane(storage)?;
         if let Err(e) = stack.udp(handle).bind(port) {
             stack.remove(handle);

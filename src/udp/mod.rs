@@ -3,7 +3,7 @@
 //! UDP keeps message boundaries: one `send_to` is one datagram is one `recv_from`. The classic
 //! trap is a receive buffer smaller than the datagram: BSD's `recvfrom` silently truncates
 //! (unless you ask for `MSG_TRUNC`). Here [`recv_datagram`] refuses: a datagram bigger than the
-//! caller's buffer is dropped and reported as [`Error::DatagramTooLarge`] with its real size.
+//! caller's buffer is dropped and reported as [`DatagramTooLarge`] with its real size.
 //!
 //! smoltcp itself drops a datagram bigger than the socket's whole payload buffer before any
 //! application sees it; size [`UdpStorage`](crate::storage::UdpStorage) to the largest datagram
@@ -16,8 +16,10 @@
 //! many peers sends replies to unresolved peers through a [`ResolveLane`] instead (see
 //! `lane.rs`); [`UdpEcho`](crate::service::UdpEcho) does.
 
+mod error;
 mod lane;
 
+pub use error::{BindError, DatagramTooLarge, OpenError};
 pub use lane::{LaneBusy, LaneOutcome, ResolveLane};
 
 use smoltcp::iface::SocketHandle;
@@ -25,7 +27,7 @@ use smoltcp::socket::udp::{self, UdpMetadata};
 use smoltcp::wire::IpEndpoint;
 
 use crate::tcp::EphemeralPorts;
-use crate::{Error, Stack};
+use crate::Stack;
 
 /// Take the next datagram from `socket` into `buf`.
 ///
@@ -34,7 +36,7 @@ use crate::{Error, Stack};
 pub fn recv_datagram(
     socket: &mut udp::Socket<'_>,
     buf: &mut [u8],
-) -> Result<Option<(usize, UdpMetadata)>, Error> {
+) -> Result<Option<(usize, UdpMetadata)>, DatagramTooLarge> {
     let len = match socket.peek() {
         Ok((data, _)) => data.len(),
         Err(_) => return Ok(None),
@@ -42,7 +44,7 @@ pub fn recv_datagram(
     if len > buf.len() {
         // Dequeue and drop: the datagram cannot be delivered whole.
         socket.recv().ok();
-        return Err(Error::DatagramTooLarge {
+        return Err(DatagramTooLarge {
             len,
             max: buf.len(),
         });
@@ -66,13 +68,17 @@ impl UdpClient {
         stack: &mut Stack<'_>,
         handle: SocketHandle,
         ports: &mut EphemeralPorts,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, BindError> {
         let port = ports.allocate(stack.sockets())?;
-        Self::bind(stack, handle, port)
+        Ok(Self::bind(stack, handle, port)?)
     }
 
     /// Bind the UDP socket behind `handle` to `port`.
-    pub fn bind(stack: &mut Stack<'_>, handle: SocketHandle, port: u16) -> Result<Self, Error> {
+    pub fn bind(
+        stack: &mut Stack<'_>,
+        handle: SocketHandle,
+        port: u16,
+    ) -> Result<Self, udp::BindError> {
         stack.udp(handle).bind(port)?;
         Ok(UdpClient {
             handle,
@@ -90,16 +96,15 @@ impl UdpClient {
         self.local_port
     }
 
-    /// Queue one datagram to `remote` (`Err(UdpSend(BufferFull))` when the send buffer is full:
+    /// Queue one datagram to `remote` (`Err(SendError::BufferFull)` when the send buffer is full:
     /// poll the stack and try again).
     pub fn send_to(
         &mut self,
         stack: &mut Stack<'_>,
         data: &[u8],
         remote: IpEndpoint,
-    ) -> Result<(), Error> {
-        stack.udp(self.handle).send_slice(data, remote)?;
-        Ok(())
+    ) -> Result<(), udp::SendError> {
+        stack.udp(self.handle).send_slice(data, remote)
     }
 
     /// Take the next datagram, with its sender (see [`recv_datagram`]).
@@ -107,7 +112,7 @@ impl UdpClient {
         &mut self,
         stack: &mut Stack<'_>,
         buf: &mut [u8],
-    ) -> Result<Option<(usize, IpEndpoint)>, Error> {
+    ) -> Result<Option<(usize, IpEndpoint)>, DatagramTooLarge> {
         Ok(recv_datagram(stack.udp(self.handle), buf)?.map(|(n, meta)| (n, meta.endpoint)))
     }
 

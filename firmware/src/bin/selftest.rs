@@ -21,6 +21,7 @@ use core::ptr::addr_of_mut;
 use smolsock::digest::Fnv1a;
 use smolsock::event_loop::Work;
 use smolsock::frame::{encode_into, Accept, FrameDecoder};
+use smolsock::service::Verdict;
 use smolsock::service::{ports, EchoClient, FramedEcho, Service, UdpEcho, UdpSink, UpperEcho};
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::time::Duration;
@@ -190,7 +191,8 @@ fn main() -> ! {
                 p.into()
             }
         });
-        done && client.outcome() == Some(Ok(())) && client.reply_prefix() == b"HELLO WORLD"
+        done && client.outcome() == Some(Ok(Verdict::Verified))
+            && client.reply_prefix() == b"HELLO WORLD"
     });
     report.check("TCP 8000: \"hello world\" comes back \"HELLO WORLD\"", ok);
 
@@ -213,7 +215,8 @@ fn main() -> ! {
                     p.into()
                 }
             });
-            done && one.outcome() == Some(Ok(())) && two.outcome() == Some(Ok(()))
+            done && one.outcome() == Some(Ok(Verdict::Verified))
+                && two.outcome() == Some(Ok(Verdict::Verified))
         }
         _ => false,
     };
@@ -280,8 +283,8 @@ fn main() -> ! {
     for (slot, buf) in clients.iter_mut().zip(udp_client_bufs.iter_mut()) {
         *slot = stack
             .add_udp(buf)
-            .and_then(|h| UdpClient::bind_ephemeral(stack, h, &mut ports_alloc))
-            .ok();
+            .ok()
+            .and_then(|h| UdpClient::bind_ephemeral(stack, h, &mut ports_alloc).ok());
     }
     report.check("UDP 8848: each client gets its own reply", {
         udp_echo_round(stack, dev, &mut udp_echo, &mut clients)

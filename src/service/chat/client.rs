@@ -3,9 +3,9 @@
 use smoltcp::iface::SocketHandle;
 use smoltcp::wire::IpEndpoint;
 
-use super::LineBuffer;
-use crate::tcp::{ClientState, EphemeralPorts, TcpClient};
-use crate::{Error, Stack};
+use super::{LineBuffer, LineTooLong, SubmitError};
+use crate::tcp::{ClientState, ConnectError, EphemeralPorts, TcpClient};
+use crate::Stack;
 
 /// What the user typed, as the chat client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl<const LINE: usize> ChatClient<LINE> {
         handle: SocketHandle,
         server: IpEndpoint,
         ports: &mut EphemeralPorts,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConnectError> {
         let mut client = TcpClient::new(handle);
         client.connect(stack, server, ports)?;
         Ok(ChatClient {
@@ -75,7 +75,7 @@ impl<const LINE: usize> ChatClient<LINE> {
         &mut self,
         stack: &mut Stack<'_>,
         line: Option<&str>,
-    ) -> Result<Submitted, Error> {
+    ) -> Result<Submitted, SubmitError> {
         match ChatInput::classify(line) {
             ChatInput::Empty => Ok(Submitted::Refused),
             ChatInput::Quit => {
@@ -84,13 +84,13 @@ impl<const LINE: usize> ChatClient<LINE> {
             }
             ChatInput::Message(text) => {
                 if text.len() > LINE {
-                    return Err(Error::LineTooLong { max: LINE });
+                    return Err(SubmitError::LineTooLong { max: LINE });
                 }
                 let socket = self.client.socket(stack);
                 if !socket.may_send()
                     || socket.send_capacity() - socket.send_queue() < text.len() + 1
                 {
-                    return Err(Error::WouldBlock);
+                    return Err(SubmitError::WouldBlock);
                 }
                 socket.send_slice(text.as_bytes())?;
                 socket.send_slice(b"\n")?;
@@ -100,7 +100,7 @@ impl<const LINE: usize> ChatClient<LINE> {
     }
 
     /// The server's next reply line, once complete.
-    pub fn reply<'s>(&'s mut self, stack: &mut Stack<'_>) -> Result<Option<&'s [u8]>, Error> {
+    pub fn reply<'s>(&'s mut self, stack: &mut Stack<'_>) -> Result<Option<&'s [u8]>, LineTooLong> {
         self.reply.read_line(self.client.socket(stack))
     }
 }

@@ -3,7 +3,7 @@
 use heapless::Vec;
 use smoltcp::socket::tcp;
 
-use crate::Error;
+use super::LineTooLong;
 
 /// Bytes of one line, without its `\n`, held until the line is complete.
 #[derive(Debug, Default)]
@@ -34,7 +34,10 @@ impl<const MAX: usize> LineBuffer<MAX> {
 
     /// Read from `socket` until a whole line is there; `Ok(None)` if it is not complete yet.
     /// The line stays valid until the next call.
-    pub fn read_line(&mut self, socket: &mut tcp::Socket<'_>) -> Result<Option<&[u8]>, Error> {
+    pub fn read_line(
+        &mut self,
+        socket: &mut tcp::Socket<'_>,
+    ) -> Result<Option<&[u8]>, LineTooLong> {
         if self.complete {
             self.clear();
         }
@@ -65,7 +68,7 @@ impl<const MAX: usize> LineBuffer<MAX> {
                     return Ok(Some(&self.buf));
                 }
                 Ok(Scan::Partial(_)) if self.buf.len() == MAX => {
-                    return Err(Error::LineTooLong { max: MAX })
+                    return Err(LineTooLong { max: MAX })
                 }
                 Ok(Scan::Partial(0)) | Err(_) => return Ok(None),
                 Ok(Scan::Partial(_)) => {}

@@ -16,14 +16,17 @@
 //! | `line.rs` | [`LineBuffer`]: bytes of one line, held until its `\n` |
 //! | `server.rs` | [`ChatServer`] and the [`Operator`] who types its replies |
 //! | `client.rs` | [`ChatClient`], [`ChatInput`] (what the user typed), [`Submitted`] |
+//! | `error.rs` | [`LineTooLong`], [`SubmitError`] |
 //! | `printable.rs` | [`Printable`]: received bytes in a log line |
 
 mod client;
+mod error;
 mod line;
 mod printable;
 mod server;
 
 pub use client::{ChatClient, ChatInput, Submitted};
+pub use error::{LineTooLong, SubmitError};
 pub use line::LineBuffer;
 pub use printable::Printable;
 pub use server::{ChatServer, Operator};

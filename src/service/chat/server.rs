@@ -5,8 +5,8 @@ use smoltcp::wire::IpEndpoint;
 use super::{LineBuffer, Printable};
 use crate::service::Service;
 use crate::storage::TcpStorage;
-use crate::tcp::{ListenerPool, PoolConfig, SlotEvent};
-use crate::{Error, Stack};
+use crate::tcp::{ListenerPool, PoolConfig, PoolError, SlotEvent};
+use crate::Stack;
 
 /// Who answers the chat server's clients.
 pub trait Operator {
@@ -34,7 +34,7 @@ impl<O: Operator, const N: usize, const LINE: usize> ChatServer<O, N, LINE> {
         storage: impl IntoIterator<Item = &'a mut TcpStorage<RX, TX>>,
         config: PoolConfig,
         operator: O,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, PoolError> {
         Ok(ChatServer {
             pool: ListenerPool::new(stack, storage, config)?,
             lines: [const { LineBuffer::new() }; N],
