@@ -553,7 +553,7 @@ impl<const B: usize> EchoBuffers<B> {
         udp: (&'a mut UdpBuffers, &'a mut UdpLane),
         sink: &'a mut SinkBuffers,
         limits: PoolConfig,
-    ) -> Result<Lesson, crate::Error> {
+    ) -> Result<Lesson, crate::service::SetupError> {
         Lesson::new(
             stack,
             (self.echo.iter_mut(), self.framed.iter_mut()),
