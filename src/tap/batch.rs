@@ -442,6 +442,7 @@ mod tests {
         );
         // Completing the partial checksum as the receive path does gives a valid packet.
         let frame = crate::tap::device::vnet_frame(&mut written).expect("consistent header");
+        let frame = &written[frame];
         let ip = Ipv4Packet::new_checked(&frame[ETH..]).expect("whole IPv4 packet");
         assert!(ip.verify_checksum());
         assert_eq!(usize::from(ip.total_len()), 40 + payload.len());

@@ -26,6 +26,7 @@
 //! device is dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
 //! [`TapDevice::open_plain`] leaves them off.
 
+use core::ops::Range;
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -58,8 +59,10 @@ pub struct TapDevice {
     /// The way out, shared with the [`HostLoop`](super::HostLoop) that flushes it.
     tx: Rc<RefCell<TxBatch>>,
     monitor: TapMonitor,
-    /// Frames travel behind a `virtio_net_hdr` (offloads on).
+    /// Frames travel behind a `virtio_net_hdr` (`IFF_VNET_HDR`).
     vnet: bool,
+    /// The kernel took the offloads (`TUNSETOFFLOAD`).
+    offloads: bool,
 }
 
 /// Largest frame read from the kernel: the interface MTU plus the Ethernet and VLAN headers,
@@ -126,8 +129,10 @@ impl TapDevice {
             });
         }
 
-        let vnet = offload && set_offload(&file, libc::TUN_F_CSUM | libc::TUN_F_TSO4).is_ok();
-        if offload && !vnet {
+        // The header is there from TUNSETIFF on, whether or not the offloads are taken.
+        let vnet = offload;
+        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM | libc::TUN_F_TSO4).is_ok();
+        if vnet && !offloads {
             log::warn!("{name}: the kernel refused the TAP offloads; one frame per read");
         }
         let (ip_mtu, up) = interface_info(name)?;
@@ -152,18 +157,19 @@ impl TapDevice {
             tx: Rc::new(RefCell::new(tx)),
             monitor,
             vnet,
+            offloads,
         })
     }
 
     /// Whether the offloads are on (see the module documentation).
     pub fn offloads(&self) -> bool {
-        self.vnet
+        self.offloads
     }
 
-    /// The way out, for a loop that flushes it before sleeping: TCP segments are batched
-    /// from now on (see `batch.rs`).
+    /// The way out, for a loop that flushes it before sleeping: with the offloads on, TCP
+    /// segments are batched from now on (see `batch.rs`).
     pub(super) fn batch(&self) -> Rc<RefCell<TxBatch>> {
-        self.tx.borrow_mut().batching = true;
+        self.tx.borrow_mut().batching = self.offloads;
         self.tx.clone()
     }
 
@@ -192,7 +198,7 @@ impl AsRawFd for TapDevice {
 impl Drop for TapDevice {
     fn drop(&mut self) {
         self.tx.borrow_mut().flush();
-        if self.vnet {
+        if self.offloads {
             // Best effort: a later reader without IFF_VNET_HDR must get plain frames.
             let _ = set_offload(&self.file, 0);
         }
@@ -215,9 +221,10 @@ fn set_offload(file: &File, flags: libc::c_uint) -> io::Result<()> {
     Ok(())
 }
 
-/// Strip the `virtio_net_hdr` in front of `buf` and complete a partial checksum; the frame, or
-/// `None` if the header is inconsistent (the frame is dropped, as a corrupt one would be).
-pub(super) fn vnet_frame(buf: &mut [u8]) -> Option<&mut [u8]> {
+/// Complete a partial checksum of the frame behind the `virtio_net_hdr` at the start of `buf`;
+/// where the frame lies in `buf`, or `None` if the header is inconsistent (the frame is then
+/// dropped, as a corrupt one would be).
+pub(super) fn vnet_frame(buf: &mut [u8]) -> Option<Range<usize>> {
     let (hdr, frame) = buf.split_at_mut_checked(VNET_HDR)?;
     if hdr[0] & VNET_NEEDS_CSUM != 0 {
         let start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
@@ -229,7 +236,7 @@ pub(super) fn vnet_frame(buf: &mut [u8]) -> Option<&mut [u8]> {
         let sum = !fold(sum(frame.get(start..)?));
         frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
     }
-    Some(frame)
+    Some(VNET_HDR..buf.len())
 }
 
 /// The kernel holds received frames, not the device: `phy::wait` on the descriptor sees them.
@@ -304,9 +311,14 @@ impl Device for TapDevice {
     type TxToken<'a> = TapTxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let n = loop {
+        let frame = loop {
             match (&self.file).read(&mut self.rx_buf) {
-                Ok(n) => break n,
+                Ok(n) if !self.vnet => break 0..n,
+                Ok(n) => match self.rx_buf.get_mut(..n).and_then(vnet_frame) {
+                    Some(frame) => break frame,
+                    // Not what the kernel writes: drop it, read the next.
+                    None => continue,
+                },
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(e) => {
@@ -318,8 +330,7 @@ impl Device for TapDevice {
                 }
             }
         };
-        let frame = self.rx_buf.get_mut(..n)?;
-        let frame = if self.vnet { vnet_frame(frame)? } else { frame };
+        let frame = self.rx_buf.get(frame)?;
         self.monitor.update(|s| {
             s.rx_frames += 1;
             s.rx_bytes += frame.len() as u64;
