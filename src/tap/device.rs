@@ -9,22 +9,25 @@
 //!
 //! ## Offloads
 //!
-//! By default ([`TapDevice::open`]) the device asks the kernel for `IFF_VNET_HDR` and turns on
-//! the TAP interface's checksum and TCP segmentation offloads (`TUNSETOFFLOAD`:
-//! `TUN_F_CSUM | TUN_F_TSO4`). Every frame then travels behind a 10-byte `virtio_net_hdr`, and the
-//! kernel may hand over one TCP segment of up to 64 KiB where it would have sent 44 frames of
-//! 1500 bytes: one `read` instead of 44, and 44 times fewer segments for smoltcp to take in.
-//! Such frames come with a partial checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`); the device
-//! completes it before smoltcp sees the frame, so smoltcp still checks every checksum (and a
-//! frame corrupted later, by the fault injector, is still refused; the injector itself drops
-//! frames over 1536 bytes, so the TAP server opens the device without offloads when it injects
-//! faults). Frames to the kernel leave whole and checksummed behind an empty header, or, once a
-//! [`HostLoop`](super::HostLoop) drives the device, consecutive TCP segments glued into one
-//! GSO segment (`batch.rs`). The MTU smoltcp sees does not change: smoltcp still makes and takes
-//! in segments of at most the MSS, only the kernel's side of the descriptor moves fewer, larger
-//! ones. The offloads are switched off again when the
-//! device is dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
-//! [`TapDevice::open_plain`] leaves them off.
+//! By default ([`TapDevice::open`]) the device asks the kernel for `IFF_VNET_HDR`: every frame
+//! then travels behind a 10-byte `virtio_net_hdr`. That lets smolsock hand the kernel one TCP
+//! segment of up to 64 KiB instead of up to 44 frames of 1500 bytes (`batch.rs`: once a
+//! [`HostLoop`](super::HostLoop) drives the device, consecutive segments smoltcp sends are glued
+//! into one GSO segment, which the kernel takes in once). The device also turns on the
+//! interface's checksum offload (`TUNSETOFFLOAD`: `TUN_F_CSUM`): frames from the kernel may then
+//! come with a partial checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`), which the device completes
+//! before smoltcp sees the frame, so smoltcp still checks every checksum.
+//!
+//! The kernel's segmentation offload towards us (`TUN_F_TSO4`: 64 KiB segments in, one `read`
+//! each) doubled kernel → smolsock throughput in `benches/tap.rs`, but with it a 64 MiB echo
+//! through the TAP server stalled for good in about one benchmark run in four (the kernel
+//! retransmitting one segment with backoff, smolsock never acknowledging it; not found why by
+//! 2026-12-01), so it is left off. The MTU smoltcp sees does not change: smoltcp still makes and
+//! takes in segments of at most the MSS. The offloads are switched off again when the device is
+//! dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
+//! [`TapDevice::open_plain`] asks for neither (one `write` per frame, as smoltcp's own
+//! `TunTapInterface`). smoltcp's `FaultInjector` drops frames over 1536 bytes, so the TAP server
+//! opens the device plain when it injects faults.
 
 use core::ops::Range;
 use std::cell::RefCell;
@@ -65,8 +68,9 @@ pub struct TapDevice {
     offloads: bool,
 }
 
-/// Largest frame read from the kernel: the interface MTU plus the Ethernet and VLAN headers,
-/// or with offloads a 64 KiB IPv4 packet, its Ethernet header and the `virtio_net_hdr`.
+/// Largest frame read from the kernel: the interface MTU plus the Ethernet and VLAN headers and
+/// the `virtio_net_hdr` (a larger buffer costs nothing, and holds a 64 KiB segment should the
+/// kernel send one).
 const RX_BUF: usize = 65536 + 256;
 
 impl TapDevice {
@@ -131,7 +135,9 @@ impl TapDevice {
 
         // The header is there from TUNSETIFF on, whether or not the offloads are taken.
         let vnet = offload;
-        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM | libc::TUN_F_TSO4).is_ok();
+        // Checksum offload only: with TUN_F_TSO4 too the kernel hands over 64 KiB segments,
+        // and a 64 MiB echo then stalled now and then for good (see the module docs).
+        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM).is_ok();
         if vnet && !offloads {
             log::warn!("{name}: the kernel refused the TAP offloads; one frame per read");
         }
