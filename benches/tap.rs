@@ -16,8 +16,8 @@
 //!
 //! The raw baseline runs twice: on smoltcp's own `TunTapInterface` (what smoltcp's benchmark
 //! uses; the ratio is against this one) and on smolsock's `TapDevice` (same device as
-//! smolsock: the difference is then the stack and the loop alone; that device has its receive
-//! offloads, but batches nothing without a `HostLoop`). The raw sockets have 64 KiB buffers each
+//! smolsock: the difference is then the stack and the loop alone; that device has its checksum
+//! offload, but batches nothing without a `HostLoop`). The raw sockets have 64 KiB buffers each
 //! way, as smolsock's with the TAP server's defaults (smoltcp then scales the window by 2, as for
 //! any buffer over 65 535 bytes). smolsock runs with those defaults, without the device's
 //! offloads (`TapDevice::open_plain`), with 1 MiB and 256 KiB buffers (`tap serve --tcp-buffer

@@ -82,7 +82,7 @@ impl TapDevice {
         Self::attach(name, true)
     }
 
-    /// [`TapDevice::open`] without the offloads: one `read` per frame of at most the MTU, as
+    /// [`TapDevice::open`] without the offloads: no `virtio_net_hdr`, one `write` per frame, as
     /// smoltcp's own `TunTapInterface` does (for comparisons, or a kernel that refuses them).
     pub fn open_plain(name: &str) -> Result<Self, TapError> {
         Self::attach(name, false)

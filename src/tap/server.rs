@@ -70,8 +70,7 @@ pub struct ServerConfig {
     /// Write every frame in and out to this libpcap file.
     pub pcap: Option<PathBuf>,
     /// Percentage of frames dropped, each way (smoltcp's `FaultInjector`). With faults the
-    /// TAP device runs without offloads ([`TapDevice::open_plain`]): the injector drops frames
-    /// over 1536 bytes.
+    /// TAP device runs without offloads ([`TapDevice::open_plain`]).
     pub drop_pct: u8,
     /// Percentage of frames with one bit flipped, each way.
     pub corrupt_pct: u8,
@@ -270,8 +269,8 @@ impl TapServer {
             .into_iter()
             .find(|&size| size >= config.tcp_buffer)
             .unwrap_or(TCP_BUFFERS[TCP_BUFFERS.len() - 1]);
-        // smoltcp's FaultInjector drops every frame over 1536 bytes: with faults, no offloads
-        // (the kernel's 64 KiB segments would all be lost).
+        // With faults, the plain device: one frame per read and write, each one the injector
+        // saw (it drops frames over 1536 bytes, so a device taking larger ones stays out).
         let device = if config.drop_pct > 0 || config.corrupt_pct > 0 {
             TapDevice::open_plain(&config.iface)?
         } else {
