@@ -58,12 +58,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let clock = VirtualClock::default();
     let mut device = Loopback::<1500, 32>::new();
-    let mut stack = Stack::new(
-        StackConfig::ip(IpCidr::new(LOCALHOST, 8)),
-        &mut device,
-        &mut socket_slots,
-        clock.now(),
-    );
+    let config = StackConfig::ip(IpCidr::new(LOCALHOST, 8));
+    // IPv6 beside IPv4 (feature `ipv6`): every service answers at ::1 too.
+    #[cfg(feature = "ipv6")]
+    let config = config.with_ipv6(smolsock::smoltcp::wire::Ipv6Cidr::new(
+        smolsock::smoltcp::wire::Ipv6Address::LOCALHOST,
+        128,
+    ));
+    let mut stack = Stack::new(config, &mut device, &mut socket_slots, clock.now());
     let mut ports_alloc = EphemeralPorts::new(0x5eed);
     // Client sockets, reused from one connection to the next.
     let mut client_sockets = Vec::new();
@@ -107,6 +109,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         String::from_utf8_lossy(hello.reply_prefix()),
         verdict(hello.outcome())
     ));
+    #[cfg(feature = "ipv6")]
+    {
+        // The same server over IPv6: the pool listens on a port, not an address.
+        let v6_at = IpEndpoint::new(
+            smolsock::smoltcp::wire::Ipv6Address::LOCALHOST.into(),
+            ports::TCP_ECHO,
+        );
+        let handle = next_tcp()?;
+        let mut hello6 =
+            EchoClient::connect(&mut stack, handle, v6_at, &mut ports_alloc, b"hello ipv6")?;
+        run(&mut stack, &mut device, &clock, |s| {
+            let p = echo.poll(s) | hello6.poll(s);
+            Work::done_if(hello6.outcome().is_some(), p)
+        })?;
+        say(&format!(
+            "client: the same server at {v6_at}: {:?} ({})",
+            String::from_utf8_lossy(hello6.reply_prefix()),
+            verdict(hello6.outcome())
+        ));
+    }
 
     // ── 2. Three clients at once ─────────────────────────────────────────────────────────
     section("2. Three clients at once, 30 000 bytes each, every byte checked");

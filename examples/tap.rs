@@ -16,7 +16,7 @@
 //! Set `RUST_LOG=debug` to see every datagram, `trace` for smoltcp's own log.
 
 use std::io::{BufRead, Write};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +33,8 @@ use smolsock::service::{
 };
 use smolsock::smoltcp::iface::SocketStorage;
 use smolsock::smoltcp::time::{Duration, Instant};
+#[cfg(feature = "ipv6")]
+use smolsock::smoltcp::wire::Ipv6Cidr;
 use smolsock::smoltcp::wire::{EthernetAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use smolsock::storage::{TcpStorage, UdpStorage};
 use smolsock::tap::{
@@ -83,6 +85,12 @@ struct NetArgs {
     ip: Ipv4Cidr,
     mac: EthernetAddress,
     gateway: Option<Ipv4Address>,
+    /// The static IPv6 address (`None`: link-local only).
+    #[cfg(feature = "ipv6")]
+    ip6: Option<Ipv6Cidr>,
+    /// SLAAC on.
+    #[cfg(feature = "ipv6")]
+    slaac: bool,
 }
 
 /// `serve`'s options.
@@ -110,9 +118,11 @@ fn parse_command_line() -> Command {
     let target = |example: &str| {
         Arg::new("target")
             .required(true)
-            .value_name("IPV4:PORT")
+            .value_name("IP:PORT")
             .value_parser(parse_target)
-            .help(format!("The server, e.g. {example}"))
+            .help(format!(
+                "The server, e.g. {example} (IPv6: [fd00:69::100]:PORT, quoted in a shell)"
+            ))
     };
     let timeout = |default: &'static str| {
         Arg::new("timeout")
@@ -339,7 +349,7 @@ fn parse_command_line() -> Command {
 
 /// The options of smolsock's side of the TAP interface, for every subcommand.
 fn with_net_args(command: clap::Command) -> clap::Command {
-    command
+    let command = command
         .arg(
             Arg::new("iface")
                 .long("iface")
@@ -369,7 +379,27 @@ fn with_net_args(command: clap::Command) -> clap::Command {
                 .value_name("IPV4")
                 .value_parser(value_parser!(Ipv4Address))
                 .help("Default gateway, for peers outside the subnet"),
+        );
+    #[cfg(feature = "ipv6")]
+    let command = command
+        .arg(
+            Arg::new("ip6")
+                .long("ip6")
+                .value_name("IPV6/PREFIX|none")
+                .default_value("fd00:69::1/64")
+                .value_parser(parse_cidr6)
+                .help(
+                    "smolsock's static IPv6 address, beside IPv4 and the link-local address \
+                     it forms from its MAC (`none`: link-local only)",
+                ),
         )
+        .arg(
+            Arg::new("slaac")
+                .long("slaac")
+                .action(ArgAction::SetTrue)
+                .help("Take IPv6 addresses from router advertisements (SLAAC)"),
+        );
+    command
 }
 
 /// What [`with_net_args`] parsed.
@@ -379,7 +409,24 @@ fn net_args(m: &ArgMatches) -> NetArgs {
         ip: *m.get_one("ip").expect("has a default"),
         mac: *m.get_one("mac").expect("has a default"),
         gateway: m.get_one::<Ipv4Address>("gateway").copied(),
+        #[cfg(feature = "ipv6")]
+        ip6: m
+            .get_one::<Option<Ipv6Cidr>>("ip6")
+            .copied()
+            .expect("has a default"),
+        #[cfg(feature = "ipv6")]
+        slaac: m.get_flag("slaac"),
     }
+}
+
+#[cfg(feature = "ipv6")]
+fn parse_cidr6(s: &str) -> Result<Option<Ipv6Cidr>, String> {
+    if s == "none" {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|()| {
+        format!("{s:?} is not an IPv6 address with a prefix, like fd00:69::1/64, nor `none`")
+    })
 }
 
 fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
@@ -393,10 +440,20 @@ fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
 }
 
 fn parse_target(s: &str) -> Result<IpEndpoint, String> {
-    let addr: SocketAddrV4 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not IPV4:PORT, like 192.168.69.100:8000 (no DNS here)"))?;
-    Ok(IpEndpoint::new((*addr.ip()).into(), addr.port()))
+    let addr: SocketAddr = s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not IPV4:PORT or [IPV6]:PORT, like 192.168.69.100:8000 or \
+             [fd00:69::100]:8000 (no DNS here)"
+        )
+    })?;
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) => v4.into(),
+        #[cfg(feature = "ipv6")]
+        std::net::IpAddr::V6(v6) => v6.into(),
+        #[cfg(not(feature = "ipv6"))]
+        std::net::IpAddr::V6(_) => return Err("built without the `ipv6` feature".into()),
+    };
+    Ok(IpEndpoint::new(ip, addr.port()))
 }
 
 /// Set by SIGINT/SIGTERM; the wait in the event loop is interrupted and the loop stops.
@@ -543,6 +600,11 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     config.address = args.net.ip;
     config.mac = args.net.mac;
     config.gateway = args.net.gateway;
+    #[cfg(feature = "ipv6")]
+    {
+        config.ipv6 = args.net.ip6;
+        config.slaac = args.net.slaac;
+    }
     config.pool = usize::from(args.pool);
     config.backlog = args.backlog;
     config.pcap = args.pcap;
@@ -728,6 +790,11 @@ fn client_stack<'a>(
         StackConfig::ethernet(net.mac, IpCidr::Ipv4(net.ip)).with_seed(seed_from_time());
     if let Some(gateway) = net.gateway {
         config = config.with_gateway(gateway);
+    }
+    #[cfg(feature = "ipv6")]
+    {
+        config.ipv6 = net.ip6;
+        config.slaac = net.slaac;
     }
     Stack::new(config, device, sockets, now)
 }

@@ -14,8 +14,10 @@ device is (`sudo ip netns exec smolsock python3 scripts/lesson.py ...`), then po
   tcp-client    HOST [MESSAGE] [--port 8000] connect, send, print the reply (lesson program 2)
   udp-client    HOST [MESSAGE] [--port 8848] sendto, print the reply from recvfrom (program 8)
 
-Every server binds to --host (default 0.0.0.0), prints "listening on HOST:PORT" once it does,
-serves until Ctrl-C, and upper-cases ASCII letters only, as smolsock's services do.
+Every server binds to --host (default 0.0.0.0; an IPv6 address such as fd00:69::100 makes it
+an AF_INET6 server, as a HOST with a colon makes a client use AF_INET6), prints "listening on
+HOST:PORT" once it does, serves until Ctrl-C, and upper-cases ASCII letters only, as smolsock's
+services do.
 """
 
 import argparse
@@ -30,6 +32,11 @@ def say(*words):
     print(*words, flush=True)
 
 
+def family(host):
+    """AF_INET6 for an IPv6 address (it has a colon), else AF_INET: the lesson's AF_INET6."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def listening(sock, kind):
     host, port = sock.getsockname()[:2]
     say(f"{kind} listening on {host}:{port}")
@@ -37,7 +44,7 @@ def listening(sock, kind):
 
 def tcp_listener(args, backlog, kind):
     """bind and listen(backlog), with SO_REUSEADDR (program 5: restart without "address in use")."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server = socket.socket(family(args.host), socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((args.host, args.port))
     server.listen(backlog)
@@ -58,7 +65,7 @@ def tcp_server(args):
 
 def udp_server(args):
     """Lesson program 7, with smolsock's reply: the datagram upper-cased, to its sender."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+    with socket.socket(family(args.host), socket.SOCK_DGRAM) as server:
         server.bind((args.host, args.port))
         listening(server, "udp-server")
         while True:
@@ -69,7 +76,7 @@ def udp_server(args):
 
 def udp_sink(args):
     """Lesson program 9: receive only."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+    with socket.socket(family(args.host), socket.SOCK_DGRAM) as server:
         server.bind((args.host, args.port))
         listening(server, "udp-sink")
         count = total = 0
@@ -153,7 +160,7 @@ def tcp_client(args):
 
 def udp_client(args):
     """Lesson program 8."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as conn:
+    with socket.socket(family(args.server), socket.SOCK_DGRAM) as conn:
         conn.settimeout(5)
         conn.sendto(args.message.encode(), (args.server, args.port))
         data, _ = conn.recvfrom(65535)

@@ -2,7 +2,8 @@
 # Make or remove a network namespace holding a TAP device for smolsock.
 #
 #   sudo scripts/tap-netns.sh up NAME [TAP]     # namespace NAME, TAP device (default tap0),
-#                                               # kernel side 192.168.69.100/24, up
+#                                               # kernel side 192.168.69.100/24 and
+#                                               # fd00:69::100/64, up
 #   sudo scripts/tap-netns.sh down NAME [TAP]   # delete it (and the TAP device with it)
 #
 # The lesson's addresses exist only inside NAME: run smolsock and its peers with
@@ -10,6 +11,7 @@
 set -euo pipefail
 
 KERNEL_CIDR=${KERNEL_CIDR:-192.168.69.100/24}
+KERNEL_CIDR6=${KERNEL_CIDR6:-fd00:69::100/64}
 
 usage() {
     echo "usage: $0 up|down NAME [TAP]   (TAP defaults to tap0)" >&2
@@ -43,15 +45,19 @@ up)
     trap 'ip netns del "$ns" 2>/dev/null || true' ERR
     ip -n "$ns" link set lo up
     ip netns exec "$ns" ip tuntap add dev "$tap" mode tap
-    # IPv6 off on the TAP: captures then show only the lesson's traffic.
-    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1" 2>/dev/null || true
+    # No router solicitations from the kernel side: captures show little beyond the lesson.
+    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.router_solicitations=0" 2>/dev/null || true
     ip -n "$ns" addr add "$KERNEL_CIDR" dev "$tap"
+    # nodad: usable at once (no duplicate address detection first).
+    ip -n "$ns" addr add "$KERNEL_CIDR6" dev "$tap" nodad
     ip -n "$ns" link set "$tap" up
     trap - ERR
     cat <<MSG
-namespace $ns: $tap with the kernel side at $KERNEL_CIDR
+namespace $ns: $tap with the kernel side at $KERNEL_CIDR and $KERNEL_CIDR6
   server:  sudo ip netns exec $ns target/release/examples/tap serve --iface $tap
   client:  sudo ip netns exec $ns python3 -c 'import socket; s=socket.create_connection(("192.168.69.1",8000)); s.sendall(b"hello world"); print(s.recv(1024))'
+  IPv6:    sudo ip netns exec $ns python3 -c 'import socket; s=socket.create_connection(("fd00:69::1",8000)); s.sendall(b"hello world"); print(s.recv(1024))'
+  ping:    sudo ip netns exec $ns ping -c 3 192.168.69.1; sudo ip netns exec $ns ping -6 -c 3 fd00:69::1
   remove:  sudo $0 down $ns $tap
 MSG
     ;;

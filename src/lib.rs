@@ -26,7 +26,7 @@
 //! | `dhcp` | a DHCPv4 client that configures the stack (feature `dhcp`) |
 //! | [`clock`] | where `now` comes from: host clock, tick counter, virtual clock |
 //! | [`stack`] | a smoltcp interface and socket set over caller storage |
-//! | [`guard`] | the ingress guard: every frame seen before smoltcp (late SYN, SYN flood, blind RST, ARP mirror) |
+//! | [`guard`] | the ingress guard: every frame seen before smoltcp (late SYN, SYN flood, blind RST, ARP and neighbour-discovery mirror), IPv4 and IPv6 |
 //! | [`log_limit`] | rate-limited logging, so a flood cannot fill the log |
 //! | [`storage`] | socket buffers sized by const generics |
 //! | [`event_loop`] | when to poll and how long to sleep |
@@ -56,6 +56,8 @@
 //! | `nal` | yes | `nal`: the embedded-nal 0.9 socket traits on the stack; `lesson`: the lesson's programs over them |
 //! | `sim` | yes | [`sim`]: the network simulator (without it only `sim::Prng` and `sim::Rate`) |
 //! | `dhcp` | yes | `dhcp`: a DHCPv4 client that configures the stack (smoltcp's `proto-dhcpv4`, `socket-dhcpv4`) |
+//! | `ipv6` | yes | IPv6 beside IPv4 (smoltcp's `proto-ipv6`): a link-local address from the MAC, [`StackConfig::with_ipv6`]; every service on both |
+//! | `slaac` | yes | IPv6 addresses from router advertisements, [`StackConfig::with_slaac`] (smoltcp's `proto-ipv6-slaac`) |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.

@@ -92,12 +92,14 @@ impl LogLimit {
 /// Log through a [`LogLimit`]: `limited!(limit, now, warn, "format", args...)`.
 ///
 /// Writes the line if the limiter allows it, preceded by a line counting the lines it held
-/// back since the last one written.
+/// back since the last one written. When `log` compiles the level out (its `max_level_*`
+/// features, e.g. the firmware's `log-off` build) the limiter is not consulted either: there is
+/// no line to limit, and the call site compiles to nothing.
 #[macro_export]
 macro_rules! limited {
     ($limit:expr, $now:expr, $level:ident, $($arg:tt)+) => {{
         let limit: &mut $crate::log_limit::LogLimit = &mut $limit;
-        if limit.allow($now) {
+        if $crate::__log_level!($level) <= log::STATIC_MAX_LEVEL && limit.allow($now) {
             let held = limit.take_suppressed();
             if held > 0 {
                 log::$level!("({held} similar lines suppressed)");
@@ -105,4 +107,25 @@ macro_rules! limited {
             log::$level!($($arg)+);
         }
     }};
+}
+
+/// `log::Level` for a level macro's name (`warn` → `Level::Warn`), for [`limited!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_level {
+    (error) => {
+        log::Level::Error
+    };
+    (warn) => {
+        log::Level::Warn
+    };
+    (info) => {
+        log::Level::Info
+    };
+    (debug) => {
+        log::Level::Debug
+    };
+    (trace) => {
+        log::Level::Trace
+    };
 }

@@ -33,6 +33,8 @@ use smoltcp::phy::Device;
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 
 use crate::device::one_frame::OneFrame;
 use crate::guard::egress::{SniffTx, Sniffing};
@@ -46,8 +48,17 @@ pub struct StackConfig {
     /// MAC address, for Ethernet devices; `None` for IP-only devices (loopback, TUN), which
     /// without the `medium-ip` feature get [`StackConfig::LOOPBACK_MAC`] and Ethernet framing.
     pub mac: Option<EthernetAddress>,
-    /// The interface's IPv4 address and prefix.
+    /// The interface's address and prefix (IPv4, or IPv6 with the `ipv6` feature).
     pub address: IpCidr,
+    /// A further, static IPv6 address (feature `ipv6`), e.g. `fd00:69::1/64`. An Ethernet
+    /// interface also gets a link-local address from its MAC (EUI-64) in any case.
+    #[cfg(feature = "ipv6")]
+    pub ipv6: Option<Ipv6Cidr>,
+    /// Take IPv6 addresses from router advertisements (SLAAC, smoltcp's `proto-ipv6-slaac`):
+    /// the interface solicits a router and forms an address from each advertised prefix and
+    /// its MAC (feature `slaac`; Ethernet only; without the feature a warning, and no SLAAC).
+    #[cfg(feature = "ipv6")]
+    pub slaac: bool,
     /// Default gateway, if any.
     pub gateway: Option<Ipv4Address>,
     /// Seed for smoltcp's initial sequence numbers and similar; give each run its own on a real
@@ -69,6 +80,10 @@ impl StackConfig {
             address,
             gateway: None,
             random_seed: 0,
+            #[cfg(feature = "ipv6")]
+            ipv6: None,
+            #[cfg(feature = "ipv6")]
+            slaac: false,
         }
     }
 
@@ -79,6 +94,10 @@ impl StackConfig {
             address,
             gateway: None,
             random_seed: 0,
+            #[cfg(feature = "ipv6")]
+            ipv6: None,
+            #[cfg(feature = "ipv6")]
+            slaac: false,
         }
     }
 
@@ -90,6 +109,10 @@ impl StackConfig {
             address: IpCidr::new(IpAddress::Ipv4(Ipv4Address::UNSPECIFIED), 0),
             gateway: None,
             random_seed: 0,
+            #[cfg(feature = "ipv6")]
+            ipv6: None,
+            #[cfg(feature = "ipv6")]
+            slaac: false,
         }
     }
 
@@ -97,6 +120,29 @@ impl StackConfig {
     pub fn with_gateway(mut self, gateway: Ipv4Address) -> Self {
         self.gateway = Some(gateway);
         self
+    }
+
+    /// The same, with a static IPv6 address besides (feature `ipv6`).
+    #[cfg(feature = "ipv6")]
+    pub fn with_ipv6(mut self, address: Ipv6Cidr) -> Self {
+        self.ipv6 = Some(address);
+        self
+    }
+
+    /// The same, taking IPv6 addresses from router advertisements (SLAAC; feature `slaac`).
+    #[cfg(feature = "ipv6")]
+    pub fn with_slaac(mut self) -> Self {
+        self.slaac = true;
+        self
+    }
+
+    /// The IPv6 link-local address of an Ethernet interface with `mac`: `fe80::/64` and the
+    /// modified EUI-64 interface identifier (RFC 4291 appendix A), as smoltcp forms SLAAC
+    /// addresses.
+    #[cfg(feature = "ipv6")]
+    pub fn link_local(mac: EthernetAddress) -> Option<Ipv6Cidr> {
+        let prefix = Ipv6Cidr::new(Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 64);
+        Ipv6Cidr::from_link_prefix(&prefix, HardwareAddress::Ethernet(mac))
     }
 
     /// The same, with a random seed.
@@ -148,11 +194,39 @@ impl<'a> Stack<'a> {
         };
         let mut iface_config = Config::new(hardware_addr);
         iface_config.random_seed = config.random_seed;
+        #[cfg(feature = "slaac")]
+        {
+            iface_config.slaac =
+                config.slaac && matches!(hardware_addr, HardwareAddress::Ethernet(_));
+        }
+        #[cfg(all(feature = "ipv6", not(feature = "slaac")))]
+        if config.slaac {
+            log::warn!("SLAAC asked for, but built without the `slaac` feature: off");
+        }
         let mut iface = Interface::new(iface_config, device, now);
         if !config.address.address().is_unspecified() {
             iface.update_ip_addrs(|addrs| {
                 // A fresh interface has no address, so there is room for one.
                 addrs.push(config.address).ok();
+            });
+        }
+        #[cfg(feature = "ipv6")]
+        {
+            let link_local = match hardware_addr {
+                HardwareAddress::Ethernet(mac) => StackConfig::link_local(mac),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            };
+            iface.update_ip_addrs(|addrs| {
+                for cidr in link_local.into_iter().chain(config.ipv6) {
+                    if addrs.push(IpCidr::Ipv6(cidr)).is_err() {
+                        log::warn!(
+                            "no room for {cidr}: smoltcp keeps {} addresses per interface \
+                             (feature iface-max-addr-count-N)",
+                            addrs.capacity()
+                        );
+                    }
+                }
             });
         }
         if let Some(gateway) = config.gateway {
@@ -220,6 +294,10 @@ impl<'a> Stack<'a> {
         if self.mac.is_none() {
             return true;
         }
+        #[cfg(feature = "ipv6")]
+        if let IpAddress::Ipv6(v6) = addr {
+            return self.neighbor_ready_v6(v6);
+        }
         #[allow(irrefutable_let_patterns)]
         let IpAddress::Ipv4(v4) = addr
         else {
@@ -250,6 +328,33 @@ impl<'a> Stack<'a> {
             }
         };
         self.guard.knows_neighbor(IpAddress::Ipv4(hop), self.now)
+    }
+
+    /// [`Stack::neighbor_ready`] for IPv6: multicast leaves at once; a link-local peer or one in
+    /// one of our prefixes once neighbour discovery resolved it; anything else (behind a
+    /// router) is not known to be ready, and goes through the resolve lane.
+    #[cfg(feature = "ipv6")]
+    fn neighbor_ready_v6(&self, v6: Ipv6Address) -> bool {
+        if v6.is_multicast() {
+            return true;
+        }
+        let on_link = v6.is_unicast_link_local()
+            || self.iface.ip_addrs().iter().any(|cidr| match cidr {
+                IpCidr::Ipv6(net) => net.contains_addr(&v6),
+                #[allow(unreachable_patterns)]
+                _ => false,
+            });
+        on_link && self.guard.knows_neighbor(IpAddress::Ipv6(v6), self.now)
+    }
+
+    /// The interface's IPv6 addresses (link-local, static, from SLAAC; feature `ipv6`).
+    #[cfg(feature = "ipv6")]
+    pub fn ipv6_cidrs(&self) -> impl Iterator<Item = Ipv6Cidr> + '_ {
+        self.iface.ip_addrs().iter().filter_map(|cidr| match cidr {
+            IpCidr::Ipv6(v6) => Some(*v6),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        })
     }
 
     /// The interface's IPv4 address and subnet, if it has one.
@@ -314,6 +419,18 @@ impl<'a> Stack<'a> {
     /// that is not ours, nor the network or broadcast address of one of our subnets. A reply to
     /// anything else would go to a broadcast (amplification), to ourselves, or nowhere.
     pub fn is_plausible_peer(&self, addr: IpAddress) -> bool {
+        #[cfg(feature = "ipv6")]
+        if let IpAddress::Ipv6(v6) = addr {
+            // IPv6 has no broadcast; a multicast or unspecified source, or our own address
+            // heard from a wire, deserves no answer.
+            let wire = self.mac.is_some_and(|mac| mac != StackConfig::LOOPBACK_MAC);
+            let ours = self
+                .iface
+                .ip_addrs()
+                .iter()
+                .any(|cidr| cidr.address() == addr);
+            return !(v6.is_multicast() || v6.is_unspecified() || (wire && ours));
+        }
         #[allow(irrefutable_let_patterns)]
         let IpAddress::Ipv4(v4) = addr
         else {

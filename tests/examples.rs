@@ -62,6 +62,8 @@ fn demo_runs_the_whole_lesson() {
     let out = run_with_input("demo", "");
     for expected in [
         "client: received \"HELLO WORLD\" (every byte correct, closed cleanly)",
+        #[cfg(feature = "ipv6")]
+        "client: the same server at ::1:8000: \"HELLO IPV6\" (every byte correct, closed cleanly)",
         "4th client: error: connection refused",
         "4th client, again: \"LET ME IN\" (every byte correct, closed cleanly)",
         "start again -> 3 sockets in LISTEN on port 8000 right away",
@@ -77,9 +79,10 @@ fn demo_runs_the_whole_lesson() {
             "demo output lacks {expected:?}:\n{out}"
         );
     }
+    // One more over IPv6 with the `ipv6` feature.
     assert_eq!(
         out.matches("every byte correct, closed cleanly").count(),
-        7,
+        if cfg!(feature = "ipv6") { 8 } else { 7 },
         "{out}"
     );
     assert_eq!(out.matches("\"DATAGRAM FROM CLIENT ").count(), 5);

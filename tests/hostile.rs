@@ -10,6 +10,10 @@
 //! | idle holders / never-reading peers | `PoolConfig::{evict_idle_after, idle_timeout, send_timeout}` |
 //! | blind RSTs across the window | the guard's RFC 5961 check (`guard/blind_rst.rs`) |
 //! | a RST during a handshake | the pool keeps exactly `backlog` listeners |
+//!
+//! With the `ipv6` feature both stacks also have an IPv6 address (fd00:69::1 and ::100) and
+//! the spoofed UDP, SYN flood, blind RST, ping and ICMP error tests run again over IPv6
+//! (`Family::V6`): neighbour discovery instead of ARP, the same defences, the same figures.
 
 use smolsock::clock::{Clock, VirtualClock};
 use smolsock::device::{Pending, Wire, WireEnd};
@@ -21,9 +25,11 @@ use smolsock::smoltcp::phy::{Device, TxToken};
 use smolsock::smoltcp::time::{Duration, Instant};
 use smolsock::smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr,
-    IpAddress, IpCidr, IpEndpoint, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl,
+    IpAddress, IpCidr, IpEndpoint, IpProtocol, IpRepr, Ipv4Address, Ipv4Packet, TcpControl,
     TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
 };
+#[cfg(feature = "ipv6")]
+use smolsock::smoltcp::wire::{Ipv6Address, Ipv6Cidr, Ipv6Packet};
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{ClientState, EphemeralPorts, PoolConfig, TcpClient};
 use smolsock::udp::UdpClient;
@@ -34,6 +40,56 @@ const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 const ATTACKER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x66]);
 const SERVER_IP: Ipv4Address = Ipv4Address::new(192, 168, 69, 1);
 const CLIENT_IP: Ipv4Address = Ipv4Address::new(192, 168, 69, 100);
+/// The same hosts' IPv6 addresses (feature `ipv6`), beside their link-local ones.
+#[cfg(feature = "ipv6")]
+const SERVER_IP6: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 1);
+#[cfg(feature = "ipv6")]
+const CLIENT_IP6: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 0x100);
+
+/// Which IP version an attack and the legitimate client use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    #[cfg(feature = "ipv6")]
+    V6,
+}
+
+impl Family {
+    fn server(self) -> IpAddress {
+        match self {
+            Family::V4 => IpAddress::Ipv4(SERVER_IP),
+            #[cfg(feature = "ipv6")]
+            Family::V6 => IpAddress::Ipv6(SERVER_IP6),
+        }
+    }
+
+    fn client(self) -> IpAddress {
+        match self {
+            Family::V4 => IpAddress::Ipv4(CLIENT_IP),
+            #[cfg(feature = "ipv6")]
+            Family::V6 => IpAddress::Ipv6(CLIENT_IP6),
+        }
+    }
+
+    /// An address in the server's subnet that nobody holds (nobody answers ARP or neighbour
+    /// solicitations for it).
+    fn nobody(self, i: u32) -> IpAddress {
+        match self {
+            Family::V4 => IpAddress::Ipv4(nobody(i)),
+            #[cfg(feature = "ipv6")]
+            Family::V6 => IpAddress::Ipv6(Ipv6Address::new(
+                0xfd00,
+                0x69,
+                0,
+                0,
+                0,
+                0,
+                0xbad,
+                (i % 60_000) as u16,
+            )),
+        }
+    }
+}
 
 type W = Wire<1514, 256>;
 
@@ -67,6 +123,9 @@ struct Lan {
     last_ack_from_server: Option<TcpSeqNumber>,
     /// Every ICMP message the server sent: (type, code, the message's bytes).
     icmp_from_server: Vec<(u8, u8, Vec<u8>)>,
+    /// TCP segments the server sent with no payload, no SYN, FIN or RST (pure ACKs, challenge
+    /// ACKs among them).
+    pure_acks_from_server: usize,
 }
 
 impl Lan {
@@ -75,20 +134,19 @@ impl Lan {
         let clock = VirtualClock::default();
         let wire: &'static W = leak(W::new());
         let (mut a, mut b) = wire.ends();
-        let server = Stack::new(
+        let server_config =
             StackConfig::ethernet(SERVER_MAC, IpCidr::new(IpAddress::Ipv4(SERVER_IP), 24))
-                .with_seed(1),
-            &mut a,
-            sockets(server_sockets),
-            clock.now(),
-        );
-        let client = Stack::new(
+                .with_seed(1);
+        let client_config =
             StackConfig::ethernet(CLIENT_MAC, IpCidr::new(IpAddress::Ipv4(CLIENT_IP), 24))
-                .with_seed(2),
-            &mut b,
-            sockets(16),
-            clock.now(),
+                .with_seed(2);
+        #[cfg(feature = "ipv6")]
+        let (server_config, client_config) = (
+            server_config.with_ipv6(Ipv6Cidr::new(SERVER_IP6, 64)),
+            client_config.with_ipv6(Ipv6Cidr::new(CLIENT_IP6, 64)),
         );
+        let server = Stack::new(server_config, &mut a, sockets(server_sockets), clock.now());
+        let client = Stack::new(client_config, &mut b, sockets(16), clock.now());
         Lan {
             clock,
             server,
@@ -97,6 +155,7 @@ impl Lan {
             b,
             last_ack_from_server: None,
             icmp_from_server: Vec::new(),
+            pure_acks_from_server: 0,
         }
     }
 
@@ -119,6 +178,7 @@ impl Lan {
             inner: &mut self.a,
             last_ack: &mut self.last_ack_from_server,
             icmp: &mut self.icmp_from_server,
+            pure_acks: &mut self.pure_acks_from_server,
         };
         let mut progress = self.server.poll(now, &mut spy);
         progress |= self.client.poll(now, &mut self.b);
@@ -178,37 +238,58 @@ struct Spy<'d> {
     inner: &'d mut WireEnd<'static, 1514, 256>,
     last_ack: &'d mut Option<TcpSeqNumber>,
     icmp: &'d mut Vec<(u8, u8, Vec<u8>)>,
+    pure_acks: &'d mut usize,
 }
 
 struct SpyTx<'t, T> {
     inner: T,
     last_ack: &'t mut Option<TcpSeqNumber>,
     icmp: &'t mut Vec<(u8, u8, Vec<u8>)>,
+    pure_acks: &'t mut usize,
+}
+
+/// The IP payload of an Ethernet frame and its protocol (IPv4 or IPv6, no extension headers).
+fn ip_payload(frame: &[u8]) -> Option<(IpProtocol, &[u8])> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    match eth.ethertype() {
+        EthernetProtocol::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(&frame[14..]).ok()?;
+            Some((ip.next_header(), ip.payload()))
+        }
+        #[cfg(feature = "ipv6")]
+        EthernetProtocol::Ipv6 => {
+            let ip = Ipv6Packet::new_checked(&frame[14..]).ok()?;
+            Some((ip.next_header(), ip.payload()))
+        }
+        _ => None,
+    }
 }
 
 impl<T: TxToken> TxToken for SpyTx<'_, T> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let (last_ack, icmp) = (self.last_ack, self.icmp);
+        let (last_ack, icmp, pure_acks) = (self.last_ack, self.icmp, self.pure_acks);
         self.inner.consume(len, |buf| {
             let r = f(buf);
-            let eth = EthernetFrame::new_checked(&*buf).ok();
-            let ip = eth
-                .as_ref()
-                .filter(|e| e.ethertype() == EthernetProtocol::Ipv4)
-                .and_then(|e| Ipv4Packet::new_checked(e.payload()).ok());
-            match ip {
-                Some(ip) if ip.next_header() == IpProtocol::Tcp => {
-                    if let Ok(tcp) = TcpPacket::new_checked(ip.payload()) {
+            match ip_payload(buf) {
+                Some((IpProtocol::Tcp, payload)) => {
+                    if let Ok(tcp) = TcpPacket::new_checked(payload) {
                         if tcp.ack() && !tcp.rst() {
                             *last_ack = Some(tcp.ack_number());
                         }
+                        if tcp.ack()
+                            && !(tcp.syn() || tcp.fin() || tcp.rst())
+                            && tcp.payload().is_empty()
+                        {
+                            *pure_acks += 1;
+                        }
                     }
                 }
-                Some(ip) if ip.next_header() == IpProtocol::Icmp => {
-                    let msg = ip.payload();
-                    if msg.len() >= 2 {
-                        icmp.push((msg[0], msg[1], msg.to_vec()));
-                    }
+                Some((IpProtocol::Icmp, msg)) if msg.len() >= 2 => {
+                    icmp.push((msg[0], msg[1], msg.to_vec()));
+                }
+                #[cfg(feature = "ipv6")]
+                Some((IpProtocol::Icmpv6, msg)) if msg.len() >= 2 => {
+                    icmp.push((msg[0], msg[1], msg.to_vec()));
                 }
                 _ => {}
             }
@@ -235,6 +316,7 @@ impl Device for Spy<'_> {
                 inner: tx,
                 last_ack: &mut *self.last_ack,
                 icmp: &mut *self.icmp,
+                pure_acks: &mut *self.pure_acks,
             },
         ))
     }
@@ -245,6 +327,7 @@ impl Device for Spy<'_> {
             inner: tx,
             last_ack: &mut *self.last_ack,
             icmp: &mut *self.icmp,
+            pure_acks: &mut *self.pure_acks,
         })
     }
 
@@ -253,50 +336,62 @@ impl Device for Spy<'_> {
     }
 }
 
-fn eth_ipv4(
-    src_ip: Ipv4Address,
+/// A frame from the attacker's MAC to the server: Ethernet, an IP header from `src` to the
+/// server's address of the same family, and a `payload_len`-byte payload `fill` writes.
+fn attacker_frame(
+    src: IpAddress,
     proto: IpProtocol,
     payload_len: usize,
-) -> (EthernetRepr, Ipv4Repr) {
-    (
-        EthernetRepr {
-            src_addr: ATTACKER_MAC,
-            dst_addr: SERVER_MAC,
-            ethertype: EthernetProtocol::Ipv4,
+    fill: impl FnOnce(&mut [u8], &IpAddress, &IpAddress),
+) -> Vec<u8> {
+    let dst = server_addr_like(src);
+    let ip = IpRepr::new(src, dst, proto, payload_len, 64);
+    let eth = EthernetRepr {
+        src_addr: ATTACKER_MAC,
+        dst_addr: SERVER_MAC,
+        ethertype: match src {
+            IpAddress::Ipv4(_) => EthernetProtocol::Ipv4,
+            #[cfg(feature = "ipv6")]
+            IpAddress::Ipv6(_) => EthernetProtocol::Ipv6,
         },
-        Ipv4Repr {
-            src_addr: src_ip,
-            dst_addr: SERVER_IP,
-            next_header: proto,
-            payload_len,
-            hop_limit: 64,
-        },
-    )
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len()];
+    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut e);
+    let caps = Default::default();
+    ip.emit(e.payload_mut(), &caps);
+    let header_len = ip.header_len();
+    fill(&mut e.payload_mut()[header_len..], &src, &dst);
+    frame
+}
+
+/// The server's address in `addr`'s family.
+fn server_addr_like(addr: IpAddress) -> IpAddress {
+    match addr {
+        IpAddress::Ipv4(_) => IpAddress::Ipv4(SERVER_IP),
+        #[cfg(feature = "ipv6")]
+        IpAddress::Ipv6(_) => IpAddress::Ipv6(SERVER_IP6),
+    }
 }
 
 /// A spoofed UDP datagram to the server.
 fn udp_frame(src: IpEndpoint, dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let IpAddress::Ipv4(src_ip) = src.addr;
     let udp = UdpRepr {
         src_port: src.port,
         dst_port,
     };
-    let (eth, ip) = eth_ipv4(src_ip, IpProtocol::Udp, udp.header_len() + payload.len());
-    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
-    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.emit(&mut e);
-    let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
-    ip.emit(&mut p, &Default::default());
-    let mut u = UdpPacket::new_unchecked(p.payload_mut());
-    udp.emit(
-        &mut u,
-        &IpAddress::Ipv4(src_ip),
-        &IpAddress::Ipv4(SERVER_IP),
-        payload.len(),
-        |buf| buf.copy_from_slice(payload),
-        &Default::default(),
-    );
-    frame
+    let len = udp.header_len() + payload.len();
+    attacker_frame(src.addr, IpProtocol::Udp, len, |buf, from, to| {
+        let mut u = UdpPacket::new_unchecked(buf);
+        udp.emit(
+            &mut u,
+            from,
+            to,
+            payload.len(),
+            |b| b.copy_from_slice(payload),
+            &Default::default(),
+        );
+    })
 }
 
 /// A spoofed TCP segment (no payload) to the server.
@@ -307,7 +402,6 @@ fn tcp_frame(
     seq: TcpSeqNumber,
     ack: Option<TcpSeqNumber>,
 ) -> Vec<u8> {
-    let IpAddress::Ipv4(src_ip) = src.addr;
     let tcp = TcpRepr {
         src_port: src.port,
         dst_port,
@@ -322,20 +416,15 @@ fn tcp_frame(
         timestamp: None,
         payload: &[],
     };
-    let (eth, ip) = eth_ipv4(src_ip, IpProtocol::Tcp, tcp.buffer_len());
-    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
-    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.emit(&mut e);
-    let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
-    ip.emit(&mut p, &Default::default());
-    let mut t = TcpPacket::new_unchecked(p.payload_mut());
-    tcp.emit(
-        &mut t,
-        &IpAddress::Ipv4(src_ip),
-        &IpAddress::Ipv4(SERVER_IP),
-        &Default::default(),
-    );
-    frame
+    attacker_frame(
+        src.addr,
+        IpProtocol::Tcp,
+        tcp.buffer_len(),
+        |buf, from, to| {
+            let mut t = TcpPacket::new_unchecked(buf);
+            tcp.emit(&mut t, from, to, &Default::default());
+        },
+    )
 }
 
 /// An ICMP echo request to the server.
@@ -345,25 +434,32 @@ fn ping_frame(src: Ipv4Address, ident: u16, seq_no: u16, data: &[u8]) -> Vec<u8>
         seq_no,
         data,
     };
-    let (eth, ip) = eth_ipv4(src, IpProtocol::Icmp, icmp.buffer_len());
-    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
-    let mut e = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.emit(&mut e);
-    let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
-    ip.emit(&mut p, &Default::default());
-    let mut m = Icmpv4Packet::new_unchecked(p.payload_mut());
-    icmp.emit(&mut m, &Default::default());
-    frame
+    attacker_frame(
+        src.into(),
+        IpProtocol::Icmp,
+        icmp.buffer_len(),
+        |buf, _, _| {
+            let mut m = Icmpv4Packet::new_unchecked(buf);
+            icmp.emit(&mut m, &Default::default());
+        },
+    )
 }
 
 /// Let the server learn the client's hardware address (the client ARPs for the server).
 fn introduce_client(lan: &mut Lan) {
+    introduce_client_over(lan, Family::V4);
+}
+
+/// Let the server learn the client's hardware address over `family` (ARP, or the client's
+/// neighbour solicitation for the server).
+fn introduce_client_over(lan: &mut Lan, family: Family) {
     let h = lan
         .client
         .add_udp(leak(UdpStorage::<2, 256>::new()))
         .unwrap();
     let mut c = UdpClient::bind(&mut lan.client, h, 39999).unwrap();
-    c.send_to(&mut lan.client, b"hi", server_at(9)).unwrap();
+    c.send_to(&mut lan.client, b"hi", IpEndpoint::new(family.server(), 9))
+        .unwrap();
     lan.run_for(secs(1), Duration::from_millis(10), |_| false);
 }
 
@@ -378,6 +474,39 @@ fn server_at(port: u16) -> IpEndpoint {
 
 #[test]
 fn spoofed_udp_sources_do_not_silence_the_echo() {
+    spoofed_udp(Family::V4);
+}
+
+/// The same over IPv6: sources that never answer neighbour solicitations, our own address and
+/// a multicast address as sources; the legitimate IPv6 client is answered at once.
+#[cfg(feature = "ipv6")]
+#[test]
+fn spoofed_ipv6_udp_sources_do_not_silence_the_echo() {
+    spoofed_udp(Family::V6);
+}
+
+fn spoofed_udp(family: Family) {
+    let server_at = |port| IpEndpoint::new(family.server(), port);
+    // Sources nobody may answer, and how many of them the echo itself refuses (smoltcp drops
+    // a datagram from a broadcast or multicast source before the echo sees it).
+    let (bogus, refused_by_echo): (Vec<IpAddress>, u64) = match family {
+        Family::V4 => (
+            vec![
+                Ipv4Address::new(192, 168, 69, 0).into(),
+                SERVER_IP.into(),
+                Ipv4Address::new(192, 168, 69, 255).into(),
+            ],
+            2,
+        ),
+        #[cfg(feature = "ipv6")]
+        Family::V6 => (
+            vec![
+                SERVER_IP6.into(),
+                smolsock::smoltcp::wire::IPV6_LINK_LOCAL_ALL_NODES.into(),
+            ],
+            1,
+        ),
+    };
     let mut lan = Lan::new(8);
     let mut echo = UdpEcho::<1472>::new(
         &mut lan.server,
@@ -418,19 +547,15 @@ fn spoofed_udp_sources_do_not_silence_the_echo() {
     // address, the server's own address and the broadcast address as sources.
     for i in 0..60 {
         let frame = udp_frame(
-            IpEndpoint::new(IpAddress::Ipv4(nobody(i)), 5000),
+            IpEndpoint::new(family.nobody(i), 5000),
             ports::UDP_ECHO,
             b"spoof",
         );
         lan.inject(&frame);
     }
-    for src in [
-        Ipv4Address::new(192, 168, 69, 0),
-        SERVER_IP,
-        Ipv4Address::new(192, 168, 69, 255),
-    ] {
+    for src in bogus {
         lan.inject(&udp_frame(
-            IpEndpoint::new(IpAddress::Ipv4(src), 5000),
+            IpEndpoint::new(src, 5000),
             ports::UDP_ECHO,
             b"spoof",
         ));
@@ -452,7 +577,7 @@ fn spoofed_udp_sources_do_not_silence_the_echo() {
             Work::done_if(got.len() >= 20, p)
         })
         .expect("legitimate datagrams answered within 1 s");
-    eprintln!("20 legit datagrams answered {took} after 63 spoofed ones");
+    eprintln!("{family:?}: 20 legit datagrams answered {took} after the spoofed ones");
     assert_eq!(got, sent);
     // Let the lane give up on the spoofed peers, then count.
     lan.run_for(secs(5), Duration::from_millis(100), |l| {
@@ -465,7 +590,10 @@ fn spoofed_udp_sources_do_not_silence_the_echo() {
     );
     // The network and own-address sources are refused by the echo; smoltcp itself drops a
     // datagram whose source is the broadcast address.
-    assert_eq!(stats.unanswerable, 2, "network and own address as source");
+    assert_eq!(
+        stats.unanswerable, refused_by_echo,
+        "network and own address as source"
+    );
     assert_eq!(
         stats.dropped_unsent, 60,
         "every spoofed reply dropped unsent, counted"
@@ -485,6 +613,19 @@ fn echo_pool(lan: &mut Lan, size: usize, config: PoolConfig) -> UpperEcho<8> {
 
 #[test]
 fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
+    syn_flood(Family::V4);
+}
+
+/// The same over IPv6: the spoofed sources never answer neighbour solicitations, the
+/// legitimate client does (the guard's mirror learns it from its solicitation).
+#[cfg(feature = "ipv6")]
+#[test]
+fn syn_flood_from_spoofed_ipv6_sources_still_serves_legitimate_ipv6_clients() {
+    syn_flood(Family::V6);
+}
+
+fn syn_flood(family: Family) {
+    let server_at = |port| IpEndpoint::new(family.server(), port);
     // The TAP server's shape: a pool of 8, backlog 4.
     let mut lan = Lan::new(12);
     let mut echo = echo_pool(&mut lan, 8, PoolConfig::new(ports::TCP_ECHO, 4));
@@ -511,8 +652,7 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
         let mut progress = echo.poll(&mut l.server);
         if now < flood_end {
             while syns < ((now - flood_start).total_millis() as u32 + 1) * 10 {
-                let src =
-                    IpEndpoint::new(IpAddress::Ipv4(nobody(syns)), 1024 + (syns % 60000) as u16);
+                let src = IpEndpoint::new(family.nobody(syns), 1024 + (syns % 60000) as u16);
                 let frame = tcp_frame(
                     src,
                     ports::TCP_ECHO,
@@ -565,7 +705,7 @@ fn syn_flood_from_unresolvable_sources_still_serves_legitimate_clients() {
         .count();
     let guard = lan.server.guard_stats();
     eprintln!(
-        "SYN flood: {syns} spoofed SYNs in 2 s; {served}/10 legitimate clients served during it; \
+        "SYN flood ({family:?}): {syns} spoofed SYNs in 2 s; {served}/10 legitimate clients served during it; \
          after it served in {:?}; guard {guard:?}",
         after_flood_connected_in
     );
@@ -731,6 +871,19 @@ fn a_peer_that_never_reads_is_reset_after_the_send_timeout() {
 
 #[test]
 fn blind_rsts_across_the_window_do_not_reset_a_connection() {
+    blind_rsts(Family::V4);
+}
+
+/// The same over IPv6: each blind RST gets a challenge ACK (rate-limited by smoltcp), none
+/// resets; the exact one still does.
+#[cfg(feature = "ipv6")]
+#[test]
+fn blind_ipv6_rsts_across_the_window_do_not_reset_a_connection() {
+    blind_rsts(Family::V6);
+}
+
+fn blind_rsts(family: Family) {
+    let server_at = |port| IpEndpoint::new(family.server(), port);
     let mut lan = Lan::new(8);
     let mut echo = echo_pool(&mut lan, 2, PoolConfig::new(ports::TCP_ECHO, 2));
     let mut ports_alloc = EphemeralPorts::new(11);
@@ -779,7 +932,8 @@ fn blind_rsts_across_the_window_do_not_reset_a_connection() {
     let rcv_nxt = lan
         .last_ack_from_server
         .expect("the server acknowledged the data");
-    let client_ep = IpEndpoint::new(IpAddress::Ipv4(CLIENT_IP), port);
+    let client_ep = IpEndpoint::new(family.client(), port);
+    let acks_before = lan.pure_acks_from_server;
     let mut injected = 0;
     for k in 1..4096usize {
         lan.inject(&tcp_frame(
@@ -800,10 +954,15 @@ fn blind_rsts_across_the_window_do_not_reset_a_connection() {
         echo.poll(&mut l.server)
     });
     assert_eq!(c.state(&mut lan.client), ClientState::Connected);
+    let challenge_acks = lan.pure_acks_from_server - acks_before;
+    assert!(challenge_acks >= 1, "no challenge ACK was sent");
     exchange(&mut lan, &mut echo, &mut c, b"after", &mut reply);
     assert_eq!(reply, b"BEFOREAFTER");
     let guard = lan.server.guard_stats();
-    eprintln!("{injected} blind RSTs: connection intact; guard {guard:?}");
+    eprintln!(
+        "{family:?}: {injected} blind RSTs: connection intact, {challenge_acks} challenge ACKs \
+         sent; guard {guard:?}"
+    );
     assert_eq!(echo.pool().stats().reset, 0);
     assert_eq!(guard.rsts_challenged, injected);
     // The one RST a real peer would send, at exactly the expected number, still resets.
@@ -887,13 +1046,121 @@ fn ping_is_answered() {
     assert_eq!(replies, expected);
 }
 
+/// `ping -6`: ICMPv6 echo requests from the client's address are answered with the same
+/// identifier, sequence number and data.
+#[cfg(feature = "ipv6")]
+#[test]
+fn ping6_is_answered() {
+    use smolsock::smoltcp::wire::{Icmpv6Packet, Icmpv6Repr};
+    let mut lan = Lan::new(4);
+    introduce_client_over(&mut lan, Family::V6);
+    lan.icmp_from_server.clear();
+    for seq in 0..5u16 {
+        let icmp = Icmpv6Repr::EchoRequest {
+            ident: 0x6666,
+            seq_no: seq,
+            data: b"are you there?",
+        };
+        let frame = attacker_frame(
+            Family::V6.client(),
+            IpProtocol::Icmpv6,
+            icmp.buffer_len(),
+            |buf, from, to| {
+                let (IpAddress::Ipv6(from), IpAddress::Ipv6(to)) = (from, to) else {
+                    unreachable!("IPv6 addresses")
+                };
+                let mut m = Icmpv6Packet::new_unchecked(buf);
+                icmp.emit(from, to, &mut m, &Default::default());
+            },
+        );
+        lan.inject(&frame);
+    }
+    lan.run_for(secs(1), Duration::from_millis(10), |_| false);
+    let (server, client) = (SERVER_IP6, CLIENT_IP6);
+    let replies: Vec<_> = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(kind, code, _)| (*kind, *code) == (129, 0))
+        .map(|(_, _, msg)| {
+            let packet = Icmpv6Packet::new_checked(&msg[..]).unwrap();
+            match Icmpv6Repr::parse(&server, &client, &packet, &Default::default()).unwrap() {
+                Icmpv6Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } => (ident, seq_no, data.to_vec()),
+                other => panic!("not an echo reply: {other:?}"),
+            }
+        })
+        .collect();
+    let expected: Vec<_> = (0..5u16)
+        .map(|s| (0x6666, s, b"are you there?".to_vec()))
+        .collect();
+    assert_eq!(replies, expected, "checksums verified, every byte compared");
+}
+
+/// IPv6 packets with a next header smoltcp does not read (here a routing header, 43) draw an
+/// ICMPv6 parameter problem each from smoltcp alone; the guard holds them to the same budget.
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_parameter_problems_are_rate_limited() {
+    let mut lan = Lan::new(4);
+    introduce_client_over(&mut lan, Family::V6);
+    lan.icmp_from_server.clear();
+    for i in 0..1000 {
+        let frame = attacker_frame(
+            Family::V6.client(),
+            IpProtocol::Ipv6Route,
+            16,
+            |buf, _, _| buf.copy_from_slice(&[59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        );
+        lan.inject(&frame);
+        if i % 100 == 99 {
+            lan.run_for(Duration::from_millis(50), Duration::from_millis(10), |_| {
+                false
+            });
+        }
+    }
+    lan.run_for(
+        Duration::from_millis(100),
+        Duration::from_millis(10),
+        |_| false,
+    );
+    // Type 4: parameter problem.
+    let problems = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(k, _, _)| *k == 4)
+        .count();
+    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    eprintln!("1000 IPv6 packets with a routing header: {problems} parameter problems, {suppressed} suppressed");
+    assert_eq!(problems, 10, "one second's burst");
+    assert_eq!(suppressed, 990);
+}
+
 #[test]
 fn port_unreachable_errors_are_rate_limited() {
+    port_unreachables(Family::V4);
+}
+
+/// The same over IPv6 (ICMPv6 destination unreachable, code 4): the same budget.
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_port_unreachable_errors_are_rate_limited() {
+    port_unreachables(Family::V6);
+}
+
+fn port_unreachables(family: Family) {
+    let unreachable_kind = match family {
+        Family::V4 => (3, 3),
+        #[cfg(feature = "ipv6")]
+        Family::V6 => (1, 4),
+    };
     let mut lan = Lan::new(4);
-    introduce_client(&mut lan);
+    introduce_client_over(&mut lan, family);
     lan.icmp_from_server.clear();
     // 1,000 datagrams to a closed port within half a second: smoltcp alone answers each.
-    let client = IpEndpoint::new(IpAddress::Ipv4(CLIENT_IP), 40000);
+    let client = IpEndpoint::new(family.client(), 40000);
     for i in 0..1000 {
         lan.inject(&udp_frame(client, 7777, b"anyone?"));
         if i % 100 == 99 {
@@ -910,11 +1177,11 @@ fn port_unreachable_errors_are_rate_limited() {
     let unreachable = lan
         .icmp_from_server
         .iter()
-        .filter(|(kind, code, _)| (*kind, *code) == (3, 3))
+        .filter(|(kind, code, _)| (*kind, *code) == unreachable_kind)
         .count();
     let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
     eprintln!(
-        "1000 datagrams to a closed port: {unreachable} port unreachables, {suppressed} suppressed"
+        "{family:?}: 1000 datagrams to a closed port: {unreachable} port unreachables, {suppressed} suppressed"
     );
     assert_eq!(unreachable, 10, "one second's burst");
     assert_eq!(suppressed, 990);
@@ -927,7 +1194,7 @@ fn port_unreachable_errors_are_rate_limited() {
     let after = lan
         .icmp_from_server
         .iter()
-        .filter(|(k, c, _)| (*k, *c) == (3, 3))
+        .filter(|(k, c, _)| (*k, *c) == unreachable_kind)
         .count();
     assert_eq!(after, 11);
 }

@@ -925,3 +925,44 @@ fn a_frame_in_the_device_means_poll_again_not_sleep() {
         Next::Wait(None)
     );
 }
+
+#[test]
+fn round_per_tick_polls_again_while_frames_wait_or_work_is_busy_else_sleeps() {
+    use smolsock::event_loop::round_per_tick;
+    let (mut stack, mut dev, clock) = loopback(4);
+    let mut ports_alloc = EphemeralPorts::new(16);
+    let h = stack.add_udp(leak(UdpStorage::<4, 2048>::new())).unwrap();
+    let mut client = UdpClient::bind_ephemeral(&mut stack, h, &mut ports_alloc).unwrap();
+    let mut idle = |_: &mut Stack<'_>| Work::Idle;
+    // Nothing in flight, nothing to do: sleep a tick.
+    assert_eq!(
+        round_per_tick(&mut stack, &mut dev, clock.now(), &mut idle),
+        Some(false)
+    );
+    // The application says it is busy: poll again at once.
+    assert_eq!(
+        round_per_tick(&mut stack, &mut dev, clock.now(), &mut |_| Work::Busy),
+        Some(true)
+    );
+    // A datagram in flight: the poll moves it into the loopback queue, where the interface
+    // reads it only on the next poll, so the round says "again" until it is through.
+    client
+        .send_to(&mut stack, b"in flight", ep(ports::UDP_SINK))
+        .unwrap();
+    assert_eq!(
+        round_per_tick(&mut stack, &mut dev, clock.now(), &mut idle),
+        Some(true)
+    );
+    assert!(dev.pending());
+    let mut rounds = 0;
+    while round_per_tick(&mut stack, &mut dev, clock.now(), &mut idle) == Some(true) {
+        rounds += 1;
+        assert!(rounds < 10, "the loopback never drained");
+    }
+    assert!(!dev.pending());
+    // The application is done: the loop ends.
+    assert_eq!(
+        round_per_tick(&mut stack, &mut dev, clock.now(), &mut |_| Work::Done),
+        None
+    );
+}

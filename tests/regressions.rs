@@ -109,8 +109,15 @@ struct Seg {
 }
 
 fn seg(frame: &[u8]) -> Option<Seg> {
-    let ip = Ipv4Packet::new_checked(frame).ok()?;
-    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let payload = match frame.first()? >> 4 {
+        4 => Ipv4Packet::new_checked(frame).ok()?.payload(),
+        #[cfg(feature = "ipv6")]
+        6 => smolsock::smoltcp::wire::Ipv6Packet::new_checked(frame)
+            .ok()?
+            .payload(),
+        _ => return None,
+    };
+    let tcp = TcpPacket::new_checked(payload).ok()?;
     Some(Seg {
         src_port: tcp.src_port(),
         dst_port: tcp.dst_port(),
@@ -141,18 +148,23 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
+        Net::between(IpCidr::new(SERVER_IP, 24), IpCidr::new(CLIENT_IP, 24))
+    }
+
+    /// Two stacks at `server` and `client`.
+    fn between(server: IpCidr, client: IpCidr) -> Net {
         let _ = env_logger::builder().is_test(true).try_init();
         let clock = VirtualClock::default();
         let mut server_port = Port::default();
         let mut client_port = Port::default();
         let server = Stack::new(
-            StackConfig::ip(IpCidr::new(SERVER_IP, 24)),
+            StackConfig::ip(server),
             &mut server_port,
             sockets(4),
             clock.now(),
         );
         let client = Stack::new(
-            StackConfig::ip(IpCidr::new(CLIENT_IP, 24)),
+            StackConfig::ip(client),
             &mut client_port,
             sockets(4),
             clock.now(),
@@ -254,7 +266,20 @@ fn no_services(_: &mut Stack<'static>) -> bool {
 /// answered with a RST, and the client's connection is reset ("connection B was reset").
 #[test]
 fn a_late_syn_copy_does_not_reset_the_connection_behind_a_relistened_slot() {
-    let mut net = Net::new();
+    late_syn_copy(Net::new(), SERVER_IP);
+}
+
+/// The same over IPv6: the guard reads the IPv6 SYN as it reads the IPv4 one.
+#[cfg(feature = "ipv6")]
+#[test]
+fn a_late_ipv6_syn_copy_does_not_reset_the_connection_behind_a_relistened_slot() {
+    let server = IpAddress::v6(0xfd00, 0x69, 0, 0, 0, 0, 0, 1);
+    let client = IpAddress::v6(0xfd00, 0x69, 0, 0, 0, 0, 0, 2);
+    let net = Net::between(IpCidr::new(server, 64), IpCidr::new(client, 64));
+    late_syn_copy(net, server);
+}
+
+fn late_syn_copy(mut net: Net, server_ip: IpAddress) {
     // Two sockets, one listening at a time.
     let storage: &'static mut [TcpStorage<1024, 1024>] =
         (0..2).map(|_| TcpStorage::new()).collect::<Vec<_>>().leak();
@@ -273,12 +298,12 @@ fn a_late_syn_copy_does_not_reset_the_connection_behind_a_relistened_slot() {
     let established = |h| move |n: &mut Net| n.client.tcp(h).state() == State::Established;
 
     // A takes slot 0; the pool then listens on slot 1, which B takes.
-    net.client.connect(a, (SERVER_IP, PORT), a_port).unwrap();
+    net.client.connect(a, (server_ip, PORT), a_port).unwrap();
     assert!(net.run_until(Duration::from_secs(5), &mut serve, established(a)));
     assert!(net.run_until(Duration::from_secs(5), &mut serve, |n| {
         n.server_states() == [State::Established, State::Listen]
     }));
-    net.client.connect(b, (SERVER_IP, PORT), b_port).unwrap();
+    net.client.connect(b, (server_ip, PORT), b_port).unwrap();
     assert!(net.run_until(Duration::from_secs(5), &mut serve, established(b)));
     let b_syn = net
         .seen
@@ -324,6 +349,11 @@ fn a_late_syn_copy_does_not_reset_the_connection_behind_a_relistened_slot() {
     assert_eq!(reply, b"STILL HERE");
     let stats = echo.pool().stats();
     assert_eq!((stats.accepted, stats.reset), (2, 0), "{stats:?}");
+    assert_eq!(
+        net.server.guard_stats().late_syns,
+        1,
+        "the guard dropped the copy"
+    );
 }
 
 /// After a fast retransmit while only the client's FIN is unacknowledged, smoltcp 0.14 stops

@@ -16,6 +16,7 @@
 //! | `outage_of_10s_mid_transfer_resumes` / `outage_longer_than_timeout_fails_clearly` | link down, then up |
 //! | `same_seed_same_trace_other_seed_other_trace` | determinism |
 //! | `size_limit_*`, `bandwidth_*`, `corruption_*`, `pcap_*` | single faults and the captures |
+//! | `dhcp::*` (`tests/sim/dhcp.rs`, feature `dhcp`) | leases from `sim::dhcp_server` at 10% loss and under all faults within a derived bound, then echo on them; renewals, and a rebind after a lost renewal; the server gone and back; distinct addresses; an exhausted pool; junk on port 67 |
 
 use std::time::Instant as WallClock;
 
@@ -35,6 +36,10 @@ use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
+
+#[cfg(feature = "dhcp")]
+#[path = "sim/dhcp.rs"]
+mod dhcp;
 
 /// Seeds per randomised scenario in CI (`SIM_SEEDS` overrides).
 const SEEDS: u64 = 200;
@@ -184,6 +189,16 @@ fn echo_transfer(
     seed: u64,
     t: &Transfer,
 ) -> Result<(Report, Result<Verdict, ClientError>), String> {
+    echo_transfer_to(test, seed, t, echo_endpoint())
+}
+
+/// [`echo_transfer`] to the echo at `to` (one of host 0's addresses).
+fn echo_transfer_to(
+    test: &str,
+    seed: u64,
+    t: &Transfer,
+    to: IpEndpoint,
+) -> Result<(Report, Result<Verdict, ClientError>), String> {
     const BUF: usize = 16384;
     let cables = cables(2);
     let mut net: Net = Network::new(&cables, seed);
@@ -215,7 +230,7 @@ fn echo_transfer(
     let mut client = EchoClient::connect(
         &mut hosts[1].stack,
         handle,
-        echo_endpoint(),
+        to,
         &mut EphemeralPorts::new(seed),
         &data,
     )
@@ -261,6 +276,23 @@ fn tcp_bulk_256k_under_all_faults() {
         Ok(report)
     });
     summarise("tcp bulk 256 KiB echo", &reports, wall.elapsed());
+}
+
+/// The same over IPv6 (neighbour discovery instead of ARP; a corrupted bit lands where the
+/// transport checksum covers it, IPv6 having no header checksum): every byte checked.
+#[cfg(feature = "ipv6")]
+#[test]
+fn tcp_bulk_256k_over_ipv6_under_all_faults() {
+    init_log();
+    let test = "tcp_bulk_256k_over_ipv6_under_all_faults";
+    let wall = WallClock::now();
+    let to = IpEndpoint::new(smolsock::sim::ip6(0).into(), ports::TCP_ECHO);
+    let reports = for_each_seed(test, SEEDS, |seed| {
+        let (report, outcome) = echo_transfer_to(test, seed, &Transfer::hostile(256 * 1024), to)?;
+        verified(outcome).map_err(|e| format!("client: {e} at {}", report.at))?;
+        Ok(report)
+    });
+    summarise("tcp bulk 256 KiB echo over IPv6", &reports, wall.elapsed());
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! The services on a Linux TAP device, driven by the Linux kernel's own sockets.
 //!
 //! Each test makes a network namespace of its own with a TAP device (kernel side
-//! 192.168.69.100/24), runs the library's TAP server on it (in a thread that entered the
-//! namespace, or the `tap` example's binary under `ip netns exec`), and talks to it with
-//! `std::net` from threads inside the same namespace: real Ethernet, ARP, IPv4 and TCP/UDP from
-//! the kernel. Needs root; without it (or without `ip` or `/dev/net/tun`) every test is reported
+//! 192.168.69.100/24 and fd00:69::100/64), runs the library's TAP server on it (in a thread that
+//! entered the namespace, or the `tap` example's binary under `ip netns exec`), and talks to it
+//! with `std::net` from threads inside the same namespace: real Ethernet, ARP, IPv4, neighbour
+//! discovery, IPv6 and TCP/UDP from the kernel. Needs root; without it (or without `ip` or `/dev/net/tun`) every test is reported
 //! ignored with the reason (failed under `SMOLSOCK_REQUIRE_ALL=1`, see `tests/harness`), decided
 //! once before the run. Namespaces, threads and processes are cleaned up on drop, also on failure.
 
@@ -22,6 +22,8 @@ use std::thread::{self};
 use std::time::{Duration, Instant};
 
 use netns::{Netns, KERNEL_IP, SMOLSOCK_IP, TAP};
+#[cfg(feature = "ipv6")]
+use netns::{KERNEL_IP6, SMOLSOCK_IP6};
 use smolsock::smoltcp::time::Duration as SmolDuration;
 use smolsock::tap::{ChatOperator, ServerConfig};
 use tap_server::Server;
@@ -29,31 +31,37 @@ use tap_server::Server;
 fn main() -> std::process::ExitCode {
     // Decided once: root, `ip`, /dev/net/tun and a namespace with a TAP device in it.
     let unavailable = netns::unavailable().map(str::to_string);
-    harness::run(
-        harness::tests![
-            upper_case_echo_from_the_kernel,
-            framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte,
-            oversize_frame_header_closes_only_that_connection,
-            four_mebibytes_through_the_echo_every_byte_checked,
-            three_hundred_connect_close_cycles_in_a_row,
-            exhausted_pool_refuses_then_recovers,
-            udp_echo_answers_twenty_kernel_clients,
-            sink_receives_everything_and_the_echo_is_still_alive,
-            client_reset_mid_stream_costs_only_that_connection,
-            random_bytes_to_both_tcp_ports,
-            one_mebibyte_intact_through_a_lossy_device,
-            chat_operator_replies_to_kernel_clients,
-            cli_explains_a_missing_interface,
-            cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
-            dhcp_lease_from_dnsmasq_lost_and_taken_again,
-            ping_from_the_kernel_is_answered,
-            cli_serve_with_capture_then_ctrl_c,
-            cli_serve_chat_operator_types_replies,
-            cli_clients_talk_to_kernel_servers,
-            setup_script_then_python_client_as_in_the_readme,
-        ],
-        unavailable,
-    )
+    #[allow(unused_mut)]
+    let mut trials = harness::tests![
+        upper_case_echo_from_the_kernel,
+        framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte,
+        oversize_frame_header_closes_only_that_connection,
+        four_mebibytes_through_the_echo_every_byte_checked,
+        three_hundred_connect_close_cycles_in_a_row,
+        exhausted_pool_refuses_then_recovers,
+        udp_echo_answers_twenty_kernel_clients,
+        sink_receives_everything_and_the_echo_is_still_alive,
+        client_reset_mid_stream_costs_only_that_connection,
+        random_bytes_to_both_tcp_ports,
+        one_mebibyte_intact_through_a_lossy_device,
+        chat_operator_replies_to_kernel_clients,
+        cli_explains_a_missing_interface,
+        cli_refuses_the_kernels_own_address_and_warns_outside_its_subnet,
+        dhcp_lease_from_dnsmasq_lost_and_taken_again,
+        ping_from_the_kernel_is_answered,
+        cli_serve_with_capture_then_ctrl_c,
+        cli_serve_chat_operator_types_replies,
+        cli_clients_talk_to_kernel_servers,
+        setup_script_then_python_client_as_in_the_readme,
+    ];
+    #[cfg(feature = "ipv6")]
+    trials.extend(harness::tests![
+        every_service_over_ipv6_and_ipv4_at_once,
+        ping6_from_the_kernel_is_answered,
+        cli_clients_talk_to_kernel_servers_over_ipv6,
+        slaac_address_from_dnsmasq_router_advertisements,
+    ]);
+    harness::run(trials, unavailable)
 }
 
 use checks::{random_bytes, upper, IO_TIMEOUT};
@@ -73,6 +81,25 @@ fn tap_server() -> checks::Server {
 
 fn addr(port: u16) -> SocketAddr {
     format!("{SMOLSOCK_IP}:{port}").parse().expect("address")
+}
+
+#[cfg(feature = "ipv6")]
+/// The same services at smolsock's IPv6 address, the kernel's clients on fd00:69::100.
+fn tap_server6() -> checks::Server {
+    checks::Server {
+        echo: addr6(8000),
+        framed: addr6(9000),
+        udp_echo: addr6(8848),
+        sink: addr6(8888),
+        udp_bind: KERNEL_IP6,
+        max_frame: smolsock::tap::MAX_FRAME,
+        udp_burst: usize::MAX,
+    }
+}
+
+#[cfg(feature = "ipv6")]
+fn addr6(port: u16) -> SocketAddr {
+    format!("[{SMOLSOCK_IP6}]:{port}").parse().expect("address")
 }
 
 /// A namespace with a TAP device and the server on it.
@@ -189,6 +216,61 @@ fn sink_receives_everything_and_the_echo_is_still_alive() {
     // Every datagram arrived intact (the digest sums each one's hash, whatever the order).
     server.stop_when(|r| {
         r.sink.datagrams == count && r.sink.bytes == bytes && r.sink.digest == digest
+    });
+}
+
+#[cfg(feature = "ipv6")]
+/// Every service over IPv6 from the kernel's `AF_INET6` sockets (upper-case echo, framed echo,
+/// 1 MiB through the echo, UDP echo to 20 clients, the sink, the chat), while IPv4 clients use
+/// the same services at the same time: one server, both families, every byte checked.
+fn every_service_over_ipv6_and_ipv4_at_once() {
+    let ns = Netns::new("ipv6").unwrap();
+    ns.add_tap().unwrap();
+    let operator: ChatOperator = Box::new(|_from, line, reply| {
+        let answer = format!("you said {} bytes", line.len());
+        reply[..answer.len()].copy_from_slice(answer.as_bytes());
+        answer.len()
+    });
+    let server = Server::start_with_chat(&ns, ServerConfig::new(TAP), Some(operator));
+    let v4 = ns.spawn(|| {
+        for _ in 0..3 {
+            checks::upper_case_echo(&tap_server());
+            checks::bulk_through_the_echo(&tap_server(), 256 << 10);
+        }
+        checks::udp_echo_answers_clients(&tap_server(), 10);
+    });
+    let (count, bytes, digest) = ns.run(|| {
+        let srv = tap_server6();
+        checks::upper_case_echo(&srv);
+        checks::framed_echo_three_frames_in_one_send_and_one_frame_byte_by_byte(&srv);
+        checks::bulk_through_the_echo(&srv, 1 << 20);
+        checks::udp_echo_answers_clients(&srv, 20);
+        let stream = checks::connect(addr6(8080));
+        let mut lines = BufReader::new(stream.try_clone().unwrap());
+        for message in ["hello over IPv6", "still here?"] {
+            (&stream)
+                .write_all(format!("{message}\n").as_bytes())
+                .unwrap();
+            let mut reply = String::new();
+            lines.read_line(&mut reply).unwrap();
+            assert_eq!(reply, format!("you said {} bytes\n", message.len()));
+        }
+        drop(lines);
+        drop(stream);
+        checks::sink_receives_everything_and_the_echo_is_still_alive(&srv)
+    });
+    if let Err(panic) = v4.join() {
+        std::panic::resume_unwind(panic);
+    }
+    server.stop_when(|r| {
+        r.sink.datagrams == count
+            && r.sink.bytes == bytes
+            && r.sink.digest == digest
+            && r.frames.frames == 6
+            && r.chat.is_some_and(|c| c.accepted == 1 && c.closed == 1)
+            && r.udp_echo.datagrams == 20 + 10 + 1
+            && r.echo.accepted == r.echo.closed
+            && r.tap.refused == 0
     });
 }
 
@@ -444,7 +526,7 @@ struct KernelServers {
 }
 
 impl KernelServers {
-    fn start(ns: &Netns) -> Option<KernelServers> {
+    fn start(ns: &Netns, host: &str) -> Option<KernelServers> {
         if Command::new("python3").arg("--version").output().is_err() {
             eprintln!("skipped: no python3 for scripts/lesson.py");
             return None;
@@ -464,7 +546,7 @@ impl KernelServers {
                 .command("python3")
                 .arg(script)
                 .args(program)
-                .args(["--host", KERNEL_IP])
+                .args(["--host", host])
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("python3 scripts/lesson.py");
@@ -495,12 +577,24 @@ impl Drop for KernelServers {
 }
 
 fn cli_clients_talk_to_kernel_servers() {
+    cli_clients_against(KERNEL_IP);
+}
+
+#[cfg(feature = "ipv6")]
+/// The same clients over IPv6: the kernel's servers bound to fd00:69::100 (`AF_INET6`), the
+/// targets written `[fd00:69::100]:PORT`.
+fn cli_clients_talk_to_kernel_servers_over_ipv6() {
+    cli_clients_against(KERNEL_IP6);
+}
+
+fn cli_clients_against(host: &'static str) {
     let ns = Netns::new("cliclient").unwrap();
     ns.add_tap().unwrap();
-    let Some(_servers) = KernelServers::start(&ns) else {
+    let Some(_servers) = KernelServers::start(&ns, host) else {
         return;
     };
-    let tcp_target = format!("{KERNEL_IP}:8000");
+    let at = |port: u16| SocketAddr::new(host.parse().unwrap(), port).to_string();
+    let tcp_target = at(8000);
     let (ok, out, err) = spawn_in(
         &ns,
         &["client", "tcp", &tcp_target, "hello world"],
@@ -510,7 +604,7 @@ fn cli_clients_talk_to_kernel_servers() {
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("HELLO WORLD"), "{out}");
 
-    let udp_target = format!("{KERNEL_IP}:8848");
+    let udp_target = at(8848);
     let (ok, out, err) = spawn_in(
         &ns,
         &["client", "udp", &udp_target, "hello udp"],
@@ -520,7 +614,7 @@ fn cli_clients_talk_to_kernel_servers() {
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("HELLO UDP"), "{out}");
 
-    let framed_target = format!("{KERNEL_IP}:9000");
+    let framed_target = at(9000);
     let (ok, out, err) = spawn_in(
         &ns,
         &["client", "framed", &framed_target, "one", "two", "three"],
@@ -530,7 +624,7 @@ fn cli_clients_talk_to_kernel_servers() {
     assert!(ok, "{out}\n{err}");
     assert_eq!(out, "ONE\nTWO\nTHREE\n");
 
-    let chat_target = format!("{KERNEL_IP}:8080");
+    let chat_target = at(8080);
     let mut chat = spawn_in(&ns, &["chat", &chat_target], Stdio::piped());
     let mut input = chat.0.stdin.take().unwrap();
     input
@@ -566,6 +660,22 @@ fn setup_script_then_python_client_as_in_the_readme() {
                 String::from_utf8_lossy(&out.stderr)
             );
             assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO WORLD");
+            // The same over IPv6: the script gave the kernel side fd00:69::100/64.
+            if cfg!(feature = "ipv6") {
+                let python6 = "import socket; s=socket.create_connection(('fd00:69::1',8000)); \
+                               s.sendall(b'hello world'); print(s.recv(1024).decode())";
+                let out = ns
+                    .command("python3")
+                    .args(["-c", python6])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "HELLO WORLD");
+            }
         }
         Err(e) => eprintln!("python3 not available ({e}); the script was checked without it"),
     }
@@ -651,6 +761,34 @@ impl Dnsmasq {
     }
 }
 
+#[cfg(feature = "ipv6")]
+impl Dnsmasq {
+    /// dnsmasq as an IPv6 router for SLAAC: it advertises fd00:69::/64 with the
+    /// address-configuration flag (`ra-only`: no DHCPv6), and answers router solicitations.
+    fn router_advertisements(ns: &Netns, leases: &std::path::Path) -> Dnsmasq {
+        let child = ns
+            .command("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--interface",
+                TAP,
+                "--bind-interfaces",
+                "--enable-ra",
+                "--dhcp-range=fd00:69::,ra-only,64,10m",
+                "--user=root",
+            ])
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (apt-get install dnsmasq; .ci/run installs it)");
+        Dnsmasq(child)
+    }
+}
+
 impl Drop for Dnsmasq {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -700,13 +838,61 @@ fn dhcp_lease_from_dnsmasq_lost_and_taken_again() {
     let _ = std::fs::remove_file(&leases);
 }
 
+/// `serve --slaac` against a real router advertisement: dnsmasq in the namespace advertises
+/// fd00:69::/64, smolsock (no static IPv6 address) forms fd00:69::ff:fe00:1 from its MAC, and
+/// the kernel's `AF_INET6` client is served there.
+#[cfg(feature = "ipv6")]
+fn slaac_address_from_dnsmasq_router_advertisements() {
+    let (ns, server) = setup("slaac", |c| {
+        c.ipv6 = None;
+        c.slaac = true;
+    });
+    // dnsmasq advertises only on an interface that forwards, as a router's does.
+    let status = ns
+        .command("sysctl")
+        .args(["-qw", "net.ipv6.conf.all.forwarding=1"])
+        .status()
+        .expect("sysctl");
+    assert!(status.success(), "forwarding on in the namespace");
+    let leases = std::env::temp_dir().join(format!("smolsock-{}-slaac.leases", std::process::id()));
+    let _dnsmasq = Dnsmasq::router_advertisements(&ns, &leases);
+    // 02:00:00:00:00:01 -> interface identifier 0000:00ff:fe00:0001 (modified EUI-64).
+    let at: SocketAddr = "[fd00:69::ff:fe00:1]:8000".parse().unwrap();
+    let reply = ns.run(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match TcpStream::connect_timeout(&at, Duration::from_millis(500)) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    (&s).write_all(b"address from slaac").unwrap();
+                    s.shutdown(Shutdown::Write).unwrap();
+                    let mut reply = Vec::new();
+                    (&s).read_to_end(&mut reply).unwrap();
+                    break reply;
+                }
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(200)),
+                Err(e) => panic!("no SLAAC address within 20 s: {e}"),
+            }
+        }
+    });
+    assert_eq!(reply, b"ADDRESS FROM SLAAC");
+    server.stop_when(|r| r.echo.accepted == 1 && r.echo.closed == 1);
+    let _ = std::fs::remove_file(&leases);
+}
+
 /// Send one ICMP echo request to `to` through the kernel's ping socket (`SOCK_DGRAM` +
-/// `IPPROTO_ICMP`, as `ping` does) and return the reply's payload, if one came within a second.
-fn kernel_ping(to: std::net::Ipv4Addr, seq: u16, payload: &[u8]) -> Option<Vec<u8>> {
+/// `IPPROTO_ICMP`, as `ping` does; `IPPROTO_ICMPV6` for an IPv6 address, as `ping -6` does) and
+/// return the reply's payload, if one came within a second.
+fn kernel_ping(to: std::net::IpAddr, seq: u16, payload: &[u8]) -> Option<Vec<u8>> {
+    // Echo request and reply types: ICMP 8 and 0, ICMPv6 128 and 129.
+    let (domain, protocol, request_type, reply_type) = match to {
+        std::net::IpAddr::V4(_) => (libc::AF_INET, libc::IPPROTO_ICMP, 8u8, 0u8),
+        std::net::IpAddr::V6(_) => (libc::AF_INET6, libc::IPPROTO_ICMPV6, 128, 129),
+    };
     // SAFETY: plain socket calls on a descriptor this function owns and closes; every buffer
     // handed to the kernel is valid for the length given.
     unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP);
+        let fd = libc::socket(domain, libc::SOCK_DGRAM, protocol);
         assert!(fd >= 0, "ping socket: {}", std::io::Error::last_os_error());
         let timeout = libc::timeval {
             tv_sec: 1,
@@ -719,21 +905,38 @@ fn kernel_ping(to: std::net::Ipv4Addr, seq: u16, payload: &[u8]) -> Option<Vec<u
             (&timeout as *const libc::timeval).cast(),
             std::mem::size_of::<libc::timeval>() as libc::socklen_t,
         );
-        // Echo request: type 8, code 0, checksum and identifier filled in by the kernel.
-        let mut request = vec![8u8, 0, 0, 0, 0, 0];
+        // Echo request: code 0, checksum and identifier filled in by the kernel.
+        let mut request = vec![request_type, 0, 0, 0, 0, 0];
         request.extend_from_slice(&seq.to_be_bytes());
         request.extend_from_slice(payload);
-        let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
-        addr.sin_addr.s_addr = u32::from_ne_bytes(to.octets());
-        let sent = libc::sendto(
-            fd,
-            request.as_ptr().cast(),
-            request.len(),
-            0,
-            (&addr as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        );
+        let sent = match to {
+            std::net::IpAddr::V4(v4) => {
+                let mut addr: libc::sockaddr_in = std::mem::zeroed();
+                addr.sin_family = libc::AF_INET as libc::sa_family_t;
+                addr.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+                libc::sendto(
+                    fd,
+                    request.as_ptr().cast(),
+                    request.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+            std::net::IpAddr::V6(v6) => {
+                let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
+                addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                addr.sin6_addr.s6_addr = v6.octets();
+                libc::sendto(
+                    fd,
+                    request.as_ptr().cast(),
+                    request.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        };
         assert_eq!(
             sent,
             request.len() as isize,
@@ -743,14 +946,24 @@ fn kernel_ping(to: std::net::Ipv4Addr, seq: u16, payload: &[u8]) -> Option<Vec<u
         let mut reply = [0u8; 1500];
         let n = libc::recv(fd, reply.as_mut_ptr().cast(), reply.len(), 0);
         libc::close(fd);
-        // An echo reply (type 0) for our sequence number.
-        (n >= 8 && reply[0] == 0 && reply[6..8] == seq.to_be_bytes())
+        // An echo reply for our sequence number.
+        (n >= 8 && reply[0] == reply_type && reply[6..8] == seq.to_be_bytes())
             .then(|| reply[8..n as usize].to_vec())
     }
 }
 
 /// `ping` works: the kernel's echo requests are answered with the same payload.
 fn ping_from_the_kernel_is_answered() {
+    ping_answered(SMOLSOCK_IP);
+}
+
+#[cfg(feature = "ipv6")]
+/// `ping -6` works: the kernel's ICMPv6 echo requests to fd00:69::1 are answered.
+fn ping6_from_the_kernel_is_answered() {
+    ping_answered(SMOLSOCK_IP6);
+}
+
+fn ping_answered(at: &str) {
     let (ns, server) = setup("ping", |_| {});
     // Ping sockets are off by default for everyone (`ping_group_range` "1 0"); allow root, in
     // this namespace only.
@@ -760,7 +973,7 @@ fn ping_from_the_kernel_is_answered() {
         .status()
         .expect("sh");
     assert!(status.success(), "allow ping sockets in the namespace");
-    let to: std::net::Ipv4Addr = SMOLSOCK_IP.parse().unwrap();
+    let to: std::net::IpAddr = at.parse().unwrap();
     let replies = ns.run(move || {
         (0..5u16)
             .map(|seq| kernel_ping(to, seq, b"are you there?"))

@@ -35,10 +35,14 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use frames::{flag, Hosts, Parsed, Segment};
+#[cfg(feature = "ipv6")]
+use netns::SMOLSOCK_IP6;
 use netns::{Netns, KERNEL_IP, SMOLSOCK_IP, TAP};
 use smolsock::sim::Prng;
 use smolsock::smoltcp::phy::ChecksumCapabilities;
 use smolsock::smoltcp::time::Duration as SmolDuration;
+#[cfg(feature = "ipv6")]
+use smolsock::smoltcp::wire::Ipv6Address;
 use smolsock::smoltcp::wire::{EthernetAddress, Ipv4Address, TcpPacket, TcpRepr};
 use smolsock::tap::ServerConfig;
 use tap_server::Server;
@@ -46,15 +50,16 @@ use tap_server::Server;
 fn main() -> std::process::ExitCode {
     // Decided once: root, `ip`, /dev/net/tun and a namespace with a TAP device in it.
     let unavailable = netns::unavailable().map(str::to_string);
-    harness::run(
-        harness::tests![
-            spoofed_udp_does_not_stop_the_udp_echo,
-            syn_flood_does_not_close_port_8000,
-            slowloris_does_not_hold_the_pool,
-            blind_rsts_across_the_window_do_not_reset,
-        ],
-        unavailable,
-    )
+    #[allow(unused_mut)]
+    let mut trials = harness::tests![
+        spoofed_udp_does_not_stop_the_udp_echo,
+        syn_flood_does_not_close_port_8000,
+        slowloris_does_not_hold_the_pool,
+        blind_rsts_across_the_window_do_not_reset,
+    ];
+    #[cfg(feature = "ipv6")]
+    trials.extend(harness::tests![ipv6_syn_flood_does_not_close_port_8000]);
+    harness::run(trials, unavailable)
 }
 
 const SMOLSOCK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
@@ -345,7 +350,12 @@ fn tx_counters(ns: &Netns) -> String {
 /// Send `payload` on a fresh connection, half-close, and return everything until the server
 /// closes, all within `within` (connect included).
 fn echo(port: u16, payload: &[u8], within: Duration) -> io::Result<Vec<u8>> {
-    let stream = TcpStream::connect_timeout(&addr(port), within)?;
+    echo_at(addr(port), payload, within)
+}
+
+/// [`echo`] to `to`.
+fn echo_at(to: SocketAddr, payload: &[u8], within: Duration) -> io::Result<Vec<u8>> {
+    let stream = TcpStream::connect_timeout(&to, within)?;
     stream.set_read_timeout(Some(within))?;
     stream.set_write_timeout(Some(within))?;
     (&stream).write_all(payload)?;
@@ -570,6 +580,118 @@ fn syn_flood_does_not_close_port_8000() {
     let reply = reply.expect("8000 serves right after the flood");
     assert_eq!(reply, message("after the flood", 0).to_ascii_uppercase());
     server.stop_when_within(Duration::from_secs(5), |r| r.echo.accepted >= 12);
+}
+
+#[cfg(feature = "ipv6")]
+/// A spoofed IPv6 TCP SYN from `src` (fd00:69::/64, a MAC of its own) to smolsock's
+/// fd00:69::1 port 8000.
+fn syn6(src_mac: EthernetAddress, src: Ipv6Address, port: u16, seq: u32) -> Vec<u8> {
+    let dst: Ipv6Address = SMOLSOCK_IP6.parse().expect("address");
+    let tcp = TcpRepr {
+        src_port: port,
+        dst_port: 8000,
+        control: smolsock::smoltcp::wire::TcpControl::Syn,
+        seq_number: smolsock::smoltcp::wire::TcpSeqNumber(seq as i32),
+        ack_number: None,
+        window_len: 64240,
+        window_scale: None,
+        max_seg_size: Some(1440),
+        sack_permitted: false,
+        sack_ranges: [None, None, None],
+        timestamp: None,
+        payload: &[],
+    };
+    let mut frame = vec![0u8; 14 + 40 + tcp.buffer_len()];
+    frame[..6].copy_from_slice(SMOLSOCK_MAC.as_bytes());
+    frame[6..12].copy_from_slice(src_mac.as_bytes());
+    frame[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+    let ip = &mut frame[14..];
+    ip[0] = 0x60;
+    ip[4..6].copy_from_slice(&(tcp.buffer_len() as u16).to_be_bytes());
+    ip[6] = 6; // TCP
+    ip[7] = 64;
+    ip[8..24].copy_from_slice(&src.octets());
+    ip[24..40].copy_from_slice(&dst.octets());
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(&mut ip[40..]),
+        &src.into(),
+        &dst.into(),
+        &ChecksumCapabilities::default(),
+    );
+    frame
+}
+
+#[cfg(feature = "ipv6")]
+/// The IPv6 SYN flood: 10,000 SYNs a second for 2 s from fd00:69::bad:N (nobody answers
+/// neighbour solicitations for them), while the kernel connects over IPv6 from fd00:69::100:
+/// the guard's SYN admission reads IPv6 and recycles the spoofed half-open slots.
+fn ipv6_syn_flood_does_not_close_port_8000() {
+    let (ns, server) = setup("hsyn6", |_| {});
+    let to: SocketAddr = format!("[{SMOLSOCK_IP6}]:8000").parse().expect("address");
+    assert_eq!(
+        ns.run(move || echo_at(to, b"warm up", Duration::from_secs(5)))
+            .expect("echo over IPv6"),
+        b"WARM UP"
+    );
+    let attacker = ns.run(|| RawLink::open(TAP, false)).expect("raw socket");
+    const RATE: usize = 10_000;
+    const FLOOD: Duration = Duration::from_secs(2);
+    let attack = thread::spawn(move || {
+        let mut prng = Prng::new(6);
+        flood(
+            &attacker,
+            RATE * 2,
+            RATE,
+            FLOOD + Duration::from_millis(500),
+            |i| {
+                let host = (i % 101) as u16;
+                let src = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0xbad, host);
+                let mac = EthernetAddress([0x02, 0x66, 0, 0, 0, host as u8]);
+                let port = 1024 + (prng.next_u32() % 60_000) as u16;
+                syn6(mac, src, port, prng.next_u32())
+            },
+        )
+    });
+    let served = ns.run(move || {
+        thread::sleep(Duration::from_millis(100));
+        let mut served = 0;
+        for i in 0..10 {
+            let started = Instant::now();
+            let m = message("legit tcp over ipv6", i);
+            if matches!(echo_at(to, &m, Duration::from_secs(3)), Ok(r) if r == m.to_ascii_uppercase())
+            {
+                served += 1;
+            }
+            thread::sleep(Duration::from_millis(180).saturating_sub(started.elapsed()));
+        }
+        served
+    });
+    let taken = attack.join().expect("attacker");
+    let m = message("after the ipv6 flood", 0);
+    let started = Instant::now();
+    let reply = ns.run(move || echo_at(to, &m, Duration::from_secs(1)));
+    let recovery = started.elapsed();
+    let report = server.stop_when_within(Duration::from_secs(5), |r| r.echo.accepted >= 12);
+    eprintln!(
+        "IPv6 SYN flood: {taken} spoofed SYNs taken by the kernel; legit served during {served}/10; \
+         after: {} in {recovery:?}; guard {:?}",
+        if reply.is_ok() { "served" } else { "NOT served" },
+        report.guard
+    );
+    assert!(taken >= RATE, "only {taken} SYNs went out");
+    assert!(
+        report.guard.half_open_recycled > 1000,
+        "the guard did not recycle spoofed IPv6 handshakes: {:?}",
+        report.guard
+    );
+    assert!(
+        served >= 9,
+        "{served} of 10 legitimate connections served during the flood"
+    );
+    assert_eq!(
+        reply.expect("8000 serves over IPv6 right after the flood"),
+        message("after the ipv6 flood", 0).to_ascii_uppercase()
+    );
 }
 
 fn slowloris_does_not_hold_the_pool() {

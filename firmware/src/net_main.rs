@@ -1,7 +1,8 @@
 // The network firmware's body, `include!`d by `bin/net.rs` (the budget build) and
 // `bin/net-large.rs` (the TAP server's limits) after each has set the sizes: ECHO_SOCKETS,
 // FRAMED_SOCKETS, TCP_BUF, FRAME_MAX, UDP_MAX, UDP_DGRAMS, UDP_BYTES, SINK_DGRAMS, SINK_BYTES,
-// LANE_DGRAMS, and DHCP (take the address from a DHCP server).
+// LANE_DGRAMS, NIC_BUF (the LAN9118's frame buffers), and DHCP (take the address from a DHCP
+// server).
 //
 // The library's services on the board's NIC, reachable from the host through QEMU's user
 // networking (see `qemu-run.sh`). Serves forever at 10.0.2.15/24, gateway 10.0.2.2 (fixed, or

@@ -30,8 +30,12 @@
 //! only `unsafe` code here; its base address is a const parameter, [`Mps2`] for the MPS2 boards);
 //! tests substitute a model of the chip.
 //!
-//! Buffers are fixed: one receive and one transmit frame of [`BUF_LEN`] (1520) bytes inside the
-//! driver, so a `static` driver costs no heap and no stack.
+//! Buffers are fixed: one receive and one transmit frame of `BUF` bytes inside the driver, so a
+//! `static` driver costs no heap and no stack. `BUF` defaults to [`BUF_LEN`] (1520: full-size
+//! Ethernet frames); a smaller one is a smaller MTU, for a RAM budget (the firmware's budget
+//! build: 596, frames up to 592 bytes, an IP MTU of 578). smoltcp learns the MTU from
+//! [`Device::capabilities`] and advertises a TCP MSS that fits it; longer frames that arrive
+//! anyway are dropped and counted.
 
 use core::cell::Cell;
 use core::marker::PhantomData;
@@ -211,7 +215,8 @@ pub enum Error {
 pub struct Counters {
     /// Frames handed to the stack.
     pub rx_frames: u32,
-    /// Received frames thrown away: error status, runt, or longer than [`MAX_FRAME`].
+    /// Received frames thrown away: error status, runt, or longer than the MTU
+    /// ([`Lan9118::MAX_FRAME_LEN`]).
     pub rx_dropped: u32,
     /// Frames written to the TX FIFO.
     pub tx_frames: u32,
@@ -229,18 +234,19 @@ struct Hw<B> {
     tag: u16,
 }
 
-/// A LAN9118 as a smoltcp Ethernet device.
+/// A LAN9118 as a smoltcp Ethernet device, with frame buffers of `BUF` bytes each (a multiple
+/// of 4, at least 64: a minimum Ethernet frame with its FCS; the default [`BUF_LEN`] holds full-size Ethernet frames).
 ///
 /// Build it with `Lan9118::<Mps2>::new()` (no hardware access, usable in a `static` initializer), then
 /// call [`Lan9118::init`] once before handing it to a smoltcp `Interface`.
 #[derive(Debug)]
-pub struct Lan9118<B: Bus = Mps2> {
+pub struct Lan9118<B: Bus = Mps2, const BUF: usize = BUF_LEN> {
     hw: Hw<B>,
-    rx_buf: [u8; BUF_LEN],
-    tx_buf: [u8; BUF_LEN],
+    rx_buf: [u8; BUF],
+    tx_buf: [u8; BUF],
 }
 
-impl<const BASE: usize> Lan9118<Mmio<BASE>> {
+impl<const BASE: usize, const BUF: usize> Lan9118<Mmio<BASE>, BUF> {
     /// A driver for the controller at `BASE` (e.g. `Lan9118::<Mps2>::new()`). Touches no
     /// register.
     ///
@@ -252,9 +258,23 @@ impl<const BASE: usize> Lan9118<Mmio<BASE>> {
     }
 }
 
-impl<B: Bus> Lan9118<B> {
+impl<B: Bus, const BUF: usize> Lan9118<B, BUF> {
+    /// Largest frame sent or accepted, without FCS: what fits in `BUF` with the FCS the chip
+    /// appends, and never more than Ethernet's [`MAX_FRAME`]. The MTU given to smoltcp.
+    pub const MAX_FRAME_LEN: usize = {
+        // Whole FIFO words, room for a header and FCS: checked when the driver is built.
+        assert!(BUF % 4 == 0 && BUF >= 64);
+        if BUF - FCS_LEN < MAX_FRAME {
+            BUF - FCS_LEN
+        } else {
+            MAX_FRAME
+        }
+    };
+
     /// A driver over any [`Bus`] (tests use a model of the chip). Touches no register.
     pub const fn with_bus(bus: B) -> Self {
+        // Evaluates (and so checks) `BUF` for every size a program builds.
+        let _ = Self::MAX_FRAME_LEN;
         Self {
             hw: Hw {
                 bus,
@@ -267,8 +287,8 @@ impl<B: Bus> Lan9118<B> {
                 },
                 tag: 0,
             },
-            rx_buf: [0; BUF_LEN],
-            tx_buf: [0; BUF_LEN],
+            rx_buf: [0; BUF],
+            tx_buf: [0; BUF],
         }
     }
 
@@ -341,7 +361,7 @@ impl<B: Bus> Lan9118<B> {
             let words = wire_len.div_ceil(4);
             let bad = status & (bit::RX_STS_ES | bit::RX_STS_FILTER_FAIL) != 0
                 || wire_len < MIN_FRAME + FCS_LEN
-                || wire_len - FCS_LEN > MAX_FRAME;
+                || wire_len - FCS_LEN > Self::MAX_FRAME_LEN;
             if bad {
                 // Read the frame out: at most 4096 words, and never into a buffer.
                 for _ in 0..words {
@@ -350,7 +370,8 @@ impl<B: Bus> Lan9118<B> {
                 hw.counters.rx_dropped = hw.counters.rx_dropped.wrapping_add(1);
                 continue;
             }
-            // `words * 4 <= BUF_LEN`: `wire_len <= MAX_FRAME + FCS_LEN` was checked just above.
+            // `words * 4 <= BUF`: `wire_len <= MAX_FRAME_LEN + FCS_LEN <= BUF` was checked just
+            // above, and `BUF` is a whole number of words.
             for chunk in self.rx_buf.chunks_exact_mut(4).take(words) {
                 chunk.copy_from_slice(&hw.bus.read(reg::RX_DATA_FIFO).to_le_bytes());
             }
@@ -416,8 +437,9 @@ impl<B: Bus> Hw<B> {
         self.mii_wait()
     }
 
-    /// Drain the TX status FIFO (counting errors); whether a full frame fits in the data FIFO.
-    fn tx_ready(&mut self) -> bool {
+    /// Drain the TX status FIFO (counting errors); whether a full frame (a buffer of `buf_len`
+    /// bytes) fits in the data FIFO.
+    fn tx_ready(&mut self, buf_len: usize) -> bool {
         let mut info = self.bus.read(reg::TX_FIFO_INF);
         // Bounded: the status FIFO holds at most 255 entries by its field width.
         for _ in 0..255 {
@@ -430,10 +452,10 @@ impl<B: Bus> Hw<B> {
             info = self.bus.read(reg::TX_FIFO_INF);
         }
         // Two command words plus the frame rounded up to words.
-        (info & 0xFFFF) as usize >= BUF_LEN + 8
+        (info & 0xFFFF) as usize >= buf_len + 8
     }
 
-    /// Write one frame (`frame.len() <= MAX_FRAME`) to the TX data FIFO.
+    /// Write one frame (at most the MTU) to the TX data FIFO.
     fn send(&mut self, frame: &[u8]) {
         let len = frame.len() as u32;
         self.tag = self.tag.wrapping_add(1);
@@ -477,24 +499,24 @@ impl phy::RxToken for RxToken<'_> {
 
 /// Permission to send one frame.
 #[derive(Debug)]
-pub struct TxToken<'a, B: Bus> {
+pub struct TxToken<'a, B: Bus, const BUF: usize = BUF_LEN> {
     hw: &'a mut Hw<B>,
-    buf: &'a mut [u8; BUF_LEN],
+    buf: &'a mut [u8; BUF],
 }
 
-impl<B: Bus> phy::TxToken for TxToken<'_, B> {
+impl<B: Bus, const BUF: usize> phy::TxToken for TxToken<'_, B, BUF> {
     fn consume<R, F>(self, len: usize, f: F) -> R
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        // smoltcp never asks for more than the advertised MTU (MAX_FRAME < BUF_LEN); a longer
-        // request still gets a bounded buffer and the frame is dropped, not sent.
-        let n = len.min(BUF_LEN);
+        // smoltcp never asks for more than the advertised MTU (`MAX_FRAME_LEN` < `BUF`); a
+        // longer request still gets a bounded buffer and the frame is dropped, not sent.
+        let n = len.min(BUF);
         let result = f(&mut self.buf[..n]);
         // A token that came with a received frame was handed out without a space check; the
         // chip drains its TX FIFO at line rate, so wait (bounded) rather than drop.
-        let ready = (0..SPIN_LIMIT).any(|_| self.hw.tx_ready());
-        if len <= MAX_FRAME && ready {
+        let ready = (0..SPIN_LIMIT).any(|_| self.hw.tx_ready(BUF));
+        if len <= Lan9118::<B, BUF>::MAX_FRAME_LEN && ready {
             self.hw.send(&self.buf[..n]);
         } else {
             self.hw.counters.tx_dropped = self.hw.counters.tx_dropped.wrapping_add(1);
@@ -503,13 +525,13 @@ impl<B: Bus> phy::TxToken for TxToken<'_, B> {
     }
 }
 
-impl<B: Bus> Device for Lan9118<B> {
+impl<B: Bus, const BUF: usize> Device for Lan9118<B, BUF> {
     type RxToken<'a>
         = RxToken<'a>
     where
         Self: 'a;
     type TxToken<'a>
-        = TxToken<'a, B>
+        = TxToken<'a, B, BUF>
     where
         Self: 'a;
 
@@ -526,7 +548,7 @@ impl<B: Bus> Device for Lan9118<B> {
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<Self::TxToken<'_>> {
-        if !self.hw.tx_ready() {
+        if !self.hw.tx_ready(BUF) {
             return None;
         }
         Some(TxToken {
@@ -538,14 +560,14 @@ impl<B: Bus> Device for Lan9118<B> {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = MAX_FRAME;
+        caps.max_transmission_unit = Self::MAX_FRAME_LEN;
         // No burst limit: the chip's RX data FIFO holds several full frames.
         caps
     }
 }
 
 /// Frames wait in the chip's RX FIFO: the event loop polls again instead of sleeping.
-impl<B: Bus> Pending for Lan9118<B> {
+impl<B: Bus, const BUF: usize> Pending for Lan9118<B, BUF> {
     fn pending(&self) -> bool {
         (self.hw.bus.read(reg::RX_FIFO_INF) >> 16) & 0xFF != 0
     }
@@ -702,14 +724,14 @@ mod tests {
         }
     }
 
-    impl Lan9118<Chip> {
+    impl<const BUF: usize> Lan9118<Chip, BUF> {
         fn chip(&self) -> RefMut<'_, ChipState> {
             self.hw.bus.0.borrow_mut()
         }
     }
 
     fn driver() -> Lan9118<Chip> {
-        let mut d = Lan9118::with_bus(Chip::new());
+        let mut d = Lan9118::<Chip>::with_bus(Chip::new());
         d.init(EthernetAddress([0x02, 0, 0, 0, 0, 0x01])).unwrap();
         d
     }
@@ -718,7 +740,7 @@ mod tests {
         (0..len).map(|i| i as u8).collect()
     }
 
-    fn recv(d: &mut Lan9118<Chip>) -> Option<Vec<u8>> {
+    fn recv<const BUF: usize>(d: &mut Lan9118<Chip, BUF>) -> Option<Vec<u8>> {
         let (rx, _tx) = d.receive(Instant::ZERO)?;
         Some(rx.consume(|b| b.to_vec()))
     }
@@ -741,7 +763,7 @@ mod tests {
 
     #[test]
     fn init_rejects_a_wrong_byte_test() {
-        let mut d = Lan9118::with_bus(Chip::with(|c| c.byte_test = 0x4321_8765));
+        let mut d = Lan9118::<Chip>::with_bus(Chip::with(|c| c.byte_test = 0x4321_8765));
         assert_eq!(
             d.init(EthernetAddress([2, 0, 0, 0, 0, 1])),
             Err(Error::ByteTest(0x4321_8765))
@@ -846,6 +868,29 @@ mod tests {
         assert!(d.pending());
         assert_eq!(recv(&mut d), Some(frame(60)));
         assert!(!d.pending());
+    }
+
+    #[test]
+    fn a_smaller_buffer_is_a_smaller_mtu_both_ways() {
+        let mut d = Lan9118::<Chip, 596>::with_bus(Chip::new());
+        d.init(EthernetAddress([0x02, 0, 0, 0, 0, 0x01])).unwrap();
+        assert_eq!(Lan9118::<Chip, 596>::MAX_FRAME_LEN, 592);
+        assert_eq!(d.capabilities().max_transmission_unit, 592);
+        // In: a frame over the MTU is read out of the FIFO and dropped; one at the MTU arrives.
+        d.chip().push_frame(&frame(593), 0);
+        d.chip().push_frame(&frame(592), 0);
+        assert_eq!(recv(&mut d), Some(frame(592)));
+        assert!(d.chip().rx_data.is_empty(), "both frames read out");
+        assert_eq!(d.counters().rx_dropped, 1);
+        // Out: a frame at the MTU leaves whole; a longer request is dropped.
+        let tx = d.transmit(Instant::ZERO).unwrap();
+        tx.consume(592, |b| b.copy_from_slice(&frame(592)));
+        let tx = d.transmit(Instant::ZERO).unwrap();
+        tx.consume(593, |b| b.fill(0));
+        assert_eq!(d.chip().sent(), [frame(592)]);
+        assert_eq!(d.counters().tx_dropped, 1);
+        // The defaults are unchanged: full-size Ethernet.
+        assert_eq!(Lan9118::<Chip>::MAX_FRAME_LEN, MAX_FRAME);
     }
 
     #[test]

@@ -13,14 +13,28 @@
 //! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
 //! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
 //! | `acks.rs` | (what `blind_rst.rs` needs: the last acknowledgement number sent per connection) |
-//! | `neighbors.rs` | (a mirror of smoltcp's ARP cache, so UDP replies never queue behind an unreachable neighbour) |
+//! | `neighbors.rs` | (a mirror of smoltcp's neighbour cache, from ARP and IPv6 neighbour discovery, so UDP replies never queue behind an unreachable neighbour) |
 //! | `segment.rs` | parsing with `smoltcp::wire`, and the one rewrite (a RST into a probe) |
 //! | `egress.rs` | the device wrapper that reads outgoing frames |
 //!
 //! Everything else goes to smoltcp unchanged. Cost: a glance at the headers of every frame in
 //! and out (about 5 % of the instructions of a bulk TCP transfer over the loopback, mostly the
 //! outgoing side; see the README's performance section), and a pass over the socket set per SYN
-//! and per RST. The guard reads IPv4; smolsock has no IPv6 yet.
+//! and per RST.
+//!
+//! ## IPv6
+//!
+//! With the `ipv6` feature the guard reads IPv6 as smoltcp 0.14 does (the fixed header and at
+//! most one hop-by-hop options header before TCP, UDP or ICMPv6; smoltcp reads nothing behind
+//! any other extension header), so every defence above applies to IPv6 peers too: late SYNs,
+//! SYN admission (a peer counts as resolved once smoltcp has its link-layer address from
+//! neighbour discovery, mirrored in `neighbors.rs` as ARP is), the RFC 5961 RST check, the
+//! egress sniffer (the acknowledgement numbers of IPv6 connections), and the ICMP error budget
+//! (UDP to closed ports over IPv6, which smoltcp answers with ICMPv6 port unreachables, shares
+//! it, and so does a packet whose next header smoltcp does not read, an extension header other
+//! than hop-by-hop or an unknown protocol, which it answers with an ICMPv6 parameter problem).
+//! Not covered: smoltcp's parameter problem for an unknown hop-by-hop option, and IPv4's
+//! protocol unreachable, are not rate-limited.
 
 mod acks;
 mod admission;
@@ -147,11 +161,7 @@ impl Guard {
 
     /// Whether smoltcp knows the hardware address of `addr` (see `neighbors.rs`).
     pub(crate) fn knows_neighbor(&self, addr: IpAddress, now: Instant) -> bool {
-        match addr {
-            IpAddress::Ipv4(v4) => self.neighbors.knows(v4, now),
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
+        self.neighbors.knows(addr, now)
     }
 
     /// Look at one received frame.
@@ -170,6 +180,12 @@ impl Guard {
                     .observe(now, eth_dst, &arp, our_mac, iface.ip_addrs());
                 Verdict::Pass
             }
+            #[cfg(feature = "ipv6")]
+            Parsed::Ndisc(nd) => {
+                self.neighbors
+                    .observe_ndisc(now, &nd, our_mac, iface.ip_addrs());
+                Verdict::Pass
+            }
             Parsed::Tcp(segment) if segment.syn && segment.ack.is_none() && !segment.rst => {
                 self.syn(now, medium, &segment, sockets)
             }
@@ -180,6 +196,16 @@ impl Guard {
                     Verdict::Drop
                 } else {
                     Verdict::Pass
+                }
+            }
+            // It reaches no socket; only smoltcp's error reply is at stake.
+            #[cfg(feature = "ipv6")]
+            Parsed::UnreadNextHeader => {
+                if self.icmp_errors.allow(now) {
+                    Verdict::Pass
+                } else {
+                    self.stats.icmp_errors_suppressed += 1;
+                    Verdict::Drop
                 }
             }
             Parsed::Tcp(_) | Parsed::Other => Verdict::Pass,
@@ -213,9 +239,10 @@ impl Guard {
             return Verdict::Pass;
         }
         let neighbors = &self.neighbors;
-        let resolved = |peer: IpEndpoint| match (medium, peer.addr) {
-            (Medium::Ethernet, IpAddress::Ipv4(v4)) => neighbors.knows(v4, now),
-            // No ARP on this medium: every peer counts as resolved, so none is recycled.
+        let resolved = |peer: IpEndpoint| match medium {
+            Medium::Ethernet => neighbors.knows(peer.addr, now),
+            // No ARP or neighbour discovery on this medium: every peer counts as resolved, so
+            // none is recycled.
             #[allow(unreachable_patterns)]
             _ => true,
         };

@@ -10,6 +10,8 @@ use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint,
     IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
 };
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::{Ipv6Address, Ipv6Packet};
 
 /// What a frame is, as far as the guard cares.
 #[derive(Debug, Clone, Copy)]
@@ -21,15 +23,44 @@ pub(crate) enum Parsed {
         /// The ARP packet.
         arp: ArpRepr,
     },
-    /// An unfragmented IPv4 TCP segment.
+    /// An IPv6 neighbour solicitation or advertisement smoltcp would read (the analogue of
+    /// ARP, for the neighbour mirror).
+    #[cfg(feature = "ipv6")]
+    Ndisc(Ndisc),
+    /// An unfragmented TCP segment (IPv4 or IPv6).
     Tcp(Segment),
-    /// An IPv4 UDP datagram (the first fragment, or unfragmented), by destination port.
+    /// A UDP datagram (IPv4: the first fragment, or unfragmented; IPv6), by destination port.
     Udp {
         /// Its destination port.
         dst_port: u16,
     },
+    /// An IPv6 packet whose next header smoltcp does not read (an extension header other than
+    /// one hop-by-hop header, or an unknown protocol): smoltcp answers it with an ICMPv6
+    /// parameter problem, and nothing else.
+    #[cfg(feature = "ipv6")]
+    UnreadNextHeader,
     /// Anything else: smoltcp's business.
     Other,
+}
+
+/// An IPv6 neighbour discovery message, the fields smoltcp's neighbour cache reads.
+#[cfg(feature = "ipv6")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ndisc {
+    /// The Ethernet destination of the frame.
+    pub eth_dst: EthernetAddress,
+    /// The IPv6 source (the neighbour smoltcp learns).
+    pub src: Ipv6Address,
+    /// The IPv6 destination.
+    pub dst: Ipv6Address,
+    /// The target address of the solicitation or advertisement.
+    pub target: Ipv6Address,
+    /// The link-layer address option, if present and an Ethernet address.
+    pub lladdr: Option<EthernetAddress>,
+    /// An advertisement (else a solicitation).
+    pub advert: bool,
+    /// The advertisement's override flag.
+    pub override_flag: bool,
 }
 
 /// The fields of a TCP segment the guard reads.
@@ -47,8 +78,10 @@ pub(crate) struct Segment {
     pub syn: bool,
     /// RST flag.
     pub rst: bool,
-    /// Where the IP header starts in the frame.
-    pub ip_offset: usize,
+    /// Where the TCP header starts in the frame.
+    pub tcp_start: usize,
+    /// Where the TCP segment ends in the frame (the IP header's length field).
+    pub tcp_end: usize,
 }
 
 /// Parse `frame` as received on a `medium` device.
@@ -62,6 +95,11 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
             let eth = EthernetFrame::new_checked(frame).ok()?;
             match eth.ethertype() {
                 EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => {
+                    let offset = EthernetFrame::<&[u8]>::header_len();
+                    return ipv6::parse(frame, offset, Some(eth.dst_addr()));
+                }
                 EthernetProtocol::Arp => {
                     let packet = ArpPacket::new_checked(eth.payload()).ok()?;
                     let arp = ArpRepr::parse(&packet).ok()?;
@@ -73,6 +111,10 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
                 _ => return None,
             }
         }
+        // An IP-only medium: smoltcp reads the version field.
+        #[cfg(feature = "ipv6")]
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ if frame.first()? >> 4 == 6 => return ipv6::parse(frame, 0, None),
         #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
         _ => 0,
     };
@@ -83,14 +125,37 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         return None;
     }
     if ip.next_header() == IpProtocol::Udp {
-        if body.len() < 8 {
-            return None;
-        }
-        return Some(Parsed::Udp {
-            dst_port: UdpPacket::new_unchecked(body).dst_port(),
-        });
+        return udp(body);
     }
-    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || body.len() < 20 {
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
+        return None;
+    }
+    tcp(body, ip_offset + usize::from(ip.header_len()), || {
+        (
+            IpAddress::Ipv4(ip.src_addr()),
+            IpAddress::Ipv4(ip.dst_addr()),
+        )
+    })
+}
+
+/// A UDP datagram's destination port.
+fn udp(body: &[u8]) -> Option<Parsed> {
+    if body.len() < 8 {
+        return None;
+    }
+    Some(Parsed::Udp {
+        dst_port: UdpPacket::new_unchecked(body).dst_port(),
+    })
+}
+
+/// A TCP segment starting at `start` in the frame (`body`: the segment), if it is a SYN or a
+/// RST; `addrs` gives its source and destination (read only then).
+fn tcp(
+    body: &[u8],
+    start: usize,
+    addrs: impl FnOnce() -> (IpAddress, IpAddress),
+) -> Option<Parsed> {
+    if body.len() < 20 {
         return None;
     }
     let quick = TcpPacket::new_unchecked(body);
@@ -99,10 +164,7 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         // The bulk of the traffic: nothing for the guard to decide.
         return None;
     }
-    let (src, dst) = (
-        IpAddress::Ipv4(ip.src_addr()),
-        IpAddress::Ipv4(ip.dst_addr()),
-    );
+    let (src, dst) = addrs();
     let tcp = TcpPacket::new_checked(body).ok()?;
     Some(Parsed::Tcp(Segment {
         src: IpEndpoint::new(src, tcp.src_port()),
@@ -111,7 +173,8 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
         ack: tcp.ack().then(|| tcp.ack_number()),
         syn,
         rst,
-        ip_offset,
+        tcp_start: start,
+        tcp_end: start + body.len(),
     }))
 }
 
@@ -129,6 +192,122 @@ fn ipv4_body(bytes: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
     }
     let body = bytes.get(header_len..total_len)?;
     Some((ip, body))
+}
+
+/// IPv6, read as smoltcp 0.14 reads it: the fixed header and at most one hop-by-hop options
+/// header before the transport header (smoltcp answers any other extension header with a
+/// parameter problem and reads nothing behind it).
+#[cfg(feature = "ipv6")]
+mod ipv6 {
+    use super::*;
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{HardwareAddress, Icmpv6Packet, Icmpv6Repr, NdiscNeighborFlags, NdiscRepr};
+
+    /// The IPv6 packet at `offset` in `frame`; `eth_dst`: the Ethernet destination (`None`:
+    /// an IP-only medium, where neighbour discovery means nothing to smoltcp).
+    pub(super) fn parse(
+        frame: &[u8],
+        offset: usize,
+        eth_dst: Option<EthernetAddress>,
+    ) -> Option<Parsed> {
+        let Body {
+            ip,
+            protocol,
+            body,
+            start,
+        } = body(frame, offset)?;
+        match protocol {
+            IpProtocol::Udp => udp(body),
+            IpProtocol::Tcp => tcp(body, offset + start, || {
+                (ip.src_addr().into(), ip.dst_addr().into())
+            }),
+            IpProtocol::Icmpv6 => ndisc(&ip, body, eth_dst?).map(Parsed::Ndisc),
+            _ => Some(Parsed::UnreadNextHeader),
+        }
+    }
+
+    /// An IPv6 packet as far as the guard reads it.
+    pub(super) struct Body<'a> {
+        /// The fixed header.
+        pub ip: Ipv6Packet<&'a [u8]>,
+        /// The transport protocol.
+        pub protocol: IpProtocol,
+        /// The transport header and payload.
+        pub body: &'a [u8],
+        /// Where `body` starts, from the IPv6 header's first byte.
+        pub start: usize,
+    }
+
+    /// The IPv6 packet at `offset` in `frame`.
+    pub(super) fn body(frame: &[u8], offset: usize) -> Option<Body<'_>> {
+        let bytes = frame.get(offset..)?;
+        let ip = Ipv6Packet::new_checked(bytes).ok()?;
+        if ip.version() != 6 {
+            // smoltcp reads an Ethernet frame by its type and rejects the mismatch.
+            return None;
+        }
+        let end = smoltcp::wire::IPV6_HEADER_LEN + usize::from(ip.payload_len());
+        let mut protocol = ip.next_header();
+        let mut start = smoltcp::wire::IPV6_HEADER_LEN;
+        if protocol == IpProtocol::HopByHop {
+            let ext = bytes.get(start..end)?;
+            protocol = IpProtocol::from(*ext.first()?);
+            start += (usize::from(*ext.get(1)?) + 1) * 8;
+        }
+        let body = bytes.get(start..end)?;
+        Some(Body {
+            ip,
+            protocol,
+            body,
+            start,
+        })
+    }
+
+    /// A neighbour solicitation or advertisement with a valid checksum and hop limit 255, as
+    /// smoltcp would accept it.
+    fn ndisc(ip: &Ipv6Packet<&[u8]>, body: &[u8], eth_dst: EthernetAddress) -> Option<Ndisc> {
+        // Only types 135 and 136 are worth a checksum.
+        if ip.hop_limit() != 255 || !matches!(body.first(), Some(135 | 136)) {
+            return None;
+        }
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let packet = Icmpv6Packet::new_checked(body).ok()?;
+        let repr = Icmpv6Repr::parse(&src, &dst, &packet, &ChecksumCapabilities::default()).ok()?;
+        let ethernet = |lladdr: Option<smoltcp::wire::RawHardwareAddress>| match lladdr?
+            .parse(Medium::Ethernet)
+            .ok()?
+        {
+            HardwareAddress::Ethernet(mac) => Some(mac),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        let (target, lladdr, advert, override_flag) = match repr {
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+                target_addr,
+                lladdr,
+            }) => (target_addr, ethernet(lladdr), false, false),
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+                flags,
+                target_addr,
+                lladdr,
+            }) => (
+                target_addr,
+                ethernet(lladdr),
+                true,
+                flags.contains(NdiscNeighborFlags::OVERRIDE),
+            ),
+            _ => return None,
+        };
+        Some(Ndisc {
+            eth_dst,
+            src,
+            dst,
+            target,
+            lladdr,
+            advert,
+            override_flag,
+        })
+    }
 }
 
 /// The fields of a TCP segment we sent, for the [`AckTracker`](super::acks::AckTracker).
@@ -151,20 +330,41 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
     let ip_offset = match medium {
         Medium::Ethernet => {
             let eth = EthernetFrame::new_checked(frame).ok()?;
-            if eth.ethertype() != EthernetProtocol::Ipv4 {
-                return None;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => {
+                    return sent_v6(frame, EthernetFrame::<&[u8]>::header_len())
+                }
+                _ => return None,
             }
-            EthernetFrame::<&[u8]>::header_len()
         }
+        #[cfg(feature = "ipv6")]
+        #[allow(unreachable_patterns)]
+        _ if frame.first()? >> 4 == 6 => return sent_v6(frame, 0),
         #[allow(unreachable_patterns)]
         _ => 0,
     };
     let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
-    if ip.next_header() != IpProtocol::Tcp
-        || ip.more_frags()
-        || ip.frag_offset() != 0
-        || body.len() < 20
-    {
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+        return None;
+    }
+    sent(body, IpAddress::Ipv4(ip.dst_addr()))
+}
+
+#[cfg(feature = "ipv6")]
+fn sent_v6(frame: &[u8], offset: usize) -> Option<Sent> {
+    let packet = ipv6::body(frame, offset)?;
+    if packet.protocol != IpProtocol::Tcp {
+        return None;
+    }
+    sent(packet.body, IpAddress::Ipv6(packet.ip.dst_addr()))
+}
+
+/// The TCP segment `body` we send to `remote`.
+#[inline(always)]
+fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
+    if body.len() < 20 {
         return None;
     }
     let tcp = TcpPacket::new_unchecked(body);
@@ -176,7 +376,7 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
     let payload_len = body.len() - header_len;
     Some(Sent {
         local_port: tcp.src_port(),
-        remote: IpEndpoint::new(IpAddress::Ipv4(ip.dst_addr()), tcp.dst_port()),
+        remote: IpEndpoint::new(remote, tcp.dst_port()),
         seq_end: tcp.seq_number() + (payload_len + control),
         ack: tcp.ack().then(|| tcp.ack_number()),
         rst: tcp.rst(),
@@ -195,10 +395,7 @@ pub(crate) fn rewrite_rst_as_probe(
 ) -> Option<usize> {
     let copy = out.get_mut(..frame.len())?;
     copy.copy_from_slice(frame);
-    let ip_bytes = copy.get_mut(segment.ip_offset..)?;
-    let header_len = usize::from(Ipv4Packet::new_checked(&*ip_bytes).ok()?.header_len());
-    let total_len = usize::from(Ipv4Packet::new_checked(&*ip_bytes).ok()?.total_len());
-    let tcp_bytes = ip_bytes.get_mut(header_len..total_len)?;
+    let tcp_bytes = copy.get_mut(segment.tcp_start..segment.tcp_end)?;
     let mut tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
     tcp.set_rst(false);
     tcp.set_syn(false);
@@ -208,4 +405,90 @@ pub(crate) fn rewrite_rst_as_probe(
     tcp.set_ack_number(ack);
     tcp.fill_checksum(&segment.src.addr, &segment.dst.addr);
     Some(frame.len())
+}
+
+#[cfg(all(test, feature = "ipv6"))]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{TcpControl, TcpRepr};
+
+    const SRC: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 0x100);
+    const DST: Ipv6Address = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 1);
+
+    /// An Ethernet frame of type `ethertype` carrying an IPv6 TCP SYN, behind a hop-by-hop
+    /// options header (8 bytes of padding) when `hop_by_hop`.
+    fn syn_frame(ethertype: u16, hop_by_hop: bool) -> ([u8; 200], usize) {
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: 8000,
+            control: TcpControl::Syn,
+            seq_number: TcpSeqNumber(7),
+            ack_number: None,
+            window_len: 1024,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None, None, None],
+            timestamp: None,
+            payload: &[],
+        };
+        let ext = if hop_by_hop { 8 } else { 0 };
+        let mut frame = [0u8; 200];
+        frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        let ip = &mut frame[14..];
+        ip[0] = 0x60;
+        ip[4..6].copy_from_slice(&((ext + tcp.buffer_len()) as u16).to_be_bytes());
+        ip[6] = if hop_by_hop { 0 } else { 6 };
+        ip[7] = 64;
+        ip[8..24].copy_from_slice(&SRC.octets());
+        ip[24..40].copy_from_slice(&DST.octets());
+        if hop_by_hop {
+            // Next header TCP, length 0 (8 bytes), a PadN option of 4 bytes.
+            ip[40..48].copy_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        let mut segment = TcpPacket::new_unchecked(&mut ip[40 + ext..]);
+        tcp.emit(
+            &mut segment,
+            &IpAddress::Ipv6(SRC),
+            &IpAddress::Ipv6(DST),
+            &Default::default(),
+        );
+        (frame, 14 + 40 + ext + tcp.buffer_len())
+    }
+
+    #[test]
+    fn an_ipv6_syn_is_read_with_or_without_a_hop_by_hop_header() {
+        for hop_by_hop in [false, true] {
+            let (frame, len) = syn_frame(0x86dd, hop_by_hop);
+            let Parsed::Tcp(segment) = parse(Medium::Ethernet, &frame[..len]) else {
+                panic!("not read as TCP (hop-by-hop: {hop_by_hop})");
+            };
+            assert!(segment.syn && !segment.rst && segment.ack.is_none());
+            assert_eq!(segment.src, IpEndpoint::new(IpAddress::Ipv6(SRC), 40000));
+            assert_eq!(segment.dst, IpEndpoint::new(IpAddress::Ipv6(DST), 8000));
+            assert_eq!(segment.seq, TcpSeqNumber(7));
+            assert_eq!(segment.tcp_end, len);
+            let sent = parse_sent(Medium::Ethernet, &frame[..len]).expect("read as sent");
+            assert_eq!(sent.remote, IpEndpoint::new(IpAddress::Ipv6(DST), 8000));
+        }
+    }
+
+    #[test]
+    fn an_ipv6_packet_in_an_ipv4_frame_is_left_to_smoltcp() {
+        // smoltcp reads the frame by its Ethernet type and rejects the mismatch; the guard
+        // must not act on it either.
+        let (frame, len) = syn_frame(0x0800, false);
+        assert!(matches!(
+            parse(Medium::Ethernet, &frame[..len]),
+            Parsed::Other
+        ));
+        // And cut short: nothing read past the end.
+        let (frame, len) = syn_frame(0x86dd, true);
+        for cut in 0..len {
+            assert!(matches!(
+                parse(Medium::Ethernet, &frame[..cut]),
+                Parsed::Other
+            ));
+        }
+    }
 }

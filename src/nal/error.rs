@@ -22,7 +22,7 @@ pub enum NalError {
     InvalidState,
     /// Another listening socket already holds this port.
     AddrInUse,
-    /// An IPv6 address: the stack speaks IPv4 only.
+    /// An IPv6 address, and the library was built without the `ipv6` feature.
     Unsupported,
     /// A datagram bigger than the caller's buffer arrived; it was dropped, not truncated.
     DatagramTooLarge {
@@ -44,7 +44,7 @@ impl fmt::Display for NalError {
             NalError::NoMemory => f.write_str("socket memory used up"),
             NalError::InvalidState => f.write_str("call out of order for this socket"),
             NalError::AddrInUse => f.write_str("address in use"),
-            NalError::Unsupported => f.write_str("IPv6 is not supported"),
+            NalError::Unsupported => f.write_str("IPv6 is not supported (feature `ipv6`)"),
             NalError::DatagramTooLarge { len, max } => {
                 write!(
                     f,
@@ -102,23 +102,32 @@ impl TcpError for NalError {
     }
 }
 
-/// `core::net` address to smoltcp endpoint (IPv4 only).
+/// `core::net` address to smoltcp endpoint (IPv6 with the `ipv6` feature, else IPv4 only).
 pub(crate) fn endpoint(addr: core::net::SocketAddr) -> Result<smoltcp::wire::IpEndpoint, NalError> {
     match addr {
         core::net::SocketAddr::V4(v4) => Ok(smoltcp::wire::IpEndpoint::new(
             smoltcp::wire::IpAddress::Ipv4(*v4.ip()),
             v4.port(),
         )),
+        #[cfg(feature = "ipv6")]
+        core::net::SocketAddr::V6(v6) => Ok(smoltcp::wire::IpEndpoint::new(
+            smoltcp::wire::IpAddress::Ipv6(*v6.ip()),
+            v6.port(),
+        )),
+        #[cfg(not(feature = "ipv6"))]
         core::net::SocketAddr::V6(_) => Err(NalError::Unsupported),
     }
 }
 
 /// smoltcp endpoint to `core::net` address.
 pub(crate) fn socket_addr(ep: smoltcp::wire::IpEndpoint) -> core::net::SocketAddr {
-    let v4 = match ep.addr {
-        smoltcp::wire::IpAddress::Ipv4(v4) => v4,
-        #[allow(unreachable_patterns)]
-        _ => core::net::Ipv4Addr::UNSPECIFIED,
-    };
-    core::net::SocketAddr::V4(core::net::SocketAddrV4::new(v4, ep.port))
+    match ep.addr {
+        smoltcp::wire::IpAddress::Ipv4(v4) => {
+            core::net::SocketAddr::V4(core::net::SocketAddrV4::new(v4, ep.port))
+        }
+        #[cfg(feature = "ipv6")]
+        smoltcp::wire::IpAddress::Ipv6(v6) => {
+            core::net::SocketAddr::V6(core::net::SocketAddrV6::new(v6, ep.port, 0, 0))
+        }
+    }
 }

@@ -370,24 +370,47 @@ impl<const MTU: usize, const F: usize> Link<MTU, F> {
     }
 }
 
-/// Flip one bit (chosen by `draw`) of the IPv4 packet inside an Ethernet frame. Returns `false`,
-/// leaving the frame alone, when it carries no IPv4 packet.
+/// Flip one bit (chosen by `draw`) of the IP packet inside an Ethernet frame. Returns `false`,
+/// leaving the frame alone, when it carries no IP packet.
+///
+/// IPv4: any bit of the packet (its header checksum guards the header). IPv6 has no header
+/// checksum and relies on the link's CRC, which this fault stands for having missed: the bit is
+/// one of those the transport checksum covers (the addresses and the payload, as in TCP's,
+/// UDP's and ICMPv6's pseudo-header), so a receiver can always tell. A flip in the version,
+/// traffic class, flow label, length, next header or hop limit fields would model a different
+/// fault (a damaged header a real IPv6 stack cannot detect), which this simulator leaves out.
 fn flip_ip_bit(frame: &mut [u8], draw: u64) -> bool {
     let Ok(mut ethernet) = EthernetFrame::new_checked(frame) else {
         return false;
     };
-    if ethernet.ethertype() != EthernetProtocol::Ipv4 {
-        return false;
-    }
-    let packet = ethernet.payload_mut();
-    if packet.len() < IPV4_HEADER_LEN {
-        return false;
-    }
-    // The packet's own length: the padding of a short frame is not part of it.
-    let len = usize::from(Ipv4Packet::new_unchecked(&*packet).total_len()).min(packet.len());
+    let (start, len) = match ethernet.ethertype() {
+        EthernetProtocol::Ipv4 => {
+            let packet = ethernet.payload_mut();
+            if packet.len() < IPV4_HEADER_LEN {
+                return false;
+            }
+            // The packet's own length: the padding of a short frame is not part of it.
+            let len = usize::from(Ipv4Packet::new_unchecked(&*packet).total_len());
+            (0, len.min(packet.len()))
+        }
+        #[cfg(feature = "ipv6")]
+        EthernetProtocol::Ipv6 => {
+            use smoltcp::wire::{Ipv6Packet, IPV6_HEADER_LEN};
+            let packet = ethernet.payload_mut();
+            if packet.len() < IPV6_HEADER_LEN {
+                return false;
+            }
+            let len =
+                IPV6_HEADER_LEN + usize::from(Ipv6Packet::new_unchecked(&*packet).payload_len());
+            // From the source address on.
+            (8, len.min(packet.len()).saturating_sub(8))
+        }
+        _ => return false,
+    };
     if len == 0 {
         return false;
     }
+    let packet = &mut ethernet.payload_mut()[start..];
     let bits = (len * 8) as u64;
     let bit = ((u128::from(draw) * u128::from(bits)) >> 64) as usize;
     packet[bit / 8] ^= 1 << (bit % 8);
@@ -448,6 +471,25 @@ mod tests {
                 .sum();
             assert_eq!(flipped, 1);
             assert_eq!(f[..14], clean[..14]);
+        }
+        #[cfg(feature = "ipv6")]
+        for draw in [0, 1 << 20, u64::MAX / 3, u64::MAX] {
+            // An IPv6 packet with 60 bytes of payload: the bit lands in the addresses or the
+            // payload, never in the fields before the source address.
+            let mut v6 = frame(14 + 40 + 60, 0);
+            v6[12] = 0x86;
+            v6[13] = 0xdd;
+            v6[14] = 0x60;
+            v6[14 + 5] = 60;
+            let clean = v6.clone();
+            assert!(flip_ip_bit(&mut v6, draw));
+            let flipped: u32 = v6
+                .iter()
+                .zip(&clean)
+                .map(|(a, b)| (a ^ b).count_ones())
+                .sum();
+            assert_eq!(flipped, 1);
+            assert_eq!(v6[..14 + 8], clean[..14 + 8]);
         }
         let mut arp = frame(60, 0);
         arp[12] = 0x08;

@@ -116,6 +116,14 @@ pub fn ip(index: usize) -> Ipv4Address {
     Ipv4Address::new(10, 0, hi, lo)
 }
 
+/// The IPv6 address the simulator gives host `index` (feature `ipv6`): `fd00:10::hi:lo` of
+/// `index + 1`, in `fd00:10::/64`, beside [`ip`] and the link-local address from [`mac`].
+#[cfg(feature = "ipv6")]
+pub fn ip6(index: usize) -> smoltcp::wire::Ipv6Address {
+    let n = (index + 1) as u16;
+    smoltcp::wire::Ipv6Address::new(0xfd00, 0x10, 0, 0, 0, 0, 0, n)
+}
+
 /// A simulated Ethernet segment: cables, a switch, a virtual clock and a packet trace.
 ///
 /// `O` sees every frame event ([`Observer`]; `()` by default, see [`super::pcap`]).
@@ -250,13 +258,17 @@ impl<'w, const MTU: usize, const Q: usize, const F: usize, O: Observer> Network<
             .sum()
     }
 
-    /// The stack configuration of host `index`: [`mac`], [`ip`] in `/16`, and a smoltcp seed
-    /// derived from the network's seed.
+    /// The stack configuration of host `index`: [`mac`], [`ip`] in `/16` (and `ip6` in `/64`
+    /// with the `ipv6` feature), and a smoltcp seed derived from the network's seed.
     pub fn host_config(&self, index: usize) -> StackConfig {
         let seed = Prng::new(self.seed ^ 0x686f_7374)
             .fork(index as u64)
             .next_u64();
-        StackConfig::ethernet(mac(index), IpCidr::new(ip(index).into(), 16)).with_seed(seed)
+        let config =
+            StackConfig::ethernet(mac(index), IpCidr::new(ip(index).into(), 16)).with_seed(seed);
+        #[cfg(feature = "ipv6")]
+        let config = config.with_ipv6(smoltcp::wire::Ipv6Cidr::new(ip6(index), 64));
+        config
     }
 
     /// Bring up host `index` on its cable with [`Network::host_config`] and room for

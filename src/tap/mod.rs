@@ -40,6 +40,8 @@ pub use device::TapDevice;
 pub use error::TapError;
 pub use host::{HostLoop, Stopped};
 pub use monitor::{TapMonitor, TapStats};
+#[cfg(feature = "ipv6")]
+pub use server::DEFAULT_IPV6;
 pub use server::{
     ChatOperator, ServerConfig, ServerReport, TapServer, ACK_DELAY_DEFAULT, MAX_FRAME, MAX_POOL,
     TCP_BUFFERS,

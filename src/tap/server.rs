@@ -49,6 +49,12 @@ type UdpLane = UdpLaneStorage<8, { 8 * UDP_MAX }>;
 /// The sink, which only receives, takes bursts of up to 256 datagrams.
 type SinkBuffers = UdpStorage<256, 262144>;
 
+/// smolsock's default static IPv6 address on the TAP interface, fd00:69::1 (a unique local
+/// address, the IPv6 counterpart of 192.168.69.1; the kernel side is fd00:69::100).
+#[cfg(feature = "ipv6")]
+pub const DEFAULT_IPV6: smoltcp::wire::Ipv6Address =
+    smoltcp::wire::Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, 1);
+
 /// Who types the chat server's replies: `(client, line, reply buffer) -> reply length`.
 pub type ChatOperator = Box<dyn FnMut(IpEndpoint, &[u8], &mut [u8]) -> usize + Send>;
 
@@ -63,6 +69,13 @@ pub struct ServerConfig {
     pub mac: EthernetAddress,
     /// Default gateway, to answer clients outside the subnet.
     pub gateway: Option<Ipv4Address>,
+    /// smolsock's static IPv6 address, beside IPv4 and the link-local address it forms from
+    /// `mac` (feature `ipv6`). `None`: link-local only (and SLAAC, if on).
+    #[cfg(feature = "ipv6")]
+    pub ipv6: Option<smoltcp::wire::Ipv6Cidr>,
+    /// Take IPv6 addresses from router advertisements (SLAAC; feature `ipv6`).
+    #[cfg(feature = "ipv6")]
+    pub slaac: bool,
     /// Sockets in each TCP echo pool (1..=[`MAX_POOL`]): connections served at once per port.
     pub pool: usize,
     /// Sockets of the pool waiting in LISTEN at once (1..=`pool`).
@@ -102,14 +115,18 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The lesson's defaults on `iface`: 192.168.69.1/24, MAC 02:00:00:00:00:01, pool 8,
-    /// backlog 4, no capture, no faults.
+    /// The lesson's defaults on `iface`: 192.168.69.1/24 (and fd00:69::1/64 with the `ipv6`
+    /// feature), MAC 02:00:00:00:00:01, pool 8, backlog 4, no capture, no faults.
     pub fn new(iface: &str) -> Self {
         ServerConfig {
             iface: iface.to_string(),
             address: Ipv4Cidr::new(Ipv4Address::new(192, 168, 69, 1), 24),
             mac: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
             gateway: None,
+            #[cfg(feature = "ipv6")]
+            ipv6: Some(smoltcp::wire::Ipv6Cidr::new(DEFAULT_IPV6, 64)),
+            #[cfg(feature = "ipv6")]
+            slaac: false,
             pool: 8,
             backlog: 4,
             pcap: None,
@@ -386,6 +403,11 @@ fn serve<D: Device>(
     if config.dhcp.is_some() {
         stack_config = StackConfig::unaddressed(config.mac).with_seed(config.seed);
     }
+    #[cfg(feature = "ipv6")]
+    {
+        stack_config.ipv6 = config.ipv6;
+        stack_config.slaac = config.slaac;
+    }
     let mut stack = Stack::new(stack_config, &mut device, &mut sockets[..], host.now());
     #[cfg(feature = "dhcp")]
     let dhcp = match config.dhcp {
@@ -447,6 +469,14 @@ fn serve<D: Device>(
         ports::UDP_SINK,
         if chat.is_some() { ", chat :8080" } else { "" },
     );
+    #[cfg(feature = "ipv6")]
+    for cidr in stack.ipv6_cidrs() {
+        log::info!("  and at {cidr} (IPv6), every service on both");
+    }
+    #[cfg(feature = "ipv6")]
+    if config.slaac {
+        log::info!("  SLAAC: an address from each prefix a router advertises");
+    }
     if let Some(path) = &config.pcap {
         log::info!("capturing every frame to {}", path.display());
     }

@@ -239,7 +239,8 @@ pub fn exhausted_pool_refuses_then_recovers(srv: &Server, pool: usize) {
 pub fn udp_echo_answers_clients(srv: &Server, clients: usize) {
     let sockets: Vec<UdpSocket> = (0..clients)
         .map(|_| {
-            let s = UdpSocket::bind(format!("{}:0", srv.udp_bind)).unwrap();
+            let s =
+                UdpSocket::bind((srv.udp_bind.parse::<std::net::IpAddr>().unwrap(), 0)).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             s
         })
@@ -261,7 +262,7 @@ pub fn udp_echo_answers_clients(srv: &Server, clients: usize) {
 /// was sent (datagrams, bytes, the wrapping sum of each one's FNV-1a) for the caller to compare
 /// with what the sink counted.
 pub fn sink_receives_everything_and_the_echo_is_still_alive(srv: &Server) -> (u64, u64, u64) {
-    let s = UdpSocket::bind(format!("{}:0", srv.udp_bind)).unwrap();
+    let s = UdpSocket::bind((srv.udp_bind.parse::<std::net::IpAddr>().unwrap(), 0)).unwrap();
     let (mut digest, mut bytes) = (0u64, 0u64);
     for i in 0..100u64 {
         let datagram = random_bytes(1 + (i as usize * 37) % 1400, i);

@@ -2,8 +2,8 @@
 //!
 //! Every namespace is made here, named after this process and a counter, and deleted when its
 //! guard drops (also when a test panics). Traffic never leaves the namespaces made here: the
-//! kernel side of each TAP interface (192.168.69.100) and smolsock (192.168.69.1) exist only
-//! inside one.
+//! kernel side of each TAP interface (192.168.69.100, fd00:69::100) and smolsock (192.168.69.1,
+//! fd00:69::1) exist only inside one.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -19,6 +19,10 @@ use std::thread;
 pub const SMOLSOCK_IP: &str = "192.168.69.1";
 /// The kernel side's address.
 pub const KERNEL_IP: &str = "192.168.69.100";
+/// smolsock's IPv6 address (the TAP server's default static address).
+pub const SMOLSOCK_IP6: &str = "fd00:69::1";
+/// The kernel side's IPv6 address.
+pub const KERNEL_IP6: &str = "fd00:69::100";
 /// The TAP interface's name inside each namespace (namespaces keep names apart).
 pub const TAP: &str = "tap0";
 
@@ -112,16 +116,28 @@ impl Netns {
         cmd
     }
 
-    /// Make the TAP device `tap0`, give the kernel side 192.168.69.100/24 and bring it up
-    /// (IPv6 off, so captures and the device show only the lesson's traffic).
+    /// Make the TAP device `tap0`, give the kernel side 192.168.69.100/24 and fd00:69::100/64
+    /// (`nodad`: usable at once, no duplicate address detection) and bring it up. The kernel
+    /// sends no router solicitations on it, so captures show little beyond the tests' traffic.
     pub fn add_tap(&self) -> Result<(), String> {
         self.ip(&["tuntap", "add", "dev", TAP, "mode", "tap"])?;
         let _ = self
             .command("sysctl")
-            .args(["-qw", &format!("net.ipv6.conf.{TAP}.disable_ipv6=1")])
+            .args([
+                "-qw",
+                &format!("net.ipv6.conf.{TAP}.router_solicitations=0"),
+            ])
             .stderr(Stdio::null())
             .status();
         self.ip(&["addr", "add", &format!("{KERNEL_IP}/24"), "dev", TAP])?;
+        self.ip(&[
+            "addr",
+            "add",
+            &format!("{KERNEL_IP6}/64"),
+            "dev",
+            TAP,
+            "nodad",
+        ])?;
         self.ip(&["link", "set", TAP, "up"])
     }
 

@@ -33,6 +33,11 @@ const SINK_BYTES: usize = UDP_BYTES;
 /// Replies waiting for ARP at once (the UDP echo's resolve lane).
 const LANE_DGRAMS: usize = 1;
 
+/// The LAN9118's frame buffers: as `net`'s (592-byte frames; QEMU's DHCP replies are
+/// 576-byte IP datagrams, which fit).
+#[cfg(target_arch = "arm")] // the mps2 boards (the others' NICs have buffers of their own)
+const NIC_BUF: usize = 596;
+
 /// The address, gateway and DNS servers from QEMU's DHCP server (feature `dhcp`).
 const DHCP: bool = true;
 

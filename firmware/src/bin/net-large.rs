@@ -35,6 +35,10 @@ const SINK_BYTES: usize = 64 * 1024;
 /// Replies waiting for ARP at once (the UDP echo's resolve lane), as on the TAP server.
 const LANE_DGRAMS: usize = 8;
 
+/// The LAN9118's frame buffers (mps2 boards): full-size Ethernet frames.
+#[cfg(target_arch = "arm")] // the mps2 boards (the others' NICs have buffers of their own)
+const NIC_BUF: usize = smolsock::device::lan9118::BUF_LEN;
+
 /// A fixed address (10.0.2.15), no DHCP client.
 const DHCP: bool = false;
 

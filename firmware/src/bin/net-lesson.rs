@@ -44,6 +44,9 @@ const TCP_BUF: usize = 2048;
 const UDP_SOCKETS: usize = 2;
 /// Entries of the socket tables (a listening socket and the connection it accepted).
 const TOKENS: usize = 4;
+/// The LAN9118's frame buffers (mps2 boards): full-size Ethernet frames.
+#[cfg(target_arch = "arm")] // the mps2 boards (the others' NICs have buffers of their own)
+const NIC_BUF: usize = smolsock::device::lan9118::BUF_LEN;
 
 type Tcp = TcpStorage<TCP_BUF, TCP_BUF>;
 type Udp = UdpStorage<8, 2048>;

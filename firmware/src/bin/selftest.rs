@@ -33,6 +33,10 @@ use smolsock::{Stack, StackConfig};
 
 const LOCALHOST: IpAddress = IpAddress::v4(127, 0, 0, 1);
 
+/// The LAN9118's frame buffers (mps2 boards): full-size Ethernet frames.
+#[cfg(all(target_arch = "arm", not(microbit)))] // the mps2 boards (the others' NICs have buffers of their own)
+const NIC_BUF: usize = smolsock::device::lan9118::BUF_LEN;
+
 /// Echo server sockets (the pool), framed echo sockets, and client sockets.
 const SERVERS: usize = 2;
 const FRAMED: usize = 2;
@@ -142,6 +146,10 @@ fn main() -> ! {
     );
 
     report.check("clock advances", clock_advances());
+    report.check(
+        "runtime routines: overlapping moves, fills, 64-bit division",
+        runtime_routines(),
+    );
     board::check_hardware(&mut |name, ok| report.check(name, ok));
 
     // The services on the library's loopback, exactly as on the host.
@@ -482,4 +490,59 @@ fn clock_advances() -> bool {
         board::idle();
     }
     false
+}
+
+/// The routines the compiler calls behind the code's back (`memmove`, `memset`, 64-bit division;
+/// the Cortex-M boards replace them with small ones, `board/small_libc.rs`): moves that overlap either way, word-aligned and
+/// not, fills with zero and with a value, and 64-bit division and remainder against values the
+/// compiler worked out at build time. `black_box` keeps the compiler from doing the work itself.
+fn runtime_routines() -> bool {
+    use core::hint::black_box;
+
+    #[repr(align(4))]
+    struct Aligned([u8; 64]);
+    let mut ok = true;
+    // (from, to, length): overlapping backwards and forwards, odd and word-sized.
+    for (src, dst, len) in [(0, 3, 40), (5, 1, 40), (0, 4, 32), (4, 0, 32), (8, 8, 16)] {
+        let mut buf = Aligned([0; 64]);
+        for (i, b) in buf.0.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let (src, dst, len) = black_box((src, dst, len));
+        buf.0.copy_within(src..src + len, dst);
+        ok &= buf.0.iter().enumerate().all(|(i, &b)| {
+            let want = if (dst..dst + len).contains(&i) {
+                i - dst + src
+            } else {
+                i
+            };
+            b == want as u8
+        });
+    }
+    for (from, to, value) in [(0, 64, 0u8), (1, 50, 0xA5), (4, 36, 0x5A), (3, 3, 1)] {
+        let mut buf = Aligned([0xFF; 64]);
+        let (from, to, value) = black_box((from, to, value));
+        buf.0[from..to].fill(value);
+        ok &= buf
+            .0
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == if (from..to).contains(&i) { value } else { 0xFF });
+    }
+    const fn case(n: u64, d: u64) -> (u64, u64, u64, u64) {
+        (n, d, n / d, n % d)
+    }
+    const DIVISIONS: [(u64, u64, u64, u64); 6] = [
+        case(u64::MAX, 1000),
+        case(1_234_567_890_123, 1000),
+        case(u64::MAX, 0x8000_0000_0000_0001),
+        case(7, 9),
+        case(0xDEAD_BEEF_CAFE_F00D, 0x1_0000_0001),
+        case(0x0123_4567_89AB_CDEF, 1),
+    ];
+    for (n, d, q, r) in DIVISIONS {
+        let (n, d) = black_box((n, d));
+        ok &= n / d == q && n % d == r;
+    }
+    ok
 }

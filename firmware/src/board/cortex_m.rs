@@ -9,6 +9,7 @@ use cortex_m_semihosting::{debug, hio};
 use critical_section::Mutex;
 
 include!("common.rs");
+include!("small_libc.rs");
 
 /// The semihosting console, opened once.
 static HOST: Mutex<RefCell<Option<hio::HostStream>>> = Mutex::new(RefCell::new(None));

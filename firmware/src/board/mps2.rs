@@ -22,8 +22,9 @@ pub const NAME: &str = "mps2 (Cortex-M, LAN9118)";
 /// Core clock of the MPS2 FPGA images (and of QEMU's model of them).
 pub const SYSCLK_HZ: u32 = 25_000_000;
 
-/// The network device: the LAN9118 at `0x4020_0000`.
-pub type Nic = Lan9118<Mps2>;
+/// The network device: the LAN9118 at `0x4020_0000`, with frame buffers of the program's
+/// `NIC_BUF` bytes (full-size Ethernet frames, or a smaller MTU for a RAM budget).
+pub type Nic = Lan9118<Mps2, { crate::NIC_BUF }>;
 
 /// The firmware's MAC address: locally administered, unicast.
 pub const MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
