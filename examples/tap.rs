@@ -106,6 +106,10 @@ struct ServeArgs {
     seed: Option<u64>,
     /// `Some(max lease in seconds, 0 = the server's)`: take the address from DHCP.
     dhcp: Option<u64>,
+    /// Bytes of buffer each way per echo socket.
+    tcp_buffer: usize,
+    /// Milliseconds smoltcp may delay an ACK (0: none).
+    ack_delay: u64,
 }
 
 /// Parse the command line, or exit with help or an error. (clap's builder, not its derive
@@ -156,6 +160,24 @@ fn parse_command_line() -> Command {
                         "Sockets in each TCP echo pool (8000, 9000): connections served at \
                          once; more are refused (RST)",
                     ),
+            )
+            .arg(
+                Arg::new("tcp_buffer")
+                    .long("tcp-buffer")
+                    .value_name("BYTES")
+                    .default_value("65536")
+                    .value_parser(["65536", "262144", "1048576"])
+                    .help(
+                        "Buffer of each echo socket, each way; over 65536 the window scales                          (memory: 4 × --pool × BYTES)",
+                    ),
+            )
+            .arg(
+                Arg::new("ack_delay")
+                    .long("ack-delay")
+                    .value_name("MS")
+                    .default_value("10")
+                    .value_parser(value_parser!(u64).range(0..=1000))
+                    .help("How long smoltcp may delay an ACK (0: none; smoltcp's default 10)"),
             )
             .arg(
                 Arg::new("pcap")
@@ -284,6 +306,11 @@ fn parse_command_line() -> Command {
             dhcp: m
                 .get_flag("dhcp")
                 .then(|| m.get_one::<u64>("dhcp_max_lease").copied().unwrap_or(0)),
+            tcp_buffer: m
+                .get_one::<String>("tcp_buffer")
+                .and_then(|b| b.parse().ok())
+                .expect("one of the listed sizes"),
+            ack_delay: *m.get_one("ack_delay").expect("has a default"),
         }),
         Some(("client", m)) => Command::Client {
             kind: match m.subcommand() {
@@ -583,6 +610,8 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     config.pcap = args.pcap;
     config.drop_pct = args.drop_rate;
     config.corrupt_pct = args.corrupt_rate;
+    config.tcp_buffer = args.tcp_buffer;
+    config.ack_delay = (args.ack_delay > 0).then(|| Duration::from_millis(args.ack_delay));
     if let Some(seed) = args.seed {
         config.seed = seed;
     }

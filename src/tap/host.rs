@@ -1,14 +1,17 @@
 //! The event loop on a Linux host: the [contract](crate::event_loop) with a real clock and a
 //! real file descriptor to sleep on.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::string::ToString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::{Duration, Instant};
 
+use super::batch::TxBatch;
 use super::{TapDevice, TapError, TapMonitor};
 use crate::clock::{Clock, StdClock};
 use crate::device::Pending;
@@ -31,6 +34,10 @@ pub enum Stopped {
 /// anything moved, otherwise sleep in `phy::wait` on the TAP descriptor until a frame arrives or
 /// the next socket timer is due. An idle server makes no system calls but that one `select`
 /// (its CPU use is near zero); a busy one never sleeps while data waits in a socket.
+///
+/// Made from a [`TapDevice`] with offloads, the loop turns on the device's transmit batching:
+/// consecutive TCP segments of one connection leave as one GSO segment, and the loop sends what
+/// waits in the batch before every sleep and when it returns (see `batch.rs`).
 #[derive(Debug)]
 pub struct HostLoop<'s> {
     fd: RawFd,
@@ -39,6 +46,8 @@ pub struct HostLoop<'s> {
     clock: StdClock,
     stop: Option<&'s AtomicBool>,
     max_wait: Option<Duration>,
+    /// The device's way out: batched TCP segments are sent before every sleep.
+    tx: Rc<RefCell<TxBatch>>,
 }
 
 impl<'s> HostLoop<'s> {
@@ -54,6 +63,7 @@ impl<'s> HostLoop<'s> {
             clock: StdClock::new(),
             stop: None,
             max_wait: None,
+            tx: tap.batch(),
         }
     }
 
@@ -98,6 +108,17 @@ impl<'s> HostLoop<'s> {
         device: &mut D,
         mut work: impl FnMut(&mut Stack<'_>, Instant) -> Work,
     ) -> Result<Stopped, TapError> {
+        let result = self.rounds(stack, device, &mut work);
+        self.tx.borrow_mut().flush();
+        result
+    }
+
+    fn rounds<D: Device + ?Sized>(
+        &mut self,
+        stack: &mut Stack<'_>,
+        device: &mut D,
+        work: &mut impl FnMut(&mut Stack<'_>, Instant) -> Work,
+    ) -> Result<Stopped, TapError> {
         let mut device = KernelQueued(device);
         loop {
             if self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
@@ -119,6 +140,8 @@ impl<'s> HostLoop<'s> {
                         (Some(d), Some(max)) => Some(d.min(max)),
                         (d, max) => d.or(max),
                     };
+                    // Nothing may wait in a batch while we sleep.
+                    self.tx.borrow_mut().flush();
                     self.wait(delay)?;
                 }
             }

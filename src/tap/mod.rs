@@ -12,7 +12,8 @@
 //!
 //! | item | one job |
 //! |---|---|
-//! | [`TapDevice`] (`device.rs`) | a TAP file descriptor as a smoltcp device that never panics on I/O errors |
+//! | [`TapDevice`] (`device.rs`) | a TAP file descriptor as a smoltcp device that never panics on I/O errors; the kernel's offloads |
+//! | `batch.rs` | the way out: consecutive TCP segments glued into one for the kernel (GSO) |
 //! | [`TapMonitor`] (`monitor.rs`) | its counters, and why it stopped, shared with the loop |
 //! | `refusals.rs` | counts (and logs, rate-limited) the connections refused, from the frames sent |
 //! | [`TapError`] (`error.rs`) | what went wrong, with the commands that fix it (missing interface, permission, busy) |
@@ -25,6 +26,7 @@
 //!
 //! Available with the `tap` feature, on Linux.
 
+mod batch;
 mod device;
 mod error;
 mod host;
@@ -40,4 +42,7 @@ pub use host::{HostLoop, Stopped};
 pub use monitor::{TapMonitor, TapStats};
 #[cfg(feature = "ipv6")]
 pub use server::DEFAULT_IPV6;
-pub use server::{ChatOperator, ServerConfig, ServerReport, TapServer, MAX_FRAME, MAX_POOL};
+pub use server::{
+    ChatOperator, ServerConfig, ServerReport, TapServer, ACK_DELAY_DEFAULT, MAX_FRAME, MAX_POOL,
+    TCP_BUFFERS,
+};

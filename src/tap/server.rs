@@ -31,9 +31,10 @@ pub const MAX_POOL: usize = 16;
 /// connection.
 pub const MAX_FRAME: usize = 4096;
 
-/// Buffers of one TCP echo socket (upper-case or framed): 64 KiB each way, so the window lets a
-/// fast peer stream.
-type EchoStorage = TcpStorage<65536, 65536>;
+/// The buffer sizes an echo socket (upper-case or framed) can have, bytes each way
+/// ([`ServerConfig::tcp_buffer`]). The receive buffer is the largest window smoltcp offers;
+/// over 65 535 bytes smoltcp scales the window (RFC 7323), so a fast peer keeps more in flight.
+pub const TCP_BUFFERS: [usize; 3] = [65536, 262144, 1048576];
 /// Chat connections carry short lines.
 type ChatStorage = TcpStorage<4096, 4096>;
 /// Sockets of the chat pool (one listens at a time, as in the lesson).
@@ -81,7 +82,8 @@ pub struct ServerConfig {
     pub backlog: usize,
     /// Write every frame in and out to this libpcap file.
     pub pcap: Option<PathBuf>,
-    /// Percentage of frames dropped, each way (smoltcp's `FaultInjector`).
+    /// Percentage of frames dropped, each way (smoltcp's `FaultInjector`). With faults the
+    /// TAP device runs without offloads ([`TapDevice::open_plain`]).
     pub drop_pct: u8,
     /// Percentage of frames with one bit flipped, each way.
     pub corrupt_pct: u8,
@@ -95,6 +97,16 @@ pub struct ServerConfig {
     /// pool). Defaults: [`PoolConfig::new`]'s (10 s, 300 s, 300 s, 10 s). The chat uses
     /// [`PoolConfig::interactive`].
     pub limits: PoolConfig,
+    /// Receive and send buffer of each echo socket, bytes each way: one of [`TCP_BUFFERS`]
+    /// (another value is taken as the next larger one, or the largest). Default 65 536.
+    /// Memory: `2 × pool × 2 × tcp_buffer` bytes. (An unoptimised build builds each socket's
+    /// buffers on the stack before moving them to the heap: give the thread that runs the server
+    /// a stack of a few times `2 × tcp_buffer`; the main thread's 8 MiB is enough.)
+    pub tcp_buffer: usize,
+    /// How long smoltcp may hold back the ACK of received data, on every TCP socket of the
+    /// server (`None`: ACK in the next poll). Default: smoltcp's, 10 ms. smoltcp ACKs at once
+    /// anyway when more than one segment is unacknowledged.
+    pub ack_delay: Option<Duration>,
     /// `Some(max)`: take the address, gateway and DNS servers from a DHCP server instead of
     /// `address` and `gateway`, accepting leases of at most `max` (`None`: as long as the
     /// server offers). `None`: the static `address` (feature `dhcp`).
@@ -123,11 +135,16 @@ impl ServerConfig {
             seed: crate::clock::seed_from_time(),
             max_wait: None,
             limits: PoolConfig::new(0, 0),
+            tcp_buffer: TCP_BUFFERS[0],
+            ack_delay: Some(ACK_DELAY_DEFAULT),
             #[cfg(feature = "dhcp")]
             dhcp: None,
         }
     }
 }
+
+/// smoltcp's default ACK delay ([`ServerConfig::ack_delay`]).
+pub const ACK_DELAY_DEFAULT: Duration = Duration::from_millis(10);
 
 /// What a [`TapServer`] did, when it stops.
 #[derive(Debug, Clone, Copy)]
@@ -265,7 +282,17 @@ impl TapServer {
         config.backlog = config.backlog.clamp(1, config.pool);
         config.drop_pct = config.drop_pct.min(100);
         config.corrupt_pct = config.corrupt_pct.min(100);
-        let device = TapDevice::open(&config.iface)?;
+        config.tcp_buffer = TCP_BUFFERS
+            .into_iter()
+            .find(|&size| size >= config.tcp_buffer)
+            .unwrap_or(TCP_BUFFERS[TCP_BUFFERS.len() - 1]);
+        // With faults, the plain device: one frame per read and write, each one the injector
+        // saw (it drops frames over 1536 bytes, so a device taking larger ones stays out).
+        let device = if config.drop_pct > 0 || config.corrupt_pct > 0 {
+            TapDevice::open_plain(&config.iface)?
+        } else {
+            TapDevice::open(&config.iface)?
+        };
         let clock = StdClock::new();
         let pcap = match &config.pcap {
             Some(path) => Some(
@@ -358,9 +385,10 @@ fn serve<D: Device>(
     let mut sockets: Vec<SocketStorage<'_>> = (0..2 * config.pool + chat_pool + 4)
         .map(|_| SocketStorage::EMPTY)
         .collect();
-    let mut echo_storage: Vec<EchoStorage> = (0..config.pool).map(|_| EchoStorage::new()).collect();
-    let mut framed_storage: Vec<EchoStorage> =
-        (0..config.pool).map(|_| EchoStorage::new()).collect();
+    // Only the size asked for gets sockets; the other two stay empty.
+    let mut small = EchoBuffers::<{ TCP_BUFFERS[0] }>::new(config);
+    let mut medium = EchoBuffers::<{ TCP_BUFFERS[1] }>::new(config);
+    let mut large = EchoBuffers::<{ TCP_BUFFERS[2] }>::new(config);
     let mut chat_storage: Vec<ChatStorage> = (0..chat_pool).map(|_| ChatStorage::new()).collect();
     let mut udp_echo_storage = Box::new(UdpBuffers::new());
     let mut udp_lane_storage = Box::new(UdpLane::new());
@@ -394,16 +422,16 @@ fn serve<D: Device>(
         None => None,
     };
 
-    let lesson = Box::new(Lesson::new(
-        &mut stack,
-        (echo_storage.iter_mut(), framed_storage.iter_mut()),
-        (&mut udp_echo_storage, &mut udp_lane_storage),
-        &mut sink_storage,
-        PoolConfig {
-            backlog: config.backlog,
-            ..config.limits
-        },
-    )?);
+    let udp = (&mut *udp_echo_storage, &mut *udp_lane_storage);
+    let limits = PoolConfig {
+        backlog: config.backlog,
+        ..config.limits
+    };
+    let lesson = Box::new(match config.tcp_buffer {
+        size if size == TCP_BUFFERS[1] => medium.lesson(&mut stack, udp, &mut sink_storage, limits),
+        size if size == TCP_BUFFERS[2] => large.lesson(&mut stack, udp, &mut sink_storage, limits),
+        _ => small.lesson(&mut stack, udp, &mut sink_storage, limits),
+    }?);
     let chat = match chat {
         Some(operator) => Some(Chat::new(
             &mut stack,
@@ -413,6 +441,16 @@ fn serve<D: Device>(
         )?),
         None => None,
     };
+
+    let tcp: Vec<_> = stack
+        .sockets()
+        .iter()
+        .filter(|(_, socket)| matches!(socket, smoltcp::socket::Socket::Tcp(_)))
+        .map(|(handle, _)| handle)
+        .collect();
+    for handle in tcp {
+        stack.tcp(handle).set_ack_delay(config.ack_delay);
+    }
 
     log::info!(
         "smolsock on {} at {} ({}): TCP upper-case echo :{} and framed echo :{} (pool {}, \
@@ -515,6 +553,43 @@ impl Services {
             dhcp: self.dhcp.as_ref().map(|d| d.stats()),
             tap,
         }
+    }
+}
+
+/// The echo sockets' buffers for one of the [`TCP_BUFFERS`] sizes: `pool` of each when the
+/// configuration asks for `B`, none otherwise.
+struct EchoBuffers<const B: usize> {
+    echo: Vec<TcpStorage<B, B>>,
+    framed: Vec<TcpStorage<B, B>>,
+}
+
+impl<const B: usize> EchoBuffers<B> {
+    fn new(config: &ServerConfig) -> Self {
+        let n = if config.tcp_buffer == B {
+            config.pool
+        } else {
+            0
+        };
+        EchoBuffers {
+            echo: (0..n).map(|_| TcpStorage::new()).collect(),
+            framed: (0..n).map(|_| TcpStorage::new()).collect(),
+        }
+    }
+
+    fn lesson<'a>(
+        &'a mut self,
+        stack: &mut Stack<'a>,
+        udp: (&'a mut UdpBuffers, &'a mut UdpLane),
+        sink: &'a mut SinkBuffers,
+        limits: PoolConfig,
+    ) -> Result<Lesson, crate::service::SetupError> {
+        Lesson::new(
+            stack,
+            (self.echo.iter_mut(), self.framed.iter_mut()),
+            udp,
+            sink,
+            limits,
+        )
     }
 }
 
