@@ -4,6 +4,17 @@
 //! reads a header smoltcp would read differently. Checksums are left to smoltcp: a corrupt
 //! segment the guard acts on can at worst recycle a half-open slot of a peer that never answered
 //! ARP, or turn a corrupt RST into a probe smoltcp answers with a challenge ACK, both harmless.
+//!
+//! ## The fast path
+//!
+//! Nearly every frame of a transfer is a TCP segment with neither SYN nor RST, which the guard
+//! passes untouched. [`parse`] first reads just three bytes where a TCP packet keeps them (the IP
+//! version, the protocol, the TCP flags, with the header length to find them) and answers
+//! [`Parsed::Other`] at once when the flags hold neither SYN nor RST. That answer is always the
+//! full parse's too: whenever the full parse finds a SYN or RST (`Parsed::Tcp`), it read those
+//! flags from that same byte; a packet malformed, cut short or fragmented it calls `Other` anyway.
+//! Everything else (UDP, ARP, neighbour discovery, SYNs, RSTs, IPv6 with a hop-by-hop header)
+//! takes the full parse.
 
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
@@ -86,7 +97,37 @@ pub(crate) struct Segment {
 
 /// Parse `frame` as received on a `medium` device.
 pub(crate) fn parse(medium: Medium, frame: &[u8]) -> Parsed {
+    if plain_tcp(medium, frame) {
+        return Parsed::Other;
+    }
     parse_inner(medium, frame).unwrap_or(Parsed::Other)
+}
+
+/// The fast path (see the module docs): a TCP segment with neither SYN nor RST, read from three
+/// bytes. `false` means "not sure": the full parse decides.
+fn plain_tcp(medium: Medium, frame: &[u8]) -> bool {
+    const TCP: u8 = 6; // the IP protocol number (IPv4) or next header (IPv6)
+    const SYN_OR_RST: u8 = 0x02 | 0x04; // in the TCP header's 14th byte
+    let ip = match medium {
+        // Ethernet types IPv4 and IPv6.
+        Medium::Ethernet => match frame.get(12..14) {
+            Some([0x08, 0x00] | [0x86, 0xdd]) => EthernetFrame::<&[u8]>::header_len(),
+            _ => return false,
+        },
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ => 0,
+    };
+    let Some(&first) = frame.get(ip) else {
+        return false;
+    };
+    let tcp = match first >> 4 {
+        4 if frame.get(ip + 9) == Some(&TCP) => ip + usize::from(first & 0x0f) * 4,
+        6 if frame.get(ip + 6) == Some(&TCP) => ip + 40, // the fixed IPv6 header
+        _ => return false,
+    };
+    frame
+        .get(tcp + 13)
+        .is_some_and(|flags| flags & SYN_OR_RST == 0)
 }
 
 fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
