@@ -164,8 +164,28 @@ impl Guard {
         self.neighbors.knows(addr, now)
     }
 
-    /// Look at one received frame.
+    /// Look at one received frame. The common case, a TCP segment with neither SYN nor RST,
+    /// is decided here from three bytes (see `segment.rs`, "The fast path"), inlined into the
+    /// one caller; the rest goes to [`Guard::look`].
+    #[inline]
     pub(crate) fn inspect(
+        &mut self,
+        now: Instant,
+        medium: Medium,
+        frame: &[u8],
+        our_mac: Option<EthernetAddress>,
+        iface: &Interface,
+        sockets: &mut SocketSet<'_>,
+    ) -> Verdict {
+        if segment::plain_tcp(medium, frame) {
+            return Verdict::Pass;
+        }
+        self.look(now, medium, frame, our_mac, iface, sockets)
+    }
+
+    /// [`Guard::inspect`] for a frame the fast path left to the full parse.
+    #[inline(never)]
+    fn look(
         &mut self,
         now: Instant,
         medium: Medium,
