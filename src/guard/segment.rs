@@ -371,6 +371,7 @@ pub(crate) struct Sent {
 /// bounds check each rather than field by field through `smoltcp::wire` (whose accessors check
 /// bounds at every read): smoltcp built these frames, so there is no other reading of them to
 /// agree with. The checks that remain only keep a frame that is not a TCP segment out.
+#[inline] // into its one caller, `egress::note`
 pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
     let ip_offset = match medium {
         Medium::Ethernet => {
