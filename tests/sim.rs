@@ -16,6 +16,7 @@
 //! | `outage_of_10s_mid_transfer_resumes` / `outage_longer_than_timeout_fails_clearly` | link down, then up |
 //! | `same_seed_same_trace_other_seed_other_trace` | determinism |
 //! | `size_limit_*`, `bandwidth_*`, `corruption_*`, `pcap_*` | single faults and the captures |
+//! | `dhcp::*` (`tests/sim/dhcp.rs`, feature `dhcp`) | leases from `sim::dhcp_server` at 10% loss and under all faults within a derived bound, then echo on them; renewals, and a rebind after a lost renewal; the server gone and back; distinct addresses; an exhausted pool; junk on port 67 |
 
 use std::time::Instant as WallClock;
 
@@ -35,6 +36,10 @@ use smolsock::smoltcp::wire::IpEndpoint;
 use smolsock::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use smolsock::tcp::{EphemeralPorts, PoolConfig};
 use smolsock::udp::UdpClient;
+
+#[cfg(feature = "dhcp")]
+#[path = "sim/dhcp.rs"]
+mod dhcp;
 
 /// Seeds per randomised scenario in CI (`SIM_SEEDS` overrides).
 const SEEDS: u64 = 200;

@@ -26,6 +26,7 @@
 //! | [`report`] | printable tables of links and hosts |
 //! | [`retry`] | a client connected again after a pause when the server refuses it ([`Retry`]) |
 //! | [`pcap`] | captures per port for Wireshark ([`PcapFiles`] with `std`) |
+//! | `dhcp_server` | (feature `dhcp`) a DHCPv4 server for simulated hosts, to test `dhcp::DhcpClient` against |
 //! | `seeds` | (`std`) many seeds, and the replay command for the one that failed |
 //!
 //! Everything but `seeds` and the pcap *files* is `no_std` and allocation-free: cables, hosts
@@ -127,6 +128,8 @@
 //! prints the seed and the command that replays it; [`PcapFiles`] captures every port for
 //! Wireshark. `tests/sim.rs` holds many more scenarios to copy from.
 // Feature `sim`: everything but the generator, which tests and benches use for their data.
+#[cfg(all(feature = "sim", feature = "dhcp"))]
+pub mod dhcp_server;
 #[cfg(feature = "sim")]
 pub mod fault;
 #[cfg(feature = "sim")]
