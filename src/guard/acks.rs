@@ -11,8 +11,12 @@
 //!
 //! Capacity is fixed ([`CAPACITY`]); when it is full the entry touched longest ago makes room.
 //! A connection without an entry is never exposed: its RSTs are challenged instead of trusted.
+//!
+//! Every segment we send passes here, so the common case is kept short: consecutive segments
+//! mostly belong to the same connection (a burst of data, the ACKs of a transfer), so the
+//! tracker remembers where the last one's entry sits and checks it before searching the table.
 
-use heapless::LinearMap;
+use heapless::Vec;
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, TcpSeqNumber};
 
@@ -37,44 +41,66 @@ pub(crate) struct LastSent {
     touched: Instant,
 }
 
+/// A connection: our port and the peer.
+type Key = (u16, IpEndpoint);
+
 /// The last acknowledgement number sent per connection (local port, remote endpoint).
 #[derive(Debug, Default)]
 pub(crate) struct AckTracker {
-    entries: LinearMap<(u16, IpEndpoint), LastSent, CAPACITY>,
+    entries: Vec<(Key, LastSent), CAPACITY>,
+    /// Where the entry of the last segment noted was (a hint: checked before use).
+    recent: usize,
 }
 
 impl AckTracker {
-    /// Note a segment on its way out.
+    /// Note a segment on its way out. (Inlined into its one caller, `egress::note`.)
+    #[inline]
     pub(crate) fn sent(&mut self, now: Instant, segment: &Sent) {
         let key = (segment.local_port, segment.remote);
-        if segment.rst {
-            // The connection is over (or never was): nothing to protect.
-            self.entries.remove(&key);
-            return;
-        }
-        let Some(ack) = segment.ack else {
-            return; // a bare SYN: nothing acknowledged yet
+        let Some(ack) = segment.ack.filter(|_| !segment.rst) else {
+            if segment.rst {
+                // The connection is over (or never was): nothing to protect.
+                if let Some(index) = self.find(&key) {
+                    self.entries.swap_remove(index);
+                }
+            }
+            return; // else a bare SYN: nothing acknowledged yet
         };
         let entry = LastSent {
             ack,
             seq_end: segment.seq_end,
             touched: now,
         };
-        if self.entries.insert(key, entry).is_err() {
-            if let Some(stale) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.touched)
-                .map(|(k, _)| *k)
-            {
-                self.entries.remove(&stale);
+        // The common case first: the same connection as the last segment.
+        let found = match self.entries.get(self.recent) {
+            Some((k, _)) if *k == key => Some(self.recent),
+            _ => self.find(&key),
+        };
+        if let Some(index) = found {
+            if let Some((_, last)) = self.entries.get_mut(index) {
+                *last = entry;
             }
-            self.entries.insert(key, entry).ok();
+            self.recent = index;
+            return;
         }
+        if self.entries.is_full() {
+            let stale = self.entries.iter().enumerate();
+            if let Some((stale, _)) = stale.min_by_key(|(_, (_, e))| e.touched) {
+                self.entries.swap_remove(stale);
+            }
+        }
+        // There is room now.
+        self.entries.push((key, entry)).ok();
+        self.recent = self.entries.len() - 1;
+    }
+
+    fn find(&self, key: &Key) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k == key)
     }
 
     /// What we last sent from `local_port` to `remote`.
     pub(crate) fn get(&self, local_port: u16, remote: IpEndpoint) -> Option<LastSent> {
-        self.entries.get(&(local_port, remote)).copied()
+        let index = self.find(&(local_port, remote))?;
+        self.entries.get(index).map(|(_, last)| *last)
     }
 }
