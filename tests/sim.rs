@@ -10,6 +10,7 @@
 //! | `tcp_bulk_256k_under_all_faults` | 256 KiB through the echo, every byte checked, 10% loss + 5% dup + 5% reorder + 1% corruption + jitter, within 900 s |
 //! | `framed_echo_500_frames_under_all_faults` | 500 frames of 0..=1024 bytes through the framed echo, every frame checked, same faults and bound |
 //! | `udp_under_all_faults` | no corrupted or invented datagram reaches an application; counts |
+//! | `ping_under_all_faults` / `ping_on_a_perfect_link_answers_every_request` | `ping` and `ping -6` from a simulated host (feature `icmp`): every reply answers a request sent, byte for byte; duplicates counted apart; at least one reply per family and seed; all of them on a perfect link |
 //! | `connection_churn_10000_cycles` | 10,000 sequential connect/echo/close cycles, then the whole pool is reusable |
 //! | `connection_churn_under_all_faults` | the same under the hostile network |
 //! | `overload_refuses_extras_then_serves_latecomers` | the backlog story on a network |
