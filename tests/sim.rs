@@ -1386,11 +1386,8 @@ impl Ping {
         if self.next_seq < PINGS {
             host.wake_at(self.next_at);
         }
-        loop {
-            let (reply, from) = match host.stack.icmp(self.handle).recv() {
-                Ok((reply, from)) => (reply.to_vec(), from),
-                Err(_) => break,
-            };
+        while let Ok((reply, from)) = host.stack.icmp(self.handle).recv() {
+            let reply = reply.to_vec();
             progress = true;
             if let Err(e) = self.check(&reply, from) {
                 self.failure.get_or_insert(e);
