@@ -589,6 +589,30 @@ fn datagram(seed: u64, client: usize, seq: u32) -> Vec<u8> {
     bytes
 }
 
+/// A grace period after the last packet is sent, for stragglers (ARP, jitter, reordering,
+/// duplicates): it starts the first time it is asked, and wakes the host when it will be over.
+struct Grace {
+    length: Duration,
+    from: Option<Instant>,
+}
+
+impl Grace {
+    fn new(length: Duration) -> Self {
+        Grace { length, from: None }
+    }
+
+    /// Whether the grace period (started now if it has not yet) is over on `host`'s clock.
+    fn over(&mut self, host: &mut SimHost<'_, '_>) -> bool {
+        let now = host.now();
+        let end = *self.from.get_or_insert(now) + self.length;
+        if now >= end {
+            return true;
+        }
+        host.wake_at(end);
+        false
+    }
+}
+
 /// A UDP client: sends one datagram every 5 ms, even ones to the echo and odd ones to the
 /// sink, and checks every echo reply against what it sent.
 struct Pinger {
@@ -752,7 +776,7 @@ fn udp_run_with(
             }
         })
         .collect();
-    let mut quiet_from: Option<Instant> = None;
+    let mut grace = Grace::new(secs(2));
     let run = net.run(&mut hosts, secs(120), |hosts| {
         let (server, clients) = hosts.split_at_mut(1);
         let mut progress = echo.poll(&mut server[0].stack) | sink.poll(&mut server[0].stack);
@@ -763,13 +787,8 @@ fn udp_run_with(
             return Work::Done;
         }
         // After the last datagram, give stragglers (ARP, jitter, reordering) 2 s.
-        if pingers.iter().all(Pinger::finished_sending) {
-            let now = server[0].now();
-            let from = *quiet_from.get_or_insert(now);
-            if now >= from + secs(2) {
-                return Work::Done;
-            }
-            server[0].wake_at(from + secs(2));
+        if pingers.iter().all(Pinger::finished_sending) && grace.over(&mut server[0]) {
+            return Work::Done;
         }
         progress.into()
     });
@@ -1493,7 +1512,7 @@ fn ping_run(test: &str, seed: u64, faults: &FaultModel) -> Result<PingCounts, St
         Ping::new(&mut hosts[1], v4, seed, 4, ip(0).into()),
         Ping::new(&mut hosts[1], v6, seed, 6, smolsock::sim::ip6(0).into()),
     ];
-    let mut quiet_from: Option<Instant> = None;
+    let mut grace = Grace::new(secs(2));
     let run = net.run(&mut hosts, secs(120), |hosts| {
         let mut progress = false;
         for ping in pings.iter_mut() {
@@ -1503,13 +1522,8 @@ fn ping_run(test: &str, seed: u64, faults: &FaultModel) -> Result<PingCounts, St
             return Work::Done;
         }
         // After the last request, give stragglers (jitter, reordering, duplicates) 2 s.
-        if pings.iter().all(Ping::finished_sending) {
-            let now = hosts[1].now();
-            let from = *quiet_from.get_or_insert(now);
-            if now >= from + secs(2) {
-                return Work::Done;
-            }
-            hosts[1].wake_at(from + secs(2));
+        if pings.iter().all(Ping::finished_sending) && grace.over(&mut hosts[1]) {
+            return Work::Done;
         }
         progress.into()
     });
