@@ -56,6 +56,26 @@ fn over_tap(program: Program) -> [Transcript; 3] {
     watchdog();
     let ns = Netns::new("lesson").expect("namespace");
     ns.add_tap().expect("TAP device");
+    // The kernel knows smolsock's MAC (the TAP server's, which `run_tap` uses) from the start.
+    // Otherwise its first datagram waits for ARP, and Linux may send a later one directly
+    // while it flushes the ones it queued: program 9's sink once logged "one", "three", "two",
+    // where the kernel alone (loopback, no ARP) keeps the order the transcript compares.
+    let mac = smolsock::tap::ServerConfig::new(TAP)
+        .mac
+        .to_string()
+        .replace('-', ":");
+    ns.ip(&[
+        "neigh",
+        "replace",
+        netns::SMOLSOCK_IP,
+        "lladdr",
+        &mac,
+        "dev",
+        TAP,
+        "nud",
+        "permanent",
+    ])
+    .expect("static neighbour entry");
     ns.run(move || {
         let kernel = run(program, On::Kernel);
         let servers = run_tap(program, TAP).unwrap_or_else(|e| panic!("open {TAP}: {e}"));
