@@ -34,6 +34,8 @@ pub(crate) struct LastSent {
     pub ack: TcpSeqNumber,
     /// The sequence number just after the last segment: at most our `SND.NXT`.
     pub seq_end: TcpSeqNumber,
+    /// The last segment advertised a zero receive window (see `shrunk_window.rs`).
+    pub zero_window: bool,
     touched: Instant,
 }
 
@@ -41,6 +43,9 @@ pub(crate) struct LastSent {
 #[derive(Debug, Default)]
 pub(crate) struct AckTracker {
     entries: LinearMap<(u16, IpEndpoint), LastSent, CAPACITY>,
+    /// How many entries have `zero_window` set: while none has, the ingress path skips the
+    /// shrunk-window check with one comparison.
+    zero_windows: usize,
 }
 
 impl AckTracker {
@@ -49,7 +54,7 @@ impl AckTracker {
         let key = (segment.local_port, segment.remote);
         if segment.rst {
             // The connection is over (or never was): nothing to protect.
-            self.entries.remove(&key);
+            self.remove(&key);
             return;
         }
         let Some(ack) = segment.ack else {
@@ -58,19 +63,41 @@ impl AckTracker {
         let entry = LastSent {
             ack,
             seq_end: segment.seq_end,
+            zero_window: segment.zero_window,
             touched: now,
         };
-        if self.entries.insert(key, entry).is_err() {
-            if let Some(stale) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.touched)
-                .map(|(k, _)| *k)
-            {
-                self.entries.remove(&stale);
+        self.zero_windows += usize::from(entry.zero_window);
+        match self.entries.insert(key, entry) {
+            Ok(old) => {
+                let was_zero = old.is_some_and(|old| old.zero_window);
+                self.zero_windows -= usize::from(was_zero);
             }
-            self.entries.insert(key, entry).ok();
+            Err(_) => {
+                if let Some(stale) = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.touched)
+                    .map(|(k, _)| *k)
+                {
+                    self.remove(&stale);
+                }
+                if self.entries.insert(key, entry).is_err() {
+                    self.zero_windows -= usize::from(entry.zero_window);
+                }
+            }
         }
+    }
+
+    fn remove(&mut self, key: &(u16, IpEndpoint)) {
+        if let Some(old) = self.entries.remove(key) {
+            self.zero_windows -= usize::from(old.zero_window);
+        }
+    }
+
+    /// Whether the last segment of some connection advertised a zero window.
+    #[inline]
+    pub(crate) fn any_zero_window(&self) -> bool {
+        self.zero_windows != 0
     }
 
     /// What we last sent from `local_port` to `remote`.

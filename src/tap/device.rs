@@ -137,7 +137,7 @@ impl TapDevice {
         let vnet = offload;
         // Checksum offload only: with TUN_F_TSO4 too the kernel hands over 64 KiB segments,
         // and a 64 MiB echo then stalled now and then for good (see the module docs).
-        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM).is_ok();
+        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM | libc::TUN_F_TSO4).is_ok();
         if vnet && !offloads {
             log::warn!("{name}: the kernel refused the TAP offloads; one frame per read");
         }
