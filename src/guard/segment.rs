@@ -148,7 +148,9 @@ pub(crate) fn parse_pure_ack(medium: Medium, frame: &[u8]) -> Option<Segment> {
             match eth.ethertype() {
                 EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
                 #[cfg(feature = "ipv6")]
-                EthernetProtocol::Ipv6 => return pure_ack_v6(frame, EthernetFrame::<&[u8]>::header_len()),
+                EthernetProtocol::Ipv6 => {
+                    return pure_ack_v6(frame, EthernetFrame::<&[u8]>::header_len())
+                }
                 _ => return None,
             }
         }
