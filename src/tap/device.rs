@@ -23,8 +23,8 @@
 //! (it trims a segment to its window, whatever its size). It once made a 64 MiB echo stall for
 //! good now and then: the kernel fills smoltcp's window to the byte, smoltcp's scaled window
 //! then shrinks by rounding and smoltcp ignored the kernel's window updates; the ingress guard
-//! now corrects that (`guard/shrunk_window.rs`). The MTU smoltcp sees does not change: smoltcp still makes and
-//! takes in segments of at most the MSS. The offloads are switched off again when the device is
+//! now corrects that (`guard/shrunk_window.rs`). The MTU smoltcp sees does not change: the
+//! segments smoltcp makes carry at most the MSS (`batch.rs` glues them together). The offloads are switched off again when the device is
 //! dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
 //! [`TapDevice::open_plain`] asks for neither (one `write` per frame, as smoltcp's own
 //! `TunTapInterface`). smoltcp's `FaultInjector` drops frames over 1536 bytes, so the TAP server
