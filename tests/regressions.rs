@@ -5,7 +5,13 @@
 //! - the late-SYN guard of `Stack::poll` (`tcp::demux`): a copy of a client's SYN arriving after
 //!   the pool re-listened an earlier slot must not reset the client's connection;
 //! - the client keep-alive (`tcp::CLIENT_KEEP_ALIVE`): a FIN lost after a fast retransmit must
-//!   still be resent.
+//!   still be resent;
+//!
+//! and one found by the TAP benchmark (an echo stalling with the kernel's TSO towards us):
+//!
+//! - the shrunk-window guard (`guard/shrunk_window.rs`): the peer's window update must be read
+//!   although smoltcp shrank its scaled window by rounding and the peer had sent up to the old
+//!   edge (here a hand-written peer, not a second stack).
 //!
 //! Two stacks (10.0.0.1 server, 10.0.0.2 client, IP medium) are joined by [`Net`], a hand-driven
 //! wire: the test sees every frame, can take frames off it and inject copies.
