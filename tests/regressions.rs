@@ -452,7 +452,9 @@ fn a_fin_lost_after_a_fast_retransmit_is_resent() {
 /// A hand-written peer's segment to the server, IP medium.
 fn peer_segment(seq: u32, ack: u32, window: u16, syn: bool, payload: &[u8]) -> Vec<u8> {
     use smolsock::smoltcp::phy::ChecksumCapabilities;
-    use smolsock::smoltcp::wire::{IpProtocol, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber};
+    use smolsock::smoltcp::wire::{
+        IpProtocol, Ipv4Address, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber,
+    };
     let tcp = TcpRepr {
         src_port: 40000,
         dst_port: PORT,
@@ -471,12 +473,9 @@ fn peer_segment(seq: u32, ack: u32, window: u16, syn: bool, payload: &[u8]) -> V
         timestamp: None,
         payload,
     };
-    let (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) = (CLIENT_IP, SERVER_IP) else {
-        unreachable!()
-    };
     let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
+        src_addr: Ipv4Address::new(10, 0, 0, 2), // CLIENT_IP
+        dst_addr: Ipv4Address::new(10, 0, 0, 1), // SERVER_IP
         next_header: IpProtocol::Tcp,
         payload_len: tcp.buffer_len(),
         hop_limit: 64,

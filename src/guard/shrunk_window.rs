@@ -16,7 +16,7 @@
 //! its reply, the reply cannot leave because smoltcp never takes in the peer's window update
 //! (its zero-window probes are answered, the answers ignored), and the peer's retransmissions
 //! of the few bytes beyond the edge fall into the zero window too. With 1 MiB buffers (shift 5)
-//! and the kernel's TSO towards us it happened in about one 64 MiB echo in fifteen.
+//! and the kernel's TSO towards us it stalled a 64 MiB echo in about one benchmark run in four.
 //!
 //! The guard undoes it where smoltcp goes wrong, and nowhere else: while the last segment we
 //! sent on a connection advertised a zero window, a pure acknowledgement (no data, no SYN, RST
