@@ -35,6 +35,7 @@ pub(crate) struct LastSent {
     /// The sequence number just after the last segment: at most our `SND.NXT`.
     pub seq_end: TcpSeqNumber,
     /// The last segment advertised a zero receive window (see `shrunk_window.rs`).
+    #[cfg(feature = "std")]
     pub zero_window: bool,
     touched: Instant,
 }
@@ -45,6 +46,7 @@ pub(crate) struct AckTracker {
     entries: LinearMap<(u16, IpEndpoint), LastSent, CAPACITY>,
     /// How many entries have `zero_window` set: while none has, the ingress path skips the
     /// shrunk-window check with one comparison.
+    #[cfg(feature = "std")]
     zero_windows: usize,
 }
 
@@ -63,15 +65,22 @@ impl AckTracker {
         let entry = LastSent {
             ack,
             seq_end: segment.seq_end,
+            #[cfg(feature = "std")]
             zero_window: segment.zero_window,
             touched: now,
         };
-        self.zero_windows += usize::from(entry.zero_window);
+        #[cfg(feature = "std")]
+        {
+            self.zero_windows += usize::from(entry.zero_window);
+        }
         match self.entries.insert(key, entry) {
+            #[cfg(feature = "std")]
             Ok(old) => {
                 let was_zero = old.is_some_and(|old| old.zero_window);
                 self.zero_windows -= usize::from(was_zero);
             }
+            #[cfg(not(feature = "std"))]
+            Ok(_) => {}
             Err(_) => {
                 if let Some(stale) = self
                     .entries
@@ -81,20 +90,29 @@ impl AckTracker {
                 {
                     self.remove(&stale);
                 }
-                if self.entries.insert(key, entry).is_err() {
+                let inserted = self.entries.insert(key, entry);
+                #[cfg(feature = "std")]
+                if inserted.is_err() {
                     self.zero_windows -= usize::from(entry.zero_window);
                 }
+                #[cfg(not(feature = "std"))]
+                inserted.ok();
             }
         }
     }
 
     fn remove(&mut self, key: &(u16, IpEndpoint)) {
+        #[cfg_attr(not(feature = "std"), allow(unused_variables))]
         if let Some(old) = self.entries.remove(key) {
-            self.zero_windows -= usize::from(old.zero_window);
+            #[cfg(feature = "std")]
+            {
+                self.zero_windows -= usize::from(old.zero_window);
+            }
         }
     }
 
     /// Whether the last segment of some connection advertised a zero window.
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn any_zero_window(&self) -> bool {
         self.zero_windows != 0

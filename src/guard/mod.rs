@@ -45,6 +45,9 @@ mod icmp_errors;
 mod late_syn;
 mod neighbors;
 mod segment;
+// Only with `std`: it matters with window scaling (buffers above 64 KiB), which the firmware's
+// buffers never reach, and it would cost the firmware about 0.7 KiB of flash.
+#[cfg(feature = "std")]
 mod shrunk_window;
 
 pub use acks::CAPACITY as TRACKED_CONNECTIONS;
@@ -84,7 +87,8 @@ pub struct GuardStats {
     /// because such errors were over their rate (`icmp_errors.rs`).
     pub icmp_errors_suppressed: u64,
     /// Pure ACKs beyond a zero window smoltcp shrank by rounding, handed to smoltcp at our
-    /// `RCV.NXT` so it reads their window update (`shrunk_window.rs`).
+    /// `RCV.NXT` so it reads their window update (`shrunk_window.rs`; with `std` only, else
+    /// always 0).
     pub acks_realigned: u64,
 }
 
@@ -179,6 +183,7 @@ impl Guard {
         iface: &Interface,
         sockets: &mut SocketSet<'_>,
     ) -> Verdict {
+        #[cfg(feature = "std")]
         if self.acks.any_zero_window() {
             if let Some(verdict) = shrunk_window::realign(medium, frame, &self.acks) {
                 self.stats.acks_realigned += 1;

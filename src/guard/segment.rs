@@ -138,6 +138,7 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     })
 }
 
+#[cfg(feature = "std")]
 /// `frame` as a pure acknowledgement (ACK set; no SYN, RST nor FIN; no payload), the only
 /// segments `shrunk_window.rs` rewrites. Read only while some connection advertises a zero
 /// window, so not on the hot path.
@@ -168,7 +169,7 @@ pub(crate) fn parse_pure_ack(medium: Medium, frame: &[u8]) -> Option<Segment> {
     pure_ack(body, start, ip.src_addr().into(), ip.dst_addr().into())
 }
 
-#[cfg(feature = "ipv6")]
+#[cfg(all(feature = "std", feature = "ipv6"))]
 fn pure_ack_v6(frame: &[u8], offset: usize) -> Option<Segment> {
     let packet = ipv6::body(frame, offset)?;
     if packet.protocol != IpProtocol::Tcp {
@@ -178,6 +179,7 @@ fn pure_ack_v6(frame: &[u8], offset: usize) -> Option<Segment> {
     pure_ack(packet.body, offset + packet.start, src, dst)
 }
 
+#[cfg(feature = "std")]
 fn pure_ack(body: &[u8], start: usize, src: IpAddress, dst: IpAddress) -> Option<Segment> {
     let tcp = TcpPacket::new_checked(body).ok()?;
     if !tcp.ack() || tcp.syn() || tcp.rst() || tcp.fin() || !tcp.payload().is_empty() {
@@ -381,6 +383,7 @@ pub(crate) struct Sent {
     /// It was a RST.
     pub rst: bool,
     /// It advertised a zero receive window.
+    #[cfg(feature = "std")]
     pub zero_window: bool,
 }
 
@@ -439,10 +442,12 @@ fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
         seq_end: tcp.seq_number() + (payload_len + control),
         ack: tcp.ack().then(|| tcp.ack_number()),
         rst: tcp.rst(),
+        #[cfg(feature = "std")]
         zero_window: tcp.window_len() == 0,
     })
 }
 
+#[cfg(feature = "std")]
 /// A copy of `frame` (the pure acknowledgement `segment`) in `out` with sequence number `seq`,
 /// checksum recomputed. Returns the length written, or `None` if the frame does not fit.
 pub(crate) fn rewrite_seq(
