@@ -123,3 +123,47 @@ impl AckTracker {
         self.entries.get(&(local_port, remote)).copied()
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use smoltcp::wire::IpAddress;
+
+    fn sent(port: u16, ack: i32, zero_window: bool, rst: bool) -> Sent {
+        Sent {
+            local_port: port,
+            remote: IpEndpoint::new(IpAddress::v4(10, 0, 0, 2), 40000),
+            seq_end: TcpSeqNumber(1),
+            ack: Some(TcpSeqNumber(ack)),
+            rst,
+            zero_window,
+        }
+    }
+
+    /// The count of zero-window entries follows replacements, RSTs and evictions exactly: the
+    /// ingress path trusts it to skip the shrunk-window check.
+    #[test]
+    fn zero_windows_are_counted_through_replacement_rst_and_eviction() {
+        let now = Instant::ZERO;
+        let mut tracker = AckTracker::default();
+        tracker.sent(now, &sent(1, 10, true, false));
+        tracker.sent(now, &sent(1, 11, true, false));
+        assert_eq!(tracker.zero_windows, 1);
+        tracker.sent(now, &sent(1, 12, false, false));
+        assert!(!tracker.any_zero_window());
+        tracker.sent(now, &sent(1, 13, true, false));
+        tracker.sent(now, &sent(1, 13, false, true));
+        assert!(!tracker.any_zero_window());
+        // Fill the table with zero windows, the oldest first, then evict it with a non-zero one.
+        for port in 0..CAPACITY as u16 {
+            tracker.sent(
+                Instant::from_millis(i64::from(port)),
+                &sent(100 + port, 1, true, false),
+            );
+        }
+        assert_eq!(tracker.zero_windows, CAPACITY);
+        tracker.sent(Instant::from_secs(10), &sent(999, 1, false, false));
+        assert_eq!(tracker.zero_windows, CAPACITY - 1);
+        assert!(tracker.get(100, sent(0, 0, false, false).remote).is_none());
+    }
+}
