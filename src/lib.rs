@@ -25,7 +25,7 @@
 //! | [`device`] | where frames come from: allocation-free loopback and wire |
 //! | `dhcp` | a DHCPv4 client that configures the stack (feature `dhcp`) |
 //! | [`clock`] | where `now` comes from: host clock, tick counter, virtual clock |
-//! | [`stack`] | a smoltcp interface and socket set over caller storage |
+//! | [`stack`] | a smoltcp interface and socket set over caller storage; answers `ping` and `ping -6`, sends them with an ICMP socket (feature `icmp`) |
 //! | [`guard`] | the ingress guard: every frame seen before smoltcp (late SYN, SYN flood, blind RST, ARP and neighbour-discovery mirror), IPv4 and IPv6 |
 //! | [`log_limit`] | rate-limited logging, so a flood cannot fill the log |
 //! | [`storage`] | socket buffers sized by const generics |
@@ -58,6 +58,7 @@
 //! | `dhcp` | yes | `dhcp`: a DHCPv4 client that configures the stack (smoltcp's `proto-dhcpv4`, `socket-dhcpv4`) |
 //! | `ipv6` | yes | IPv6 beside IPv4 (smoltcp's `proto-ipv6`): a link-local address from the MAC, [`StackConfig::with_ipv6`]; every service on both |
 //! | `slaac` | yes | IPv6 addresses from router advertisements, [`StackConfig::with_slaac`] (smoltcp's `proto-ipv6-slaac`) |
+//! | `icmp` | yes | ICMP sockets, a ping client: `Stack::add_icmp` over `storage::IcmpStorage` (smoltcp's `socket-icmp`); answering pings needs no feature |
 //! | `lan9118` | no | `device::lan9118`: polled driver for the LAN9118 NIC of QEMU's MPS2 boards |
 //!
 //! Build the core for a microcontroller with `--no-default-features`.

@@ -3,7 +3,8 @@
 //! ```text
 //!   device ──▶ Interface ──▶ SocketSet (caller's SocketStorage slots)
 //!                                 ├── TCP socket (caller's TcpStorage buffers)
-//!                                 └── UDP socket (caller's UdpStorage buffers)
+//!                                 ├── UDP socket (caller's UdpStorage buffers)
+//!                                 └── ICMP socket (caller's IcmpStorage; feature `icmp`)
 //! ```
 //!
 //! The stack does not own the device: the same `Stack` works over a loopback, a TAP device, a
@@ -12,8 +13,19 @@
 //! interface to `now`, and [`Stack::poll_delay`] tells the caller how long it may sleep if
 //! nothing else is pending (see [`crate::event_loop`] for the full contract).
 //!
-//! Adding a socket to a full `SocketSet` panics inside smoltcp; [`Stack::add_tcp`] and
-//! [`Stack::add_udp`] check first and return [`SocketStorageFull`] instead.
+//! Adding a socket to a full `SocketSet` panics inside smoltcp; [`Stack::add_tcp`],
+//! [`Stack::add_udp`] and the others check first and return [`SocketStorageFull`] instead.
+//!
+//! ## Ping
+//!
+//! The stack answers echo requests (`ping`, `ping -6`) without any socket: smoltcp's
+//! `auto-icmp-echo-reply`. To send them, feature `icmp` adds an ICMP socket
+//! (`Stack::add_icmp`, smoltcp's `socket-icmp`): bind it to an identifier
+//! (`icmp::Endpoint::Ident`), send whole ICMP messages built with `Icmpv4Repr` /
+//! `Icmpv6Repr` to an address, and receive the echo replies carrying that identifier. smoltcp
+//! checks each reply's checksum before the socket sees it, so a corrupted reply never reaches
+//! the application; duplicates and reordering are the caller's to notice (the simulator's
+//! `ping_under_all_faults` test shows how).
 //!
 //! Every frame received passes the ingress guard ([`crate::guard`]) before smoltcp sees it, and
 //! every frame sent is shown to it: the stack's defence against hostile peers lives there, so
@@ -39,6 +51,8 @@ use smoltcp::wire::{Ipv6Address, Ipv6Cidr};
 use crate::device::one_frame::OneFrame;
 use crate::guard::egress::{SniffTx, Sniffing};
 use crate::guard::{Guard, GuardStats, Verdict};
+#[cfg(feature = "icmp")]
+use crate::storage::IcmpStorage;
 use crate::storage::{TcpStorage, UdpLaneStorage, UdpStorage};
 use crate::udp::OpenError;
 
@@ -451,6 +465,28 @@ impl<'a> Stack<'a> {
             #[allow(unreachable_patterns)]
             _ => false,
         })
+    }
+
+    /// Add an ICMP socket using `storage` (feature `icmp`): a ping client, see the module docs.
+    #[cfg(feature = "icmp")]
+    pub fn add_icmp<const PACKETS: usize, const BYTES: usize>(
+        &mut self,
+        storage: &'a mut IcmpStorage<PACKETS, BYTES>,
+    ) -> Result<SocketHandle, SocketStorageFull> {
+        use smoltcp::socket::icmp;
+        self.check_room()?;
+        let socket = icmp::Socket::new(
+            icmp::PacketBuffer::new(&mut storage.rx_meta[..], &mut storage.rx[..]),
+            icmp::PacketBuffer::new(&mut storage.tx_meta[..], &mut storage.tx[..]),
+        );
+        Ok(self.sockets.add(socket))
+    }
+
+    /// The ICMP socket behind `handle` (feature `icmp`; same contract as [`Stack::tcp`]).
+    #[cfg(feature = "icmp")]
+    pub fn icmp(&mut self, handle: SocketHandle) -> &mut smoltcp::socket::icmp::Socket<'a> {
+        self.sockets
+            .get_mut::<smoltcp::socket::icmp::Socket<'a>>(handle)
     }
 
     /// Add a DHCPv4 client socket (it needs no buffers).

@@ -91,3 +91,35 @@ impl<const DGRAMS: usize, const BYTES: usize> Default for UdpLaneStorage<DGRAMS,
         Self::new()
     }
 }
+
+/// Buffers of one ICMP socket (feature `icmp`, [`Stack::add_icmp`](crate::Stack::add_icmp)):
+/// up to `PACKETS` queued ICMP messages and `BYTES` bytes of them in each direction.
+#[cfg(feature = "icmp")]
+#[derive(Debug)]
+pub struct IcmpStorage<const PACKETS: usize, const BYTES: usize> {
+    pub(crate) rx_meta: [smoltcp::socket::icmp::PacketMetadata; PACKETS],
+    pub(crate) rx: [u8; BYTES],
+    pub(crate) tx_meta: [smoltcp::socket::icmp::PacketMetadata; PACKETS],
+    pub(crate) tx: [u8; BYTES],
+}
+
+#[cfg(feature = "icmp")]
+impl<const PACKETS: usize, const BYTES: usize> IcmpStorage<PACKETS, BYTES> {
+    /// Empty buffers.
+    pub const fn new() -> Self {
+        use smoltcp::socket::icmp::PacketMetadata;
+        IcmpStorage {
+            rx_meta: [PacketMetadata::EMPTY; PACKETS],
+            rx: [0; BYTES],
+            tx_meta: [PacketMetadata::EMPTY; PACKETS],
+            tx: [0; BYTES],
+        }
+    }
+}
+
+#[cfg(feature = "icmp")]
+impl<const PACKETS: usize, const BYTES: usize> Default for IcmpStorage<PACKETS, BYTES> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -10,6 +10,7 @@
 //! | `tcp_bulk_256k_under_all_faults` | 256 KiB through the echo, every byte checked, 10% loss + 5% dup + 5% reorder + 1% corruption + jitter, within 900 s |
 //! | `framed_echo_500_frames_under_all_faults` | 500 frames of 0..=1024 bytes through the framed echo, every frame checked, same faults and bound |
 //! | `udp_under_all_faults` | no corrupted or invented datagram reaches an application; counts |
+//! | `ping_under_all_faults` / `ping_on_a_perfect_link_answers_every_request` | `ping` and `ping -6` from a simulated host (feature `icmp`): every reply answers a request sent, byte for byte; duplicates counted apart; at least one reply per family and seed; all of them on a perfect link |
 //! | `connection_churn_10000_cycles` | 10,000 sequential connect/echo/close cycles, then the whole pool is reusable |
 //! | `connection_churn_under_all_faults` | the same under the hostile network |
 //! | `overload_refuses_extras_then_serves_latecomers` | the backlog story on a network |
@@ -588,6 +589,30 @@ fn datagram(seed: u64, client: usize, seq: u32) -> Vec<u8> {
     bytes
 }
 
+/// A grace period after the last packet is sent, for stragglers (ARP, jitter, reordering,
+/// duplicates): it starts the first time it is asked, and wakes the host when it will be over.
+struct Grace {
+    length: Duration,
+    from: Option<Instant>,
+}
+
+impl Grace {
+    fn new(length: Duration) -> Self {
+        Grace { length, from: None }
+    }
+
+    /// Whether the grace period (started now if it has not yet) is over on `host`'s clock.
+    fn over(&mut self, host: &mut SimHost<'_, '_>) -> bool {
+        let now = host.now();
+        let end = *self.from.get_or_insert(now) + self.length;
+        if now >= end {
+            return true;
+        }
+        host.wake_at(end);
+        false
+    }
+}
+
 /// A UDP client: sends one datagram every 5 ms, even ones to the echo and odd ones to the
 /// sink, and checks every echo reply against what it sent.
 struct Pinger {
@@ -751,7 +776,7 @@ fn udp_run_with(
             }
         })
         .collect();
-    let mut quiet_from: Option<Instant> = None;
+    let mut grace = Grace::new(secs(2));
     let run = net.run(&mut hosts, secs(120), |hosts| {
         let (server, clients) = hosts.split_at_mut(1);
         let mut progress = echo.poll(&mut server[0].stack) | sink.poll(&mut server[0].stack);
@@ -762,13 +787,8 @@ fn udp_run_with(
             return Work::Done;
         }
         // After the last datagram, give stragglers (ARP, jitter, reordering) 2 s.
-        if pingers.iter().all(Pinger::finished_sending) {
-            let now = server[0].now();
-            let from = *quiet_from.get_or_insert(now);
-            if now >= from + secs(2) {
-                return Work::Done;
-            }
-            server[0].wake_at(from + secs(2));
+        if pingers.iter().all(Pinger::finished_sending) && grace.over(&mut server[0]) {
+            return Work::Done;
         }
         progress.into()
     });
@@ -1248,4 +1268,336 @@ fn pcap_files_hold_every_frame_each_port_saw() {
         assert_eq!(records, expected, "{}", path.display());
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// ICMP echo: host 1 pings host 0 over IPv4 and IPv6 (feature `icmp` for the pinger's socket;
+// host 0 answers with smoltcp's `auto-icmp-echo-reply`, no socket).
+
+/// Echo requests per family and run.
+///
+/// A reply arrives if the request crosses host 1's link and the reply host 0's link, each
+/// neither lost (10%) nor corrupted (1%; the checksum then drops it); duplication and
+/// reordering lose nothing. Links decide each frame independently, so one request is answered
+/// with probability at least 0.89² ≈ 0.79, and none of `PINGS` is with probability at most
+/// 0.21^32 ≈ 2·10⁻²²: over 200 seeds × 2 families, about 10⁻¹⁹. (Neighbour resolution only
+/// delays the first request: ARP and neighbour solicitations repeat until answered, and each
+/// request leaves once the previous one has.)
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+const PINGS: u16 = 32;
+
+/// The payload of echo request `seq` of `family` (4 or 6): 0..=256 bytes from the seed.
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+fn ping_payload(seed: u64, family: u8, seq: u16) -> Vec<u8> {
+    let mut rng = Prng::new(seed ^ (u64::from(family) << 40) ^ u64::from(seq));
+    let mut bytes = vec![0; rng.below(257) as usize];
+    rng.fill(&mut bytes);
+    bytes
+}
+
+/// One family's ping client: an ICMP socket bound to its own identifier, a request every
+/// 10 ms, and a count of replies per sequence number, each checked against what was sent.
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+struct Ping {
+    seed: u64,
+    /// 4 or 6.
+    family: u8,
+    ident: u16,
+    /// Host 0's address in this family.
+    to: smolsock::smoltcp::wire::IpAddress,
+    handle: SocketHandle,
+    next_seq: u16,
+    next_at: Instant,
+    /// Replies seen per sequence number.
+    replies: Vec<u32>,
+    failure: Option<String>,
+}
+
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+impl Ping {
+    fn new(
+        host: &mut SimHost<'_, '_>,
+        handle: SocketHandle,
+        seed: u64,
+        family: u8,
+        to: smolsock::smoltcp::wire::IpAddress,
+    ) -> Self {
+        let ident = 0x5a00 | u16::from(family);
+        host.stack
+            .icmp(handle)
+            .bind(smolsock::smoltcp::socket::icmp::Endpoint::Ident(ident))
+            .unwrap();
+        Ping {
+            seed,
+            family,
+            ident,
+            to,
+            handle,
+            next_seq: 0,
+            next_at: Instant::ZERO,
+            replies: vec![0; usize::from(PINGS)],
+            failure: None,
+        }
+    }
+
+    fn finished_sending(&self) -> bool {
+        self.next_seq == PINGS
+    }
+
+    /// Distinct requests answered.
+    fn answered(&self) -> u64 {
+        self.replies.iter().filter(|&&n| n > 0).count() as u64
+    }
+
+    /// Replies beyond the first to one request.
+    fn duplicates(&self) -> u64 {
+        self.replies
+            .iter()
+            .map(|&n| u64::from(n.saturating_sub(1)))
+            .sum()
+    }
+
+    fn poll(&mut self, host: &mut SimHost<'_, '_>) -> bool {
+        use smolsock::smoltcp::phy::ChecksumCapabilities;
+        use smolsock::smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, Icmpv6Packet, Icmpv6Repr};
+        let now = host.now();
+        let mut progress = false;
+        if self.next_seq < PINGS && now >= self.next_at {
+            let seq = self.next_seq;
+            let data = ping_payload(self.seed, self.family, seq);
+            let (ident, to, family) = (self.ident, self.to, self.family);
+            let socket = host.stack.icmp(self.handle);
+            // The checksum is left to the stack (it computes it as the request leaves).
+            let sent = if family == 4 {
+                let repr = Icmpv4Repr::EchoRequest {
+                    ident,
+                    seq_no: seq,
+                    data: &data,
+                };
+                socket.send(repr.buffer_len(), to).map(|buf| {
+                    repr.emit(
+                        &mut Icmpv4Packet::new_unchecked(buf),
+                        &ChecksumCapabilities::ignored(),
+                    )
+                })
+            } else {
+                let repr = Icmpv6Repr::EchoRequest {
+                    ident,
+                    seq_no: seq,
+                    data: &data,
+                };
+                socket.send(repr.buffer_len(), to).map(|buf| {
+                    repr.emit(
+                        &smolsock::sim::ip6(1),
+                        &smolsock::sim::ip6(0),
+                        &mut Icmpv6Packet::new_unchecked(buf),
+                        &ChecksumCapabilities::ignored(),
+                    )
+                })
+            };
+            // A full send buffer (host 0 not resolved yet): try again later.
+            if sent.is_ok() {
+                self.next_seq += 1;
+                progress = true;
+            }
+            self.next_at = now + millis(10);
+        }
+        if self.next_seq < PINGS {
+            host.wake_at(self.next_at);
+        }
+        while let Ok((reply, from)) = host.stack.icmp(self.handle).recv() {
+            let reply = reply.to_vec();
+            progress = true;
+            if let Err(e) = self.check(&reply, from) {
+                self.failure.get_or_insert(e);
+            }
+        }
+        progress
+    }
+
+    /// A reply counts only if it comes from host 0 in this family, is an echo reply carrying
+    /// our identifier and the number of a request sent, and its payload is that request's,
+    /// byte for byte.
+    fn check(
+        &mut self,
+        reply: &[u8],
+        from: smolsock::smoltcp::wire::IpAddress,
+    ) -> Result<(), String> {
+        use smolsock::smoltcp::phy::ChecksumCapabilities;
+        use smolsock::smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, Icmpv6Packet, Icmpv6Repr};
+        let family = self.family;
+        if from != self.to {
+            return Err(format!("IPv{family} ping: reply from {from}"));
+        }
+        let caps = ChecksumCapabilities::default();
+        let (ident, seq, data) = if family == 4 {
+            let packet = Icmpv4Packet::new_checked(reply).map_err(|e| e.to_string())?;
+            match Icmpv4Repr::parse(&packet, &caps).map_err(|e| e.to_string())? {
+                Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } => (ident, seq_no, data.to_vec()),
+                other => return Err(format!("IPv4 ping: not an echo reply: {other:?}")),
+            }
+        } else {
+            let packet = Icmpv6Packet::new_checked(reply).map_err(|e| e.to_string())?;
+            let repr = Icmpv6Repr::parse(
+                &smolsock::sim::ip6(0),
+                &smolsock::sim::ip6(1),
+                &packet,
+                &caps,
+            )
+            .map_err(|e| e.to_string())?;
+            match repr {
+                Icmpv6Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } => (ident, seq_no, data.to_vec()),
+                other => return Err(format!("IPv6 ping: not an echo reply: {other:?}")),
+            }
+        };
+        if ident != self.ident {
+            return Err(format!(
+                "IPv{family} ping: reply with identifier {ident:#x}"
+            ));
+        }
+        if seq >= self.next_seq {
+            return Err(format!(
+                "IPv{family} ping: reply to request {seq}, which was never sent"
+            ));
+        }
+        if data != ping_payload(self.seed, family, seq) {
+            return Err(format!(
+                "IPv{family} ping: reply to request {seq} corrupted"
+            ));
+        }
+        self.replies[usize::from(seq)] += 1;
+        Ok(())
+    }
+}
+
+/// What one ping run counted, per family (`[IPv4, IPv6]`).
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+#[derive(Debug, Clone, Copy)]
+struct PingCounts {
+    report: Report,
+    answered: [u64; 2],
+    duplicates: [u64; 2],
+    corrupted_frames: u64,
+    duplicated_frames: u64,
+}
+
+/// Host 1 pings host 0 `PINGS` times over IPv4 and over IPv6 at once, one request per family
+/// every 10 ms, then waits 2 s for stragglers; every reply is checked as it arrives.
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+fn ping_run(test: &str, seed: u64, faults: &FaultModel) -> Result<PingCounts, String> {
+    use smolsock::storage::IcmpStorage;
+    let cables = cables(2);
+    let mut net: Net = Network::new(&cables, seed);
+    net.set_all_faults(faults);
+    let mut net = net.with_observer(maybe_pcap(test, seed, 2));
+    let mut socks = sockets(2);
+    let mut hosts: Vec<SimHost> = socks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| net.host(i, s).unwrap())
+        .collect();
+    let mut buffers = [IcmpStorage::<8, 4096>::new(), IcmpStorage::new()];
+    let [v4_buf, v6_buf] = &mut buffers;
+    let v4 = hosts[1].stack.add_icmp(v4_buf).unwrap();
+    let v6 = hosts[1].stack.add_icmp(v6_buf).unwrap();
+    let mut pings = [
+        Ping::new(&mut hosts[1], v4, seed, 4, ip(0).into()),
+        Ping::new(&mut hosts[1], v6, seed, 6, smolsock::sim::ip6(0).into()),
+    ];
+    let mut grace = Grace::new(secs(2));
+    let run = net.run(&mut hosts, secs(120), |hosts| {
+        let mut progress = false;
+        for ping in pings.iter_mut() {
+            progress |= ping.poll(&mut hosts[1]);
+        }
+        if pings.iter().any(|p| p.failure.is_some()) {
+            return Work::Done;
+        }
+        // After the last request, give stragglers (jitter, reordering, duplicates) 2 s.
+        if pings.iter().all(Ping::finished_sending) && grace.over(&mut hosts[1]) {
+            return Work::Done;
+        }
+        progress.into()
+    });
+    if let Some(files) = net.observer().take() {
+        files.finish().map_err(|e| e.to_string())?;
+    }
+    let at = run.map_err(|e| format!("{e}\n{}", net.link_table()))?;
+    if let Some(failure) = pings.iter().find_map(|p| p.failure.clone()) {
+        return Err(format!("{failure}\n{}", net.link_table()));
+    }
+    if let Some(p) = pings.iter().find(|p| !p.finished_sending()) {
+        return Err(format!(
+            "IPv{} ping: only {} of {PINGS} requests sent",
+            p.family, p.next_seq
+        ));
+    }
+    let totals = net.totals();
+    Ok(PingCounts {
+        report: Report::of(&net, at),
+        answered: [pings[0].answered(), pings[1].answered()],
+        duplicates: [pings[0].duplicates(), pings[1].duplicates()],
+        corrupted_frames: totals.corrupted,
+        duplicated_frames: totals.duplicated,
+    })
+}
+
+/// `ping` and `ping -6` between two simulated hosts under every fault: each reply that arrives
+/// answers a request sent (identifier, sequence number, payload byte for byte), no corrupted
+/// reply gets through, duplicates are counted apart, and each family gets at least one reply
+/// per seed (see [`PINGS`]).
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+#[test]
+fn ping_under_all_faults() {
+    init_log();
+    let test = "ping_under_all_faults";
+    let wall = WallClock::now();
+    let results = for_each_seed(test, SEEDS, |seed| {
+        let counts = ping_run(test, seed, &FaultModel::hostile())?;
+        for (family, answered) in [4, 6].iter().zip(counts.answered) {
+            if answered == 0 {
+                return Err(format!("IPv{family} ping: no request answered"));
+            }
+        }
+        Ok(counts)
+    });
+    let reports: Vec<(u64, Report)> = results.iter().map(|(s, c)| (*s, c.report)).collect();
+    summarise("ping", &reports, wall.elapsed());
+    let sum = |f: fn(&PingCounts) -> u64| results.iter().map(|(_, c)| f(c)).sum::<u64>();
+    let sent = results.len() as u64 * u64::from(PINGS);
+    let (answered4, answered6) = (sum(|c| c.answered[0]), sum(|c| c.answered[1]));
+    let duplicates = sum(|c| c.duplicates[0] + c.duplicates[1]);
+    eprintln!(
+        "ping: {sent} requests per family; answered {answered4} over IPv4, {answered6} over \
+         IPv6 (a round trip crosses two lossy links); {duplicates} duplicate replies counted \
+         apart; {} frames corrupted in flight, none accepted",
+        sum(|c| c.corrupted_frames),
+    );
+    assert!(
+        sum(|c| c.corrupted_frames) > 0,
+        "the corruption fault never fired"
+    );
+    assert!(
+        sum(|c| c.duplicated_frames) > 0 && duplicates > 0,
+        "the duplication fault never fired on an echo"
+    );
+}
+
+/// On a perfect link every request of both families is answered exactly once.
+#[cfg(all(feature = "icmp", feature = "ipv6"))]
+#[test]
+fn ping_on_a_perfect_link_answers_every_request() {
+    init_log();
+    let counts = ping_run("ping_perfect", 5, &FaultModel::perfect()).unwrap();
+    let all = u64::from(PINGS);
+    assert_eq!(counts.answered, [all, all], "every request answered");
+    assert_eq!(counts.duplicates, [0, 0]);
 }

@@ -1,4 +1,5 @@
-// The network firmware's body, `include!`d by `bin/net.rs` (the budget build) and
+// The network firmware's body, `include!`d by `bin/net.rs` (the budget build; its sizes in
+// `budget_sizes.rs`, shared with `net-dhcp` and `net-ipv6`) and
 // `bin/net-large.rs` (the TAP server's limits) after each has set the sizes: ECHO_SOCKETS,
 // FRAMED_SOCKETS, TCP_BUF, FRAME_MAX, UDP_MAX, UDP_DGRAMS, UDP_BYTES, SINK_DGRAMS, SINK_BYTES,
 // LANE_DGRAMS, NIC_BUF (the LAN9118's frame buffers), and DHCP (take the address from a DHCP

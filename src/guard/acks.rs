@@ -11,8 +11,12 @@
 //!
 //! Capacity is fixed ([`CAPACITY`]); when it is full the entry touched longest ago makes room.
 //! A connection without an entry is never exposed: its RSTs are challenged instead of trusted.
+//!
+//! Every segment we send passes here, so the common case is kept short: consecutive segments
+//! mostly belong to the same connection (a burst of data, the ACKs of a transfer), so the
+//! tracker remembers where the last one's entry sits and checks it before searching the table.
 
-use heapless::LinearMap;
+use heapless::Vec;
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, TcpSeqNumber};
 
@@ -40,10 +44,15 @@ pub(crate) struct LastSent {
     touched: Instant,
 }
 
+/// A connection: our port and the peer.
+type Key = (u16, IpEndpoint);
+
 /// The last acknowledgement number sent per connection (local port, remote endpoint).
 #[derive(Debug, Default)]
 pub(crate) struct AckTracker {
-    entries: LinearMap<(u16, IpEndpoint), LastSent, CAPACITY>,
+    entries: Vec<(Key, LastSent), CAPACITY>,
+    /// Where the entry of the last segment noted was (a hint: checked before use).
+    recent: usize,
     /// How many entries have `zero_window` set: while none has, the ingress path skips the
     /// shrunk-window check with one comparison.
     #[cfg(feature = "std")]
@@ -51,16 +60,18 @@ pub(crate) struct AckTracker {
 }
 
 impl AckTracker {
-    /// Note a segment on its way out.
+    /// Note a segment on its way out. (Inlined into its one caller, `egress::note`.)
+    #[inline]
     pub(crate) fn sent(&mut self, now: Instant, segment: &Sent) {
         let key = (segment.local_port, segment.remote);
-        if segment.rst {
-            // The connection is over (or never was): nothing to protect.
-            self.remove(&key);
-            return;
-        }
-        let Some(ack) = segment.ack else {
-            return; // a bare SYN: nothing acknowledged yet
+        let Some(ack) = segment.ack.filter(|_| !segment.rst) else {
+            if segment.rst {
+                // The connection is over (or never was): nothing to protect.
+                if let Some(index) = self.find(&key) {
+                    self.remove(index);
+                }
+            }
+            return; // else a bare SYN: nothing acknowledged yet
         };
         let entry = LastSent {
             ack,
@@ -69,45 +80,46 @@ impl AckTracker {
             zero_window: segment.zero_window,
             touched: now,
         };
+        // The common case first: the same connection as the last segment.
+        let found = match self.entries.get(self.recent) {
+            Some((k, _)) if *k == key => Some(self.recent),
+            _ => self.find(&key),
+        };
+        if let Some(index) = found {
+            if let Some((_, last)) = self.entries.get_mut(index) {
+                #[cfg(feature = "std")]
+                {
+                    self.zero_windows -= usize::from(last.zero_window);
+                    self.zero_windows += usize::from(entry.zero_window);
+                }
+                *last = entry;
+            }
+            self.recent = index;
+            return;
+        }
+        if self.entries.is_full() {
+            let stale = self.entries.iter().enumerate();
+            if let Some((stale, _)) = stale.min_by_key(|(_, (_, e))| e.touched) {
+                self.remove(stale);
+            }
+        }
+        // There is room now.
         #[cfg(feature = "std")]
-        {
+        if self.entries.push((key, entry)).is_ok() {
             self.zero_windows += usize::from(entry.zero_window);
         }
-        match self.entries.insert(key, entry) {
-            #[cfg(feature = "std")]
-            Ok(old) => {
-                let was_zero = old.is_some_and(|old| old.zero_window);
-                self.zero_windows -= usize::from(was_zero);
-            }
-            #[cfg(not(feature = "std"))]
-            Ok(_) => {}
-            Err(_) => {
-                if let Some(stale) = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.touched)
-                    .map(|(k, _)| *k)
-                {
-                    self.remove(&stale);
-                }
-                let inserted = self.entries.insert(key, entry);
-                #[cfg(feature = "std")]
-                if inserted.is_err() {
-                    self.zero_windows -= usize::from(entry.zero_window);
-                }
-                #[cfg(not(feature = "std"))]
-                inserted.ok();
-            }
-        }
+        #[cfg(not(feature = "std"))]
+        self.entries.push((key, entry)).ok();
+        self.recent = self.entries.len() - 1;
     }
 
-    fn remove(&mut self, key: &(u16, IpEndpoint)) {
+    /// Forget the entry at `index`.
+    fn remove(&mut self, index: usize) {
         #[cfg_attr(not(feature = "std"), allow(unused_variables))]
-        if let Some(old) = self.entries.remove(key) {
-            #[cfg(feature = "std")]
-            {
-                self.zero_windows -= usize::from(old.zero_window);
-            }
+        let (_, old) = self.entries.swap_remove(index);
+        #[cfg(feature = "std")]
+        {
+            self.zero_windows -= usize::from(old.zero_window);
         }
     }
 
@@ -118,9 +130,14 @@ impl AckTracker {
         self.zero_windows != 0
     }
 
+    fn find(&self, key: &Key) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k == key)
+    }
+
     /// What we last sent from `local_port` to `remote`.
     pub(crate) fn get(&self, local_port: u16, remote: IpEndpoint) -> Option<LastSent> {
-        self.entries.get(&(local_port, remote)).copied()
+        let index = self.find(&(local_port, remote))?;
+        self.entries.get(index).map(|(_, last)| *last)
     }
 }
 

@@ -1,14 +1,26 @@
 //! A first look at a received frame: just enough of its headers for the guard to decide.
 //!
-//! Parsing goes through `smoltcp::wire`, the same code smoltcp itself uses, so the guard never
-//! reads a header smoltcp would read differently. Checksums are left to smoltcp: a corrupt
+//! Parsing a received frame goes through `smoltcp::wire`, the same code smoltcp itself uses, so
+//! the guard never reads a header smoltcp would read differently (the frames we send, which
+//! smoltcp built, are read at fixed offsets: see [`parse_sent`]). Checksums are left to smoltcp: a corrupt
 //! segment the guard acts on can at worst recycle a half-open slot of a peer that never answered
 //! ARP, or turn a corrupt RST into a probe smoltcp answers with a challenge ACK, both harmless.
+//!
+//! ## The fast path
+//!
+//! Nearly every frame of a transfer is a TCP segment with neither SYN nor RST, which the guard
+//! passes untouched. The guard first asks [`plain_tcp`], which reads just three bytes where a TCP packet keeps them (the IP
+//! version, the protocol, the TCP flags, with the header length to find them) and says
+//! so when the flags hold neither SYN nor RST; [`parse`] would call such a frame
+//! [`Parsed::Other`] too: whenever the full parse finds a SYN or RST (`Parsed::Tcp`), it read those
+//! flags from that same byte; a packet malformed, cut short or fragmented it calls `Other` anyway.
+//! Everything else (UDP, ARP, neighbour discovery, SYNs, RSTs, IPv6 with a hop-by-hop header)
+//! takes the full parse.
 
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint,
-    IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
+    IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
 };
 #[cfg(feature = "ipv6")]
 use smoltcp::wire::{Ipv6Address, Ipv6Packet};
@@ -87,6 +99,34 @@ pub(crate) struct Segment {
 /// Parse `frame` as received on a `medium` device.
 pub(crate) fn parse(medium: Medium, frame: &[u8]) -> Parsed {
     parse_inner(medium, frame).unwrap_or(Parsed::Other)
+}
+
+/// The fast path (see the module docs): a TCP segment with neither SYN nor RST, read from three
+/// bytes. `false` means "not sure": the full parse decides.
+#[inline]
+pub(crate) fn plain_tcp(medium: Medium, frame: &[u8]) -> bool {
+    const TCP: u8 = 6; // the IP protocol number (IPv4) or next header (IPv6)
+    const SYN_OR_RST: u8 = 0x02 | 0x04; // in the TCP header's 14th byte
+    let ip = match medium {
+        // Ethernet types IPv4 and IPv6.
+        Medium::Ethernet => match frame.get(12..14) {
+            Some([0x08, 0x00] | [0x86, 0xdd]) => EthernetFrame::<&[u8]>::header_len(),
+            _ => return false,
+        },
+        #[allow(unreachable_patterns)] // only Ethernet without the `medium-ip` feature
+        _ => 0,
+    };
+    let Some(&first) = frame.get(ip) else {
+        return false;
+    };
+    let tcp = match first >> 4 {
+        4 if frame.get(ip + 9) == Some(&TCP) => ip + usize::from(first & 0x0f) * 4,
+        6 if frame.get(ip + 6) == Some(&TCP) => ip + 40, // the fixed IPv6 header
+        _ => return false,
+    };
+    frame
+        .get(tcp + 13)
+        .is_some_and(|flags| flags & SYN_OR_RST == 0)
 }
 
 fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
@@ -388,6 +428,12 @@ pub(crate) struct Sent {
 }
 
 /// Parse a frame we are about to send (built by smoltcp: well-formed).
+///
+/// Every frame we send passes here, so the headers are read at their fixed offsets in one
+/// bounds check each rather than field by field through `smoltcp::wire` (whose accessors check
+/// bounds at every read): smoltcp built these frames, so there is no other reading of them to
+/// agree with. The checks that remain only keep a frame that is not a TCP segment out.
+#[inline] // into its one caller, `egress::note`
 pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
     let ip_offset = match medium {
         Medium::Ethernet => {
@@ -407,11 +453,18 @@ pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
         #[allow(unreachable_patterns)]
         _ => 0,
     };
-    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
-    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+    let bytes = frame.get(ip_offset..)?;
+    let ip: &[u8; 20] = bytes.get(..20)?.try_into().ok()?;
+    let header_len = usize::from(ip[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    // Version 4, TCP, and not a fragment: neither "more fragments" (0x2000) nor an offset.
+    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+    if ip[0] >> 4 != 4 || ip[9] != u8::from(IpProtocol::Tcp) || fragment || header_len < 20 {
         return None;
     }
-    sent(body, IpAddress::Ipv4(ip.dst_addr()))
+    let body = bytes.get(header_len..total_len)?;
+    let dst = Ipv4Address::new(ip[16], ip[17], ip[18], ip[19]);
+    sent(body, IpAddress::Ipv4(dst))
 }
 
 #[cfg(feature = "ipv6")]
@@ -426,24 +479,30 @@ fn sent_v6(frame: &[u8], offset: usize) -> Option<Sent> {
 /// The TCP segment `body` we send to `remote`.
 #[inline(always)]
 fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
-    if body.len() < 20 {
-        return None;
-    }
-    let tcp = TcpPacket::new_unchecked(body);
-    let header_len = usize::from(tcp.header_len());
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const ACK: u8 = 0x10;
+    let tcp: &[u8; 20] = body.get(..20)?.try_into().ok()?;
+    let header_len = usize::from(tcp[12] >> 4) * 4;
     if header_len < 20 || header_len > body.len() {
         return None;
     }
-    let control = usize::from(tcp.syn()) + usize::from(tcp.fin());
+    let flags = tcp[13];
+    let control = usize::from(flags & SYN != 0) + usize::from(flags & FIN != 0);
     let payload_len = body.len() - header_len;
+    let seq = i32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+    let ack = TcpSeqNumber(i32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]));
+    // At most 64 KiB + 2: sequence arithmetic wraps, as `TcpSeqNumber + usize` does.
+    let len = (payload_len + control) as i32;
     Some(Sent {
-        local_port: tcp.src_port(),
-        remote: IpEndpoint::new(remote, tcp.dst_port()),
-        seq_end: tcp.seq_number() + (payload_len + control),
-        ack: tcp.ack().then(|| tcp.ack_number()),
-        rst: tcp.rst(),
+        local_port: u16::from_be_bytes([tcp[0], tcp[1]]),
+        remote: IpEndpoint::new(remote, u16::from_be_bytes([tcp[2], tcp[3]])),
+        seq_end: TcpSeqNumber(seq.wrapping_add(len)),
+        ack: (flags & ACK != 0).then_some(ack),
+        rst: flags & RST != 0,
         #[cfg(feature = "std")]
-        zero_window: tcp.window_len() == 0,
+        zero_window: tcp[14] == 0 && tcp[15] == 0,
     })
 }
 

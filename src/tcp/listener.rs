@@ -450,14 +450,23 @@ impl PoolCore {
     ) -> Result<bool, tcp::ListenError> {
         let now = stack.now();
         let mut changed = false;
+        // One pass over the slots for what each needs on its own (it runs every round of the
+        // event loop, so it counts the phases on the way instead of passing again).
+        let mut next = None;
+        let (mut listening, mut free) = (0, 0);
         for (index, slot) in slots.iter_mut().enumerate() {
             let socket = stack.tcp(slot.handle);
             changed |= follow(index, slot, socket, now, self, on_event);
+            changed |= self.expire(slot, stack, now, &mut next);
+            match slot.phase {
+                Phase::Listening => (listening, free) = (listening + 1, free + 1),
+                Phase::Idle => free += 1,
+                Phase::HalfOpen | Phase::Connected(_) => {}
+            }
         }
-        changed |= self.expire(slots, stack, now);
+        changed |= self.evict(slots, stack, now, free == 0, next);
         if self.running {
-            changed |= self.trim_listeners(slots, stack);
-            let mut listening = count(slots, Phase::Listening);
+            changed |= self.trim_listeners(slots, stack, &mut listening);
             for slot in slots.iter_mut() {
                 if listening >= self.config.backlog {
                     break;
@@ -503,78 +512,96 @@ impl PoolCore {
 
     /// Keep exactly `backlog` sockets in LISTEN: a RST during a handshake sends smoltcp's
     /// socket back to LISTEN on its own, which would leave one listener too many.
-    fn trim_listeners(&mut self, slots: &mut [Slot], stack: &mut Stack<'_>) -> bool {
-        let mut listening = count(slots, Phase::Listening);
+    /// `listening`: how many do now (updated).
+    fn trim_listeners(
+        &mut self,
+        slots: &mut [Slot],
+        stack: &mut Stack<'_>,
+        listening: &mut usize,
+    ) -> bool {
         let mut changed = false;
         for slot in slots.iter_mut().rev() {
-            if listening <= self.config.backlog {
+            if *listening <= self.config.backlog {
                 break;
             }
             if slot.phase == Phase::Listening {
                 stack.tcp(slot.handle).abort();
                 slot.phase = Phase::Idle;
-                listening -= 1;
+                *listening -= 1;
                 changed = true;
             }
         }
         changed
     }
 
-    /// The pool's own timers: idle and stalled connections, and eviction when full. Registers
-    /// the next deadline with the stack.
-    fn expire(&mut self, slots: &mut [Slot], stack: &mut Stack<'_>, now: Instant) -> bool {
-        let config = self.config;
-        let mut next: Option<Instant> = None;
-        let mut wake = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
-        let mut changed = false;
-        for slot in slots.iter_mut() {
-            let Phase::Connected(conn) = &mut slot.phase else {
-                continue;
-            };
-            let socket = stack.tcp(slot.handle);
-            let activity = &mut slot.activity;
-            if conn.rx_bytes != activity.rx_bytes {
-                activity.rx_bytes = conn.rx_bytes;
-                activity.received_at = now;
-            }
-            let queued = socket.send_queue();
-            // Send progress: the peer acknowledged something, or data was queued on an empty
-            // queue (the stall clock starts then).
-            if queued < activity.send_queue || (activity.send_queue == 0 && queued > 0) {
-                activity.sent_at = now;
-            }
-            activity.send_queue = queued;
-            if conn.closing {
-                continue; // already on its way out; smoltcp's timers finish it
-            }
-            let idle = queued == 0 && socket.recv_queue() == 0;
-            let why = match (idle, config.idle_timeout, config.send_timeout) {
-                (true, Some(limit), _) if now >= activity.received_at + limit => Some(Expiry::Idle),
-                (true, Some(limit), _) => {
-                    wake(activity.received_at + limit);
-                    None
-                }
-                (false, _, Some(limit)) if queued > 0 && now >= activity.sent_at + limit => {
-                    Some(Expiry::SendStalled)
-                }
-                (false, _, Some(limit)) if queued > 0 => {
-                    wake(activity.sent_at + limit);
-                    None
-                }
-                _ => None,
-            };
-            if let Some(why) = why {
-                changed |= self.reset(slot, stack, now, why);
-            }
+    /// The pool's own timers on one slot: an idle or stalled connection. Notes the slot's next
+    /// deadline in `next`.
+    fn expire(
+        &mut self,
+        slot: &mut Slot,
+        stack: &mut Stack<'_>,
+        now: Instant,
+        next: &mut Option<Instant>,
+    ) -> bool {
+        let Phase::Connected(conn) = &mut slot.phase else {
+            return false;
+        };
+        let socket = stack.tcp(slot.handle);
+        let activity = &mut slot.activity;
+        if conn.rx_bytes != activity.rx_bytes {
+            activity.rx_bytes = conn.rx_bytes;
+            activity.received_at = now;
         }
-        // A full pool makes room for a newcomer: the longest-idle connection past the grace
-        // period. The guard holds back a SYN that finds no listener while we say we would.
-        let full = self.running
-            && !slots
-                .iter()
-                .any(|s| matches!(s.phase, Phase::Idle | Phase::Listening));
+        let queued = socket.send_queue();
+        // Send progress: the peer acknowledged something, or data was queued on an empty
+        // queue (the stall clock starts then).
+        if queued < activity.send_queue || (activity.send_queue == 0 && queued > 0) {
+            activity.sent_at = now;
+        }
+        activity.send_queue = queued;
+        if conn.closing {
+            return false; // already on its way out; smoltcp's timers finish it
+        }
+        let idle = queued == 0 && socket.recv_queue() == 0;
+        let why = match (idle, self.config.idle_timeout, self.config.send_timeout) {
+            (true, Some(limit), _) if now >= activity.received_at + limit => Some(Expiry::Idle),
+            (true, Some(limit), _) => {
+                sooner(next, activity.received_at + limit);
+                None
+            }
+            (false, _, Some(limit)) if queued > 0 && now >= activity.sent_at + limit => {
+                Some(Expiry::SendStalled)
+            }
+            (false, _, Some(limit)) if queued > 0 => {
+                sooner(next, activity.sent_at + limit);
+                None
+            }
+            _ => None,
+        };
+        match why {
+            Some(why) => self.reset(slot, stack, now, why),
+            None => false,
+        }
+    }
+
+    /// A full pool (no slot `free`: idle or listening) makes room for a newcomer: the
+    /// longest-idle connection past the grace period. The guard holds back a SYN that finds no
+    /// listener while we say we would. Registers the pool's next deadline (`next`, or the end
+    /// of the grace period) with the stack.
+    fn evict(
+        &mut self,
+        slots: &mut [Slot],
+        stack: &mut Stack<'_>,
+        now: Instant,
+        no_free_slot: bool,
+        mut next: Option<Instant>,
+    ) -> bool {
+        let port = self.config.port;
+        let mut changed = false;
         let mut evictable = false;
-        if let (true, Some(grace)) = (full, config.evict_idle_after) {
+        if let (true, true, Some(grace)) =
+            (self.running, no_free_slot, self.config.evict_idle_after)
+        {
             let oldest = slots
                 .iter()
                 .enumerate()
@@ -584,20 +611,20 @@ impl PoolCore {
             match oldest {
                 Some((index, last)) if now >= last + grace => {
                     let waiting = stack
-                        .syn_waiting(config.port)
+                        .syn_waiting(port)
                         .is_some_and(|at| now < at + NEWCOMER_PATIENCE);
                     if waiting {
-                        stack.clear_syn_waiting(config.port);
+                        stack.clear_syn_waiting(port);
                         changed |= self.reset(&mut slots[index], stack, now, Expiry::Evicted);
                     } else {
                         evictable = true;
                     }
                 }
-                Some((_, last)) => wake(last + grace),
+                Some((_, last)) => sooner(&mut next, last + grace),
                 None => {}
             }
         }
-        stack.set_evictable(config.port, evictable);
+        stack.set_evictable(port, evictable);
         if let Some(at) = next {
             stack.wake_at(at);
         }
@@ -624,6 +651,11 @@ impl PoolCore {
         );
         true
     }
+}
+
+/// Make `next` the sooner of itself and `at`.
+fn sooner(next: &mut Option<Instant>, at: Instant) {
+    *next = Some(next.map_or(at, |n| n.min(at)));
 }
 
 /// Move one slot along its life cycle after the socket's current state.
