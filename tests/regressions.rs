@@ -516,7 +516,7 @@ fn server_segments(net: &mut Net) -> Vec<(u32, u32, u16, Vec<u8>)> {
 ///
 /// The peer here is written by hand: it closes its own window, sends odd-sized segments up to
 /// the server's right edge one per round until the server's window is zero, then opens its
-/// window. Checked to fail without the fix (in `Guard::inspect`, `if self.acks.any_zero_window()`
+/// window. Checked to fail without the fix (in `Guard::inspect`, `if self.acks.any_tight_window()`
 /// made `if false`): the server answers the window update with nothing but 1-byte zero-window
 /// probes ("the echo never came").
 #[test]

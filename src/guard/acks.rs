@@ -38,10 +38,28 @@ pub(crate) struct LastSent {
     pub ack: TcpSeqNumber,
     /// The sequence number just after the last segment: at most our `SND.NXT`.
     pub seq_end: TcpSeqNumber,
-    /// The last segment advertised a zero receive window (see `shrunk_window.rs`).
+    /// The receive window the last segment advertised, in bytes (its window field shifted by
+    /// `shift`), as smoltcp reckons it (see `shrunk_window.rs`).
     #[cfg(feature = "std")]
-    pub zero_window: bool,
+    pub window: u32,
+    /// Our window scale on this connection, from the SYN we sent; the largest (14) when that
+    /// SYN was not seen, so that `window` is never less than smoltcp's own figure.
+    #[cfg(feature = "std")]
+    pub shift: u8,
     touched: Instant,
+}
+
+/// The largest window scale (RFC 7323 §2.3).
+#[cfg(feature = "std")]
+pub(crate) const MAX_SHIFT: u8 = 14;
+
+#[cfg(feature = "std")]
+impl LastSent {
+    /// The window is small enough that a peer's `SND.NXT` may lie past its right edge after
+    /// smoltcp shrank it by rounding (less than `2^14`, the most rounding can take off).
+    pub(crate) fn tight(&self) -> bool {
+        self.window < 1 << MAX_SHIFT
+    }
 }
 
 /// A connection: our port and the peer.
@@ -53,10 +71,10 @@ pub(crate) struct AckTracker {
     entries: Vec<(Key, LastSent), CAPACITY>,
     /// Where the entry of the last segment noted was (a hint: checked before use).
     recent: usize,
-    /// How many entries have `zero_window` set: while none has, the ingress path skips the
-    /// shrunk-window check with one comparison.
+    /// How many entries have a tight window ([`LastSent::tight`]): while none has, the ingress
+    /// path skips the shrunk-window check with one comparison.
     #[cfg(feature = "std")]
-    zero_windows: usize,
+    tight_windows: usize,
 }
 
 impl AckTracker {
@@ -73,24 +91,31 @@ impl AckTracker {
             }
             return; // else a bare SYN: nothing acknowledged yet
         };
-        let entry = LastSent {
-            ack,
-            seq_end: segment.seq_end,
-            #[cfg(feature = "std")]
-            zero_window: segment.zero_window,
-            touched: now,
-        };
         // The common case first: the same connection as the last segment.
         let found = match self.entries.get(self.recent) {
             Some((k, _)) if *k == key => Some(self.recent),
             _ => self.find(&key),
         };
+        #[cfg(feature = "std")]
+        let shift = segment
+            .window_shift
+            .or_else(|| Some(self.entries.get(found?)?.1.shift))
+            .unwrap_or(MAX_SHIFT);
+        let entry = LastSent {
+            ack,
+            seq_end: segment.seq_end,
+            #[cfg(feature = "std")]
+            window: u32::from(segment.window) << shift.min(MAX_SHIFT),
+            #[cfg(feature = "std")]
+            shift,
+            touched: now,
+        };
         if let Some(index) = found {
             if let Some((_, last)) = self.entries.get_mut(index) {
                 #[cfg(feature = "std")]
                 {
-                    self.zero_windows -= usize::from(last.zero_window);
-                    self.zero_windows += usize::from(entry.zero_window);
+                    self.tight_windows -= usize::from(last.tight());
+                    self.tight_windows += usize::from(entry.tight());
                 }
                 *last = entry;
             }
@@ -106,7 +131,7 @@ impl AckTracker {
         // There is room now.
         #[cfg(feature = "std")]
         if self.entries.push((key, entry)).is_ok() {
-            self.zero_windows += usize::from(entry.zero_window);
+            self.tight_windows += usize::from(entry.tight());
         }
         #[cfg(not(feature = "std"))]
         self.entries.push((key, entry)).ok();
@@ -119,15 +144,15 @@ impl AckTracker {
         let (_, old) = self.entries.swap_remove(index);
         #[cfg(feature = "std")]
         {
-            self.zero_windows -= usize::from(old.zero_window);
+            self.tight_windows -= usize::from(old.tight());
         }
     }
 
-    /// Whether the last segment of some connection advertised a zero window.
+    /// Whether the last segment of some connection advertised a tight window.
     #[cfg(feature = "std")]
     #[inline]
-    pub(crate) fn any_zero_window(&self) -> bool {
-        self.zero_windows != 0
+    pub(crate) fn any_tight_window(&self) -> bool {
+        self.tight_windows != 0
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
@@ -147,30 +172,32 @@ mod tests {
     use smoltcp::wire::IpAddress;
 
     fn sent(port: u16, ack: i32, zero_window: bool, rst: bool) -> Sent {
+        let window = if zero_window { 0 } else { 1000 };
         Sent {
             local_port: port,
             remote: IpEndpoint::new(IpAddress::v4(10, 0, 0, 2), 40000),
             seq_end: TcpSeqNumber(1),
             ack: Some(TcpSeqNumber(ack)),
             rst,
-            zero_window,
+            window,
+            window_shift: Some(5),
         }
     }
 
-    /// The count of zero-window entries follows replacements, RSTs and evictions exactly: the
+    /// The count of tight-window entries follows replacements, RSTs and evictions exactly: the
     /// ingress path trusts it to skip the shrunk-window check.
     #[test]
-    fn zero_windows_are_counted_through_replacement_rst_and_eviction() {
+    fn tight_windows_are_counted_through_replacement_rst_and_eviction() {
         let now = Instant::ZERO;
         let mut tracker = AckTracker::default();
         tracker.sent(now, &sent(1, 10, true, false));
         tracker.sent(now, &sent(1, 11, true, false));
-        assert_eq!(tracker.zero_windows, 1);
+        assert_eq!(tracker.tight_windows, 1);
         tracker.sent(now, &sent(1, 12, false, false));
-        assert!(!tracker.any_zero_window());
+        assert!(!tracker.any_tight_window());
         tracker.sent(now, &sent(1, 13, true, false));
         tracker.sent(now, &sent(1, 13, false, true));
-        assert!(!tracker.any_zero_window());
+        assert!(!tracker.any_tight_window());
         // Fill the table with zero windows, the oldest first, then evict it with a non-zero one.
         for port in 0..CAPACITY as u16 {
             tracker.sent(
@@ -178,9 +205,9 @@ mod tests {
                 &sent(100 + port, 1, true, false),
             );
         }
-        assert_eq!(tracker.zero_windows, CAPACITY);
+        assert_eq!(tracker.tight_windows, CAPACITY);
         tracker.sent(Instant::from_secs(10), &sent(999, 1, false, false));
-        assert_eq!(tracker.zero_windows, CAPACITY - 1);
+        assert_eq!(tracker.tight_windows, CAPACITY - 1);
         assert!(tracker.get(100, sent(0, 0, false, false).remote).is_none());
     }
 }

@@ -87,8 +87,8 @@ pub struct GuardStats {
     /// Datagrams to closed ports dropped without the ICMP "port unreachable" smoltcp would send,
     /// because such errors were over their rate (`icmp_errors.rs`).
     pub icmp_errors_suppressed: u64,
-    /// Pure ACKs beyond a zero window smoltcp shrank by rounding, handed to smoltcp at our
-    /// `RCV.NXT` so it reads their window update (`shrunk_window.rs`; with `std` only, else
+    /// Pure ACKs past the right edge of a window smoltcp shrank by rounding, handed to smoltcp
+    /// at our `RCV.NXT` so it reads their acknowledgement and window update (`shrunk_window.rs`; with `std` only, else
     /// always 0).
     pub acks_realigned: u64,
 }
@@ -188,7 +188,7 @@ impl Guard {
         sockets: &mut SocketSet<'_>,
     ) -> Verdict {
         #[cfg(feature = "std")]
-        if self.acks.any_zero_window() {
+        if self.acks.any_tight_window() {
             if let Some(verdict) = shrunk_window::realign(medium, frame, &self.acks) {
                 self.stats.acks_realigned += 1;
                 return verdict;

@@ -422,9 +422,12 @@ pub(crate) struct Sent {
     pub ack: Option<TcpSeqNumber>,
     /// It was a RST.
     pub rst: bool,
-    /// It advertised a zero receive window.
+    /// Its window field (not shifted).
     #[cfg(feature = "std")]
-    pub zero_window: bool,
+    pub window: u16,
+    /// For a SYN: the window scale it announced (0 without the option); `None` otherwise.
+    #[cfg(feature = "std")]
+    pub window_shift: Option<u8>,
 }
 
 /// Parse a frame we are about to send (built by smoltcp: well-formed).
@@ -476,6 +479,22 @@ fn sent_v6(frame: &[u8], offset: usize) -> Option<Sent> {
     sent(packet.body, IpAddress::Ipv6(packet.ip.dst_addr()))
 }
 
+/// The window scale option among a SYN's `options` (0 without it).
+#[cfg(feature = "std")]
+#[cold]
+fn window_scale(options: Option<&[u8]>) -> u8 {
+    use smoltcp::wire::TcpOption;
+    let mut rest = options.unwrap_or_default();
+    while !rest.is_empty() {
+        match TcpOption::parse(rest) {
+            Ok((_, TcpOption::WindowScale(shift))) => return shift,
+            Ok((_, TcpOption::EndOfList)) | Err(_) => break,
+            Ok((next, _)) => rest = next,
+        }
+    }
+    0
+}
+
 /// The TCP segment `body` we send to `remote`.
 #[inline(always)]
 fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
@@ -502,7 +521,9 @@ fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
         ack: (flags & ACK != 0).then_some(ack),
         rst: flags & RST != 0,
         #[cfg(feature = "std")]
-        zero_window: tcp[14] == 0 && tcp[15] == 0,
+        window: u16::from_be_bytes([tcp[14], tcp[15]]),
+        #[cfg(feature = "std")]
+        window_shift: (flags & SYN != 0).then(|| window_scale(body.get(20..header_len))),
     })
 }
 
