@@ -266,7 +266,7 @@ impl<B: Bus, const BUF: usize> Lan9118<B, BUF> {
     /// appends, and never more than Ethernet's [`MAX_FRAME`]. The MTU given to smoltcp.
     pub const MAX_FRAME_LEN: usize = {
         // Whole FIFO words, room for a header and FCS: checked when the driver is built.
-        assert!(BUF % 4 == 0 && BUF >= 64);
+        assert!(BUF.is_multiple_of(4) && BUF >= 64);
         if BUF - FCS_LEN < MAX_FRAME {
             BUF - FCS_LEN
         } else {
