@@ -5,7 +5,13 @@
 //! - the late-SYN guard of `Stack::poll` (`tcp::demux`): a copy of a client's SYN arriving after
 //!   the pool re-listened an earlier slot must not reset the client's connection;
 //! - the client keep-alive (`tcp::CLIENT_KEEP_ALIVE`): a FIN lost after a fast retransmit must
-//!   still be resent.
+//!   still be resent;
+//!
+//! and one found by the TAP benchmark (an echo stalling with the kernel's TSO towards us):
+//!
+//! - the shrunk-window guard (`guard/shrunk_window.rs`): the peer's window update must be read
+//!   although smoltcp shrank its scaled window by rounding and the peer had sent up to the old
+//!   edge (here a hand-written peer, not a second stack).
 //!
 //! Two stacks (10.0.0.1 server, 10.0.0.2 client, IP medium) are joined by [`Net`], a hand-driven
 //! wire: the test sees every frame, can take frames off it and inject copies.
@@ -438,4 +444,176 @@ fn a_fin_lost_after_a_fast_retransmit_is_resent() {
         .filter(|(to, f)| *to == To::Server && seg(f).is_some_and(|s| s.fin))
         .count();
     assert!(fins >= 2, "the FIN crossed the wire {fins} times");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A window smoltcp shrank by rounding (the TAP echo's stall with the kernel's TSO).
+
+/// A hand-written peer's segment to the server, IP medium.
+fn peer_segment(seq: u32, ack: u32, window: u16, syn: bool, payload: &[u8]) -> Vec<u8> {
+    use smolsock::smoltcp::phy::ChecksumCapabilities;
+    use smolsock::smoltcp::wire::{
+        IpProtocol, Ipv4Address, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber,
+    };
+    let tcp = TcpRepr {
+        src_port: 40000,
+        dst_port: PORT,
+        control: if syn {
+            TcpControl::Syn
+        } else {
+            TcpControl::None
+        },
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: (!syn).then_some(TcpSeqNumber(ack as i32)),
+        window_len: window,
+        window_scale: syn.then_some(7),
+        max_seg_size: syn.then_some(1460),
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload,
+    };
+    let ip = Ipv4Repr {
+        src_addr: Ipv4Address::new(10, 0, 0, 2), // CLIENT_IP
+        dst_addr: Ipv4Address::new(10, 0, 0, 1), // SERVER_IP
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: 64,
+    };
+    let mut frame = vec![0; ip.buffer_len() + tcp.buffer_len()];
+    let caps = ChecksumCapabilities::default();
+    let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
+    ip.emit(&mut packet, &caps);
+    let mut segment = TcpPacket::new_unchecked(packet.payload_mut());
+    tcp.emit(&mut segment, &CLIENT_IP, &SERVER_IP, &caps);
+    frame
+}
+
+/// What the server sent the peer: (seq, ack, window field, payload).
+fn server_segments(net: &mut Net) -> Vec<(u32, u32, u16, Vec<u8>)> {
+    net.server_port
+        .outbox
+        .drain(..)
+        .filter_map(|frame| {
+            let ip = Ipv4Packet::new_checked(&frame[..]).ok()?;
+            let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+            Some((
+                tcp.seq_number().0 as u32,
+                tcp.ack_number().0 as u32,
+                tcp.window_len(),
+                tcp.payload().to_vec(),
+            ))
+        })
+        .collect()
+}
+
+/// With window scaling smoltcp advertises `free >> shift`, rounding down, so the window's right
+/// edge can move left by a few bytes between two ACKs. A peer that had sent up to the old edge
+/// then has its `SND.NXT` past our `RCV.NXT` when the window closes, and smoltcp ignores every
+/// ACK it sends (a zero-length segment in a zero window is acceptable only at `RCV.NXT`),
+/// window updates included: an echo whose reply waits for the peer's window never moves again.
+/// The guard hands smoltcp such a pure ACK at `RCV.NXT` (`guard/shrunk_window.rs`).
+///
+/// The peer here is written by hand: it closes its own window, sends odd-sized segments up to
+/// the server's right edge one per round until the server's window is zero, then opens its
+/// window. Checked to fail without the fix (in `Guard::inspect`, `if self.acks.any_tight_window()`
+/// made `if false`): the server answers the window update with nothing but 1-byte zero-window
+/// probes ("the echo never came").
+#[test]
+fn a_window_update_beyond_a_window_shrunk_by_rounding_is_not_ignored() {
+    const BUF: usize = 128 << 10; // 2^17: window shift 2
+    let mut net = Net::new();
+    let storage = leak(TcpStorage::<BUF, BUF>::new());
+    let mut echo =
+        UpperEcho::<1>::new(&mut net.server, [storage], PoolConfig::new(PORT, 1)).unwrap();
+    let mut services = |stack: &mut Stack<'static>| echo.poll(stack);
+    let step = |net: &mut Net,
+                frame: Option<Vec<u8>>,
+                services: &mut dyn FnMut(&mut Stack<'static>) -> bool| {
+        let now = net.clock.now();
+        net.server_port.inbox.extend(frame);
+        for _ in 0..3 {
+            net.server.poll(now, &mut net.server_port);
+            services(&mut net.server);
+        }
+        net.server.poll(now, &mut net.server_port);
+        server_segments(net)
+    };
+
+    // Handshake, the peer's window closed from the start (window scale 7, window 0).
+    let isn = 1_000_000u32;
+    let replies = step(
+        &mut net,
+        Some(peer_segment(isn, 0, 0, true, &[])),
+        &mut services,
+    );
+    let server_isn = replies.first().expect("a SYN-ACK").0;
+    let server_next = server_isn.wrapping_add(1);
+    let mut snd_nxt = isn.wrapping_add(1);
+    let mut edge = snd_nxt.wrapping_add(u32::from(replies[0].2)); // the SYN-ACK's window is not scaled
+    let mut acked = snd_nxt;
+    let mut zero = false;
+    step(
+        &mut net,
+        Some(peer_segment(snd_nxt, server_next, 0, false, &[])),
+        &mut services,
+    );
+
+    // Fill the server's buffers, one odd-sized segment per round, up to its right edge.
+    let data: Vec<u8> = (0..3 * BUF)
+        .map(|i| b"abcdefghijklmnopqrstuvwxyz"[i % 26])
+        .collect();
+    let mut sent = 0usize;
+    for _ in 0..10_000 {
+        let room = edge.wrapping_sub(snd_nxt) as usize;
+        let frame = (room > 0 && room < 1 << 30).then(|| {
+            let len = room.min(1459);
+            let frame = peer_segment(snd_nxt, server_next, 0, false, &data[sent..sent + len]);
+            snd_nxt = snd_nxt.wrapping_add(len as u32);
+            sent += len;
+            frame
+        });
+        let idle = frame.is_none();
+        for (_, ack, window, payload) in step(&mut net, frame, &mut services) {
+            if !payload.is_empty() {
+                continue; // a zero-window probe; the peer's window stays closed
+            }
+            acked = ack;
+            zero = window == 0;
+            let right = ack.wrapping_add(u32::from(window) << 2);
+            if (right.wrapping_sub(edge) as i32) > 0 {
+                edge = right;
+            }
+        }
+        if zero && idle {
+            break;
+        }
+    }
+    assert!(zero, "the server's window never closed");
+    assert!(
+        snd_nxt != acked,
+        "no shrink this time: the peer's SND.NXT {snd_nxt} is the server's RCV.NXT (the scenario needs adjusting)"
+    );
+
+    // The peer opens its window: a pure ACK at its SND.NXT, past the server's RCV.NXT.
+    let mut echoed = Vec::new();
+    let update = peer_segment(snd_nxt, server_next, 0xffff, false, &[]);
+    let mut frame = Some(update.clone());
+    for _ in 0..20 {
+        for (seq, _, _, payload) in step(&mut net, frame.take(), &mut services) {
+            if payload.len() > 1 && seq == server_next.wrapping_add(echoed.len() as u32) {
+                echoed.extend_from_slice(&payload);
+            }
+        }
+        if echoed.len() >= 1460 {
+            break;
+        }
+        // Answer whatever came (a zero-window probe) with the same window update.
+        net.clock
+            .advance_to(net.clock.now() + Duration::from_secs(2));
+        frame = Some(update.clone());
+    }
+    assert!(echoed.len() >= 1460, "the echo never came");
+    assert_eq!(echoed[..], data[..echoed.len()].to_ascii_uppercase()[..]);
+    assert!(net.server.guard_stats().acks_realigned > 0);
 }

@@ -12,7 +12,8 @@
 //! | `icmp_errors.rs` | a flood of datagrams to closed ports drawing one ICMP "port unreachable" each |
 //! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
 //! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
-//! | `acks.rs` | (what `blind_rst.rs` needs: the last acknowledgement number sent per connection) |
+//! | `shrunk_window.rs` | a peer's window update ignored by smoltcp after it shrank its window by rounding (a stalled connection) |
+//! | `acks.rs` | (what `blind_rst.rs` and `shrunk_window.rs` need: the last acknowledgement number sent per connection) |
 //! | `neighbors.rs` | (a mirror of smoltcp's neighbour cache, from ARP and IPv6 neighbour discovery, so UDP replies never queue behind an unreachable neighbour) |
 //! | `segment.rs` | parsing with `smoltcp::wire`, and the one rewrite (a RST into a probe) |
 //! | `egress.rs` | the device wrapper that reads outgoing frames |
@@ -45,6 +46,10 @@ mod icmp_errors;
 mod late_syn;
 mod neighbors;
 mod segment;
+// Only with `std`: it matters with window scaling (buffers above 64 KiB), which the firmware's
+// buffers never reach, and it would cost the firmware about 0.7 KiB of flash.
+#[cfg(feature = "std")]
+mod shrunk_window;
 
 pub use acks::CAPACITY as TRACKED_CONNECTIONS;
 
@@ -82,6 +87,10 @@ pub struct GuardStats {
     /// Datagrams to closed ports dropped without the ICMP "port unreachable" smoltcp would send,
     /// because such errors were over their rate (`icmp_errors.rs`).
     pub icmp_errors_suppressed: u64,
+    /// Pure ACKs past the right edge of a window smoltcp shrank by rounding, handed to smoltcp
+    /// at our `RCV.NXT` so it reads their acknowledgement and window update (`shrunk_window.rs`; with `std` only, else
+    /// always 0).
+    pub acks_realigned: u64,
 }
 
 /// Ports with a full listener pool that would make room for a newcomer (see
@@ -178,6 +187,13 @@ impl Guard {
         iface: &Interface,
         sockets: &mut SocketSet<'_>,
     ) -> Verdict {
+        #[cfg(feature = "std")]
+        if self.acks.any_tight_window() {
+            if let Some(verdict) = shrunk_window::realign(medium, frame, &self.acks) {
+                self.stats.acks_realigned += 1;
+                return verdict;
+            }
+        }
         if segment::plain_tcp(medium, frame) {
             return Verdict::Pass;
         }

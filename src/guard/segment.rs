@@ -178,6 +178,65 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     })
 }
 
+#[cfg(feature = "std")]
+/// `frame` as a pure acknowledgement (ACK set; no SYN, RST nor FIN; no payload), the only
+/// segments `shrunk_window.rs` rewrites. Read only while some connection advertises a zero
+/// window, so not on the hot path.
+pub(crate) fn parse_pure_ack(medium: Medium, frame: &[u8]) -> Option<Segment> {
+    let ip_offset = match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => {
+                    return pure_ack_v6(frame, EthernetFrame::<&[u8]>::header_len())
+                }
+                _ => return None,
+            }
+        }
+        #[cfg(feature = "ipv6")]
+        #[allow(unreachable_patterns)]
+        _ if frame.first()? >> 4 == 6 => return pure_ack_v6(frame, 0),
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    };
+    let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
+    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+        return None;
+    }
+    let start = ip_offset + usize::from(ip.header_len());
+    pure_ack(body, start, ip.src_addr().into(), ip.dst_addr().into())
+}
+
+#[cfg(all(feature = "std", feature = "ipv6"))]
+fn pure_ack_v6(frame: &[u8], offset: usize) -> Option<Segment> {
+    let packet = ipv6::body(frame, offset)?;
+    if packet.protocol != IpProtocol::Tcp {
+        return None;
+    }
+    let (src, dst) = (packet.ip.src_addr().into(), packet.ip.dst_addr().into());
+    pure_ack(packet.body, offset + packet.start, src, dst)
+}
+
+#[cfg(feature = "std")]
+fn pure_ack(body: &[u8], start: usize, src: IpAddress, dst: IpAddress) -> Option<Segment> {
+    let tcp = TcpPacket::new_checked(body).ok()?;
+    if !tcp.ack() || tcp.syn() || tcp.rst() || tcp.fin() || !tcp.payload().is_empty() {
+        return None;
+    }
+    Some(Segment {
+        src: IpEndpoint::new(src, tcp.src_port()),
+        dst: IpEndpoint::new(dst, tcp.dst_port()),
+        seq: tcp.seq_number(),
+        ack: Some(tcp.ack_number()),
+        syn: false,
+        rst: false,
+        tcp_start: start,
+        tcp_end: start + body.len(),
+    })
+}
+
 /// A UDP datagram's destination port.
 fn udp(body: &[u8]) -> Option<Parsed> {
     if body.len() < 8 {
@@ -363,6 +422,12 @@ pub(crate) struct Sent {
     pub ack: Option<TcpSeqNumber>,
     /// It was a RST.
     pub rst: bool,
+    /// Its window field (not shifted).
+    #[cfg(feature = "std")]
+    pub window: u16,
+    /// For a SYN: the window scale it announced (0 without the option); `None` otherwise.
+    #[cfg(feature = "std")]
+    pub window_shift: Option<u8>,
 }
 
 /// Parse a frame we are about to send (built by smoltcp: well-formed).
@@ -414,6 +479,22 @@ fn sent_v6(frame: &[u8], offset: usize) -> Option<Sent> {
     sent(packet.body, IpAddress::Ipv6(packet.ip.dst_addr()))
 }
 
+/// The window scale option among a SYN's `options` (0 without it).
+#[cfg(feature = "std")]
+#[cold]
+fn window_scale(options: Option<&[u8]>) -> u8 {
+    use smoltcp::wire::TcpOption;
+    let mut rest = options.unwrap_or_default();
+    while !rest.is_empty() {
+        match TcpOption::parse(rest) {
+            Ok((_, TcpOption::WindowScale(shift))) => return shift,
+            Ok((_, TcpOption::EndOfList)) | Err(_) => break,
+            Ok((next, _)) => rest = next,
+        }
+    }
+    0
+}
+
 /// The TCP segment `body` we send to `remote`.
 #[inline(always)]
 fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
@@ -439,7 +520,29 @@ fn sent(body: &[u8], remote: IpAddress) -> Option<Sent> {
         seq_end: TcpSeqNumber(seq.wrapping_add(len)),
         ack: (flags & ACK != 0).then_some(ack),
         rst: flags & RST != 0,
+        #[cfg(feature = "std")]
+        window: u16::from_be_bytes([tcp[14], tcp[15]]),
+        #[cfg(feature = "std")]
+        window_shift: (flags & SYN != 0).then(|| window_scale(body.get(20..header_len))),
     })
+}
+
+#[cfg(feature = "std")]
+/// A copy of `frame` (the pure acknowledgement `segment`) in `out` with sequence number `seq`,
+/// checksum recomputed. Returns the length written, or `None` if the frame does not fit.
+pub(crate) fn rewrite_seq(
+    frame: &[u8],
+    segment: &Segment,
+    seq: TcpSeqNumber,
+    out: &mut [u8],
+) -> Option<usize> {
+    let copy = out.get_mut(..frame.len())?;
+    copy.copy_from_slice(frame);
+    let tcp_bytes = copy.get_mut(segment.tcp_start..segment.tcp_end)?;
+    let mut tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
+    tcp.set_seq_number(seq);
+    tcp.fill_checksum(&segment.src.addr, &segment.dst.addr);
+    Some(frame.len())
 }
 
 /// Turn the RST segment in `frame` into a pure ACK whose acknowledgement number is beyond

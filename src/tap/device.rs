@@ -18,12 +18,13 @@
 //! come with a partial checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`), which the device completes
 //! before smoltcp sees the frame, so smoltcp still checks every checksum.
 //!
-//! The kernel's segmentation offload towards us (`TUN_F_TSO4`: 64 KiB segments in, one `read`
-//! each) doubled kernel → smolsock throughput in `benches/tap.rs`, but with it a 64 MiB echo
-//! through the TAP server stalled for good in about one benchmark run in four (the kernel
-//! retransmitting one segment with backoff, smolsock never acknowledging it; not found why by
-//! 2026-12-01), so it is left off. The MTU smoltcp sees does not change: smoltcp still makes and
-//! takes in segments of at most the MSS. The offloads are switched off again when the device is
+//! The device also takes the kernel's segmentation offload towards us (`TUN_F_TSO4`): the
+//! kernel hands over TCP segments of up to 64 KiB, one `read` each, which smoltcp takes in whole
+//! (it trims a segment to its window, whatever its size). It once made a 64 MiB echo stall for
+//! good now and then: the kernel fills smoltcp's window to the byte, smoltcp's scaled window
+//! then shrinks by rounding and smoltcp ignored the kernel's window updates; the ingress guard
+//! now corrects that (`guard/shrunk_window.rs`). The MTU smoltcp sees does not change: the
+//! segments smoltcp makes carry at most the MSS (`batch.rs` glues them together). The offloads are switched off again when the device is
 //! dropped, so a program without `IFF_VNET_HDR` attaching later gets plain frames.
 //! [`TapDevice::open_plain`] asks for neither (one `write` per frame, as smoltcp's own
 //! `TunTapInterface`). smoltcp's `FaultInjector` drops frames over 1536 bytes, so the TAP server
@@ -135,9 +136,8 @@ impl TapDevice {
 
         // The header is there from TUNSETIFF on, whether or not the offloads are taken.
         let vnet = offload;
-        // Checksum offload only: with TUN_F_TSO4 too the kernel hands over 64 KiB segments,
-        // and a 64 MiB echo then stalled now and then for good (see the module docs).
-        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM).is_ok();
+        // Checksum offload, and TSO: the kernel may hand over segments of up to 64 KiB.
+        let offloads = vnet && set_offload(&file, libc::TUN_F_CSUM | libc::TUN_F_TSO4).is_ok();
         if vnet && !offloads {
             log::warn!("{name}: the kernel refused the TAP offloads; one frame per read");
         }
