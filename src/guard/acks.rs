@@ -55,10 +55,12 @@ pub(crate) const MAX_SHIFT: u8 = 14;
 
 #[cfg(feature = "std")]
 impl LastSent {
-    /// The window is small enough that a peer's `SND.NXT` may lie past its right edge after
-    /// smoltcp shrank it by rounding (less than `2^14`, the most rounding can take off).
+    /// The window is scaled (so smoltcp rounds it, and may shrink it) and small enough that a
+    /// peer's `SND.NXT` may lie past its right edge after smoltcp shrank it (less than `2^14`,
+    /// the most rounding can take off). Unscaled windows are exact and never shrink: with
+    /// buffers up to 64 KiB the check costs nothing.
     pub(crate) fn tight(&self) -> bool {
-        self.window < 1 << MAX_SHIFT
+        self.shift > 0 && self.window < 1 << MAX_SHIFT
     }
 }
 
