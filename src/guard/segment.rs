@@ -183,23 +183,11 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
 /// segments `shrunk_window.rs` rewrites. Read only while some connection advertises a zero
 /// window, so not on the hot path.
 pub(crate) fn parse_pure_ack(medium: Medium, frame: &[u8]) -> Option<Segment> {
-    let ip_offset = match medium {
-        Medium::Ethernet => {
-            let eth = EthernetFrame::new_checked(frame).ok()?;
-            match eth.ethertype() {
-                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
-                #[cfg(feature = "ipv6")]
-                EthernetProtocol::Ipv6 => {
-                    return pure_ack_v6(frame, EthernetFrame::<&[u8]>::header_len())
-                }
-                _ => return None,
-            }
-        }
+    #[allow(clippy::infallible_destructuring_match)] // one variant without `ipv6`
+    let ip_offset = match ip_at(medium, frame)? {
+        IpAt::V4(offset) => offset,
         #[cfg(feature = "ipv6")]
-        #[allow(unreachable_patterns)]
-        _ if frame.first()? >> 4 == 6 => return pure_ack_v6(frame, 0),
-        #[allow(unreachable_patterns)]
-        _ => 0,
+        IpAt::V6(offset) => return pure_ack_v6(frame, offset),
     };
     let (ip, body) = ipv4_body(frame.get(ip_offset..)?)?;
     if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
@@ -275,6 +263,38 @@ fn tcp(
         tcp_start: start,
         tcp_end: start + body.len(),
     }))
+}
+
+/// Where the IP packet in a frame starts, by version.
+enum IpAt {
+    /// An IPv4 packet at this offset.
+    V4(usize),
+    /// An IPv6 packet at this offset.
+    #[cfg(feature = "ipv6")]
+    V6(usize),
+}
+
+/// Where the IP packet of `frame` (from a `medium` device) starts; `None` for anything else
+/// (ARP, other ethertypes). Shared by the readers of TCP segments; `parse` has its own
+/// dispatch because it also reads ARP and neighbour discovery.
+#[inline(always)] // on the egress hot path, into `parse_sent`
+fn ip_at(medium: Medium, frame: &[u8]) -> Option<IpAt> {
+    match medium {
+        Medium::Ethernet => {
+            let eth = EthernetFrame::new_checked(frame).ok()?;
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 => Some(IpAt::V4(EthernetFrame::<&[u8]>::header_len())),
+                #[cfg(feature = "ipv6")]
+                EthernetProtocol::Ipv6 => Some(IpAt::V6(EthernetFrame::<&[u8]>::header_len())),
+                _ => None,
+            }
+        }
+        #[cfg(feature = "ipv6")]
+        #[allow(unreachable_patterns)]
+        _ if frame.first()? >> 4 == 6 => Some(IpAt::V6(0)),
+        #[allow(unreachable_patterns)]
+        _ => Some(IpAt::V4(0)),
+    }
 }
 
 /// An IPv4 header (version 4, sane lengths) and the payload its total length covers; the
@@ -438,23 +458,11 @@ pub(crate) struct Sent {
 /// agree with. The checks that remain only keep a frame that is not a TCP segment out.
 #[inline] // into its one caller, `egress::note`
 pub(crate) fn parse_sent(medium: Medium, frame: &[u8]) -> Option<Sent> {
-    let ip_offset = match medium {
-        Medium::Ethernet => {
-            let eth = EthernetFrame::new_checked(frame).ok()?;
-            match eth.ethertype() {
-                EthernetProtocol::Ipv4 => EthernetFrame::<&[u8]>::header_len(),
-                #[cfg(feature = "ipv6")]
-                EthernetProtocol::Ipv6 => {
-                    return sent_v6(frame, EthernetFrame::<&[u8]>::header_len())
-                }
-                _ => return None,
-            }
-        }
+    #[allow(clippy::infallible_destructuring_match)] // one variant without `ipv6`
+    let ip_offset = match ip_at(medium, frame)? {
+        IpAt::V4(offset) => offset,
         #[cfg(feature = "ipv6")]
-        #[allow(unreachable_patterns)]
-        _ if frame.first()? >> 4 == 6 => return sent_v6(frame, 0),
-        #[allow(unreachable_patterns)]
-        _ => 0,
+        IpAt::V6(offset) => return sent_v6(frame, offset),
     };
     let bytes = frame.get(ip_offset..)?;
     let ip: &[u8; 20] = bytes.get(..20)?.try_into().ok()?;
