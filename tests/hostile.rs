@@ -170,6 +170,24 @@ impl Lan {
         token.consume(frame.len(), |buf| buf.copy_from_slice(frame));
     }
 
+    /// Inject 1,000 copies of `frame` within about half a second (bursts of 100, 50 ms apart),
+    /// then let 100 ms pass for the answers: an error-drawing flood, far past any ICMP budget.
+    fn flood_of_1000(&mut self, frame: &[u8]) {
+        for i in 0..1000 {
+            self.inject(frame);
+            if i % 100 == 99 {
+                self.run_for(Duration::from_millis(50), Duration::from_millis(10), |_| {
+                    false
+                });
+            }
+        }
+        self.run_for(
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+            |_| false,
+        );
+    }
+
     /// One round: both stacks, then `work`; then, if nothing moved, let virtual time pass up to
     /// the next timer (at most `max_step`, so that scheduled attacks happen on time).
     fn round(&mut self, max_step: Duration, work: &mut dyn FnMut(&mut Lan) -> Work) -> bool {
@@ -1107,25 +1125,13 @@ fn ipv6_parameter_problems_are_rate_limited() {
     let mut lan = Lan::new(4);
     introduce_client_over(&mut lan, Family::V6);
     lan.icmp_from_server.clear();
-    for i in 0..1000 {
-        let frame = attacker_frame(
-            Family::V6.client(),
-            IpProtocol::Ipv6Route,
-            16,
-            |buf, _, _| buf.copy_from_slice(&[59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-        );
-        lan.inject(&frame);
-        if i % 100 == 99 {
-            lan.run_for(Duration::from_millis(50), Duration::from_millis(10), |_| {
-                false
-            });
-        }
-    }
-    lan.run_for(
-        Duration::from_millis(100),
-        Duration::from_millis(10),
-        |_| false,
+    let frame = attacker_frame(
+        Family::V6.client(),
+        IpProtocol::Ipv6Route,
+        16,
+        |buf, _, _| buf.copy_from_slice(&[59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     );
+    lan.flood_of_1000(&frame);
     // Type 4: parameter problem.
     let problems = lan
         .icmp_from_server
@@ -1161,19 +1167,7 @@ fn port_unreachables(family: Family) {
     lan.icmp_from_server.clear();
     // 1,000 datagrams to a closed port within half a second: smoltcp alone answers each.
     let client = IpEndpoint::new(family.client(), 40000);
-    for i in 0..1000 {
-        lan.inject(&udp_frame(client, 7777, b"anyone?"));
-        if i % 100 == 99 {
-            lan.run_for(Duration::from_millis(50), Duration::from_millis(10), |_| {
-                false
-            });
-        }
-    }
-    lan.run_for(
-        Duration::from_millis(100),
-        Duration::from_millis(10),
-        |_| false,
-    );
+    lan.flood_of_1000(&udp_frame(client, 7777, b"anyone?"));
     let unreachable = lan
         .icmp_from_server
         .iter()
