@@ -22,7 +22,7 @@
 //! any buffer over 65 535 bytes). smolsock runs with those defaults, without the device's
 //! offloads (`TapDevice::open_plain`), with 1 MiB and 256 KiB buffers (`tap serve --tcp-buffer
 //! 1048576` or `262144`) and with 1 MiB and no ACK delay (`--ack-delay 0`); the echo with the
-//! defaults and the last.
+//! defaults, 256 KiB, 1 MiB, and 1 MiB without ACK delay.
 //!
 //! **Every byte is checked, on the fly, in every run.** The one-way stream is a fixed
 //! pseudo-random block of 65 521 bytes (a prime, so no buffer or segment boundary lines up with
@@ -536,24 +536,33 @@ fn one_way(stack: Stacked, direction: Direction, total: usize, pattern: &Arc<Pat
 // ---------------------------------------------------------------------------------------------
 // The echo row.
 
-fn echo_payload(len: usize) -> Vec<u8> {
-    let mut bytes = vec![0; len];
-    smolsock::sim::Prng::new(0x9e37_79b9_7f4a_7c15).fill(&mut bytes);
-    bytes
+/// What the echo client sends, and what it must get back (upper-cased once, before the clock
+/// starts: the client then compares each piece with one `memcmp`, as the one-way rows do).
+struct EchoPayload {
+    sent: Vec<u8>,
+    expected: Vec<u8>,
 }
 
-/// Send `data` to an upper-case echo at `to`, receive and check the whole reply as it arrives;
-/// the time from connect to the last byte back.
-fn timed_echo(to: SocketAddr, data: Arc<Vec<u8>>) -> Duration {
+fn echo_payload(len: usize) -> Arc<EchoPayload> {
+    let mut sent = vec![0; len];
+    smolsock::sim::Prng::new(0x9e37_79b9_7f4a_7c15).fill(&mut sent);
+    let expected = sent.to_ascii_uppercase();
+    Arc::new(EchoPayload { sent, expected })
+}
+
+/// Send the payload to an upper-case echo at `to`, receive and check the whole reply as it
+/// arrives; the time from connect to the last byte back.
+fn timed_echo(to: SocketAddr, data: Arc<EchoPayload>) -> Duration {
     let started = Instant::now();
     let stream = TcpStream::connect_timeout(&to, Duration::from_secs(10)).expect("connect");
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut writer = stream.try_clone().unwrap();
-    let sent = data.clone();
+    let payload = data.clone();
     let sender = thread::spawn(move || {
-        writer.write_all(&sent).expect("send");
+        writer.write_all(&payload.sent).expect("send");
         writer.shutdown(Shutdown::Write).expect("half-close");
     });
+    let expected = &data.expected;
     let mut buf = vec![0u8; 256 << 10];
     let mut received = 0;
     loop {
@@ -561,25 +570,21 @@ fn timed_echo(to: SocketAddr, data: Arc<Vec<u8>>) -> Duration {
         if n == 0 {
             break;
         }
-        assert!(received + n <= data.len(), "more than was sent");
-        let expected = &data[received..received + n];
+        assert!(received + n <= expected.len(), "more than was sent");
         assert!(
-            buf[..n]
-                .iter()
-                .zip(expected)
-                .all(|(&got, &sent)| got == sent.to_ascii_uppercase()),
+            buf[..n] == expected[received..received + n],
             "reply differs near byte {received}"
         );
         received += n;
     }
     let elapsed = started.elapsed();
     sender.join().expect("sender");
-    assert_eq!(received, data.len(), "whole reply");
+    assert_eq!(received, expected.len(), "whole reply");
     elapsed
 }
 
 /// One echo through the TAP server's upper-case echo (port 8000).
-fn smolsock_echo(tuning: Tuning, data: &Arc<Vec<u8>>) -> Sample {
+fn smolsock_echo(tuning: Tuning, data: &Arc<EchoPayload>) -> Sample {
     let ns = Netns::new("bench-tap").expect("namespace");
     ns.add_tap().expect("TAP device");
     let stop = Arc::new(AtomicBool::new(false));
@@ -615,7 +620,7 @@ fn smolsock_echo(tuning: Tuning, data: &Arc<Vec<u8>>) -> Sample {
 }
 
 /// One echo between two kernel stacks over a veth pair; the echo's thread is the "stack".
-fn kernel_echo(data: &Arc<Vec<u8>>) -> Sample {
+fn kernel_echo(data: &Arc<EchoPayload>) -> Sample {
     let client_ns = Netns::new("bench-veth-a").expect("namespace");
     let server_ns = Netns::new("bench-veth-b").expect("namespace");
     client_ns
@@ -706,13 +711,18 @@ fn bench() -> ExitCode {
     let one_way_size = 128 * MIB;
     let echo_size = 64 * MIB;
     let pattern = Arc::new(Pattern::new());
-    let data = Arc::new(echo_payload(echo_size));
+    let data = echo_payload(echo_size);
     println!(
         "TAP throughput, MTU 1500, every byte checked, best of {rounds} interleaved rounds; \
          ratio = this row / the baseline row, same run"
     );
     let variants = Stacked::all();
+    // `TAP_BENCH_ONLY=echo`: the echo rows alone (to profile them, e.g. under `perf record`).
+    let one_way_rows = std::env::var("TAP_BENCH_ONLY").map_or(true, |only| only != "echo");
     for direction in [Direction::KernelToStack, Direction::StackToKernel] {
+        if !one_way_rows {
+            break;
+        }
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); variants.len()];
         for _ in 0..rounds {
             for (i, &stack) in variants.iter().enumerate() {
@@ -727,18 +737,29 @@ fn bench() -> ExitCode {
         }
     }
     let default = Tuning::server_default();
-    let tuned = Tuning {
+    let large = Tuning {
         buffer: TCP_BUFFERS[2],
-        ack_delay: None,
         ..default
     };
-    let mut tap = Vec::new();
-    let mut tap_tuned = Vec::new();
+    let echo_tunings = [
+        default,
+        Tuning {
+            buffer: TCP_BUFFERS[1],
+            ..default
+        },
+        large,
+        Tuning {
+            ack_delay: None,
+            ..large
+        },
+    ];
     let mut veth = Vec::new();
+    let mut tap: Vec<Vec<Sample>> = vec![Vec::new(); echo_tunings.len()];
     for _ in 0..rounds {
-        tap.push(smolsock_echo(default, &data));
         veth.push(kernel_echo(&data));
-        tap_tuned.push(smolsock_echo(tuned, &data));
+        for (samples, &tuning) in tap.iter_mut().zip(&echo_tunings) {
+            samples.push(smolsock_echo(tuning, &data));
+        }
     }
     println!(
         "{} MiB kernel -> upper-case echo -> kernel (MB/s one way, as much again flows back):",
@@ -746,9 +767,10 @@ fn bench() -> ExitCode {
     );
     let veth = best(&veth);
     print_row("kernel echo over veth (baseline)", echo_size, veth, None);
-    let label = |t: Tuning| format!("TapServer :8000, {}", t.label());
-    print_row(&label(default), echo_size, best(&tap), Some(veth));
-    print_row(&label(tuned), echo_size, best(&tap_tuned), Some(veth));
+    for (samples, tuning) in tap.iter().zip(echo_tunings) {
+        let label = format!("TapServer :8000, {}", tuning.label());
+        print_row(&label, echo_size, best(samples), Some(veth));
+    }
     ExitCode::SUCCESS
 }
 
@@ -809,7 +831,7 @@ fn raw_tapdevice_source() {
 }
 
 fn smolsock_echo_smoke() {
-    smolsock_echo(Tuning::server_default(), &Arc::new(echo_payload(SMOKE)));
+    smolsock_echo(Tuning::server_default(), &echo_payload(SMOKE));
 }
 
 fn smolsock_echo_large_smoke() {
@@ -817,11 +839,11 @@ fn smolsock_echo_large_smoke() {
         offload: true,
         ..tuned()
     };
-    smolsock_echo(large, &Arc::new(echo_payload(SMOKE)));
+    smolsock_echo(large, &echo_payload(SMOKE));
 }
 
 fn kernel_echo_smoke() {
-    kernel_echo(&Arc::new(echo_payload(SMOKE)));
+    kernel_echo(&echo_payload(SMOKE));
 }
 
 fn main() -> ExitCode {

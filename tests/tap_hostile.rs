@@ -249,7 +249,7 @@ impl Sniffer {
             while !flag.load(Ordering::Relaxed) {
                 match link.recv(&mut buf) {
                     Ok(Some((n, outgoing))) if !outgoing => {
-                        if let Ok(parsed) = frames::parse(&buf[..n]) {
+                        if let Ok(parsed) = frames::parse_sent(&buf[..n]) {
                             let frame = buf[..n].to_vec();
                             store.lock().unwrap().push((parsed, frame));
                         }
@@ -791,7 +791,8 @@ fn window_scale(frame: &[u8]) -> u8 {
         &tcp,
         &SERVER.into(),
         &KERNEL.into(),
-        &ChecksumCapabilities::default(),
+        // The sniffer checked the checksum (partial: `frames::parse_sent`).
+        &ChecksumCapabilities::ignored(),
     )
     .expect("a valid segment");
     repr.window_scale.unwrap_or(0)

@@ -14,9 +14,10 @@
 //! segment of up to 64 KiB instead of up to 44 frames of 1500 bytes (`batch.rs`: once a
 //! [`HostLoop`](super::HostLoop) drives the device, consecutive segments smoltcp sends are glued
 //! into one GSO segment, which the kernel takes in once). The device also turns on the
-//! interface's checksum offload (`TUNSETOFFLOAD`: `TUN_F_CSUM`): frames from the kernel may then
-//! come with a partial checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`), which the device completes
-//! before smoltcp sees the frame, so smoltcp still checks every checksum.
+//! interface's checksum offload (`TUNSETOFFLOAD`: `TUN_F_CSUM`): TCP checksums are then left
+//! to the kernel both ways (smoltcp neither computes nor checks them; segments the kernel has not
+//! vouched for are checked by the device, see `checksum.rs`), and a partial UDP checksum from
+//! the kernel is completed before smoltcp checks it.
 //!
 //! The device also takes the kernel's segmentation offload towards us (`TUN_F_TSO4`): the
 //! kernel hands over TCP segments of up to 64 KiB, one `read` each, which smoltcp takes in whole
@@ -30,7 +31,6 @@
 //! `TunTapInterface`). smoltcp's `FaultInjector` drops frames over 1536 bytes, so the TAP server
 //! opens the device plain when it injects faults.
 
-use core::ops::Range;
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -42,11 +42,12 @@ use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
 
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::EthernetFrame;
 
-use super::batch::{fold, sum, TxBatch, VNET_HDR, VNET_NEEDS_CSUM};
+use super::batch::TxBatch;
+use super::checksum;
 use super::{TapError, TapMonitor};
 use crate::device::Pending;
 
@@ -67,6 +68,8 @@ pub struct TapDevice {
     vnet: bool,
     /// The kernel took the offloads (`TUNSETOFFLOAD`).
     offloads: bool,
+    /// TCP checksums are left to the kernel (`checksum.rs`).
+    tcp_offload: bool,
 }
 
 /// Largest frame read from the kernel: the interface MTU plus the Ethernet and VLAN headers and
@@ -154,7 +157,8 @@ impl TapDevice {
             what: "dup of the TAP descriptor",
             source,
         })?;
-        let tx = TxBatch::new(out, name.to_string(), monitor.clone(), vnet);
+        let mut tx = TxBatch::new(out, name.to_string(), monitor.clone(), vnet);
+        tx.tcp_offload = offloads;
         Ok(TapDevice {
             file,
             name: name.to_string(),
@@ -164,12 +168,27 @@ impl TapDevice {
             monitor,
             vnet,
             offloads,
+            tcp_offload: offloads,
         })
     }
 
     /// Whether the offloads are on (see the module documentation).
     pub fn offloads(&self) -> bool {
         self.offloads
+    }
+
+    /// Leave TCP checksums to the kernel (`true`, the default when the offloads are on) or have
+    /// smoltcp compute and check every one (`false`). Turn it off before wrapping the device in
+    /// a `PcapWriter`: a capture then shows complete checksums, as on a wire. Without the
+    /// offloads it stays off.
+    pub fn set_tcp_checksum_offload(&mut self, on: bool) {
+        self.tcp_offload = on && self.offloads;
+        self.tx.borrow_mut().tcp_offload = self.tcp_offload;
+    }
+
+    /// Whether TCP checksums are left to the kernel ([`set_tcp_checksum_offload`](Self::set_tcp_checksum_offload)).
+    pub fn tcp_checksum_offload(&self) -> bool {
+        self.tcp_offload
     }
 
     /// The way out, for a loop that flushes it before sleeping: with the offloads on, TCP
@@ -192,6 +211,20 @@ impl TapDevice {
     /// A view of the counters that stays valid after the device is moved into a wrapper.
     pub fn monitor(&self) -> TapMonitor {
         self.monitor.clone()
+    }
+
+    /// Count and log (rate-limited) a frame dropped before smoltcp saw it.
+    fn dropped(&self, why: checksum::Dropped, now: Instant) {
+        self.monitor.update(|s| s.rx_dropped += 1);
+        let mut limit = self.monitor.drop_log.get();
+        crate::limited!(
+            limit,
+            now,
+            warn,
+            "{}: dropped {why} from the kernel",
+            self.name
+        );
+        self.monitor.drop_log.set(limit);
     }
 }
 
@@ -225,24 +258,6 @@ fn set_offload(file: &File, flags: libc::c_uint) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// Complete a partial checksum of the frame behind the `virtio_net_hdr` at the start of `buf`;
-/// where the frame lies in `buf`, or `None` if the header is inconsistent (the frame is then
-/// dropped, as a corrupt one would be).
-pub(super) fn vnet_frame(buf: &mut [u8]) -> Option<Range<usize>> {
-    let (hdr, frame) = buf.split_at_mut_checked(VNET_HDR)?;
-    if hdr[0] & VNET_NEEDS_CSUM != 0 {
-        let start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-        let at = start + usize::from(u16::from_ne_bytes([hdr[8], hdr[9]]));
-        if at + 2 > frame.len() {
-            return None;
-        }
-        // The field holds the pseudo-header's sum: summing over it completes the checksum.
-        let sum = !fold(sum(frame.get(start..)?));
-        frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
-    }
-    Some(VNET_HDR..buf.len())
 }
 
 /// The kernel holds received frames, not the device: `phy::wait` on the descriptor sees them.
@@ -316,14 +331,16 @@ impl Device for TapDevice {
     type RxToken<'a> = TapRxToken<'a>;
     type TxToken<'a> = TapTxToken<'a>;
 
-    fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         let frame = loop {
             match (&self.file).read(&mut self.rx_buf) {
                 Ok(n) if !self.vnet => break 0..n,
-                Ok(n) => match self.rx_buf.get_mut(..n).and_then(vnet_frame) {
-                    Some(frame) => break frame,
-                    // Not what the kernel writes: drop it, read the next.
-                    None => continue,
+                Ok(n) => match checksum::receive(&mut self.rx_buf[..n], self.tcp_offload) {
+                    Ok(frame) => break frame,
+                    Err(why) => {
+                        self.dropped(why, now);
+                        continue;
+                    }
                 },
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
@@ -352,6 +369,9 @@ impl Device for TapDevice {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu;
+        if self.tcp_offload {
+            caps.checksum.tcp = Checksum::None;
+        }
         caps
     }
 }

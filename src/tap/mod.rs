@@ -14,6 +14,7 @@
 //! |---|---|
 //! | [`TapDevice`] (`device.rs`) | a TAP file descriptor as a smoltcp device that never panics on I/O errors; the kernel's offloads |
 //! | `batch.rs` | the way out: consecutive TCP segments glued into one for the kernel (GSO) |
+//! | `checksum.rs` | who computes and who checks checksums: TCP's left to the kernel, segments it has not vouched for checked here |
 //! | [`TapMonitor`] (`monitor.rs`) | its counters, and why it stopped, shared with the loop |
 //! | `refusals.rs` | counts (and logs, rate-limited) the connections refused, from the frames sent |
 //! | [`TapError`] (`error.rs`) | what went wrong, with the commands that fix it (missing interface, permission, busy) |
@@ -27,6 +28,7 @@
 //! Available with the `tap` feature, on Linux.
 
 mod batch;
+mod checksum;
 mod device;
 mod error;
 mod host;

@@ -17,6 +17,10 @@ pub struct TapStats {
     pub tx_bytes: u64,
     /// Frames the kernel did not take (interface down, queue full); TCP retransmits them.
     pub tx_errors: u64,
+    /// Frames from the kernel dropped before smoltcp saw them: a TCP segment with a wrong
+    /// checksum or an IP fragment of one (checked by the device when TCP checksums are left to
+    /// the kernel), or a `virtio_net_hdr` that does not fit its frame.
+    pub rx_dropped: u64,
     /// Connection attempts answered with RST (nobody listening on the port, or the pool is
     /// exhausted).
     pub refused: u64,
@@ -30,6 +34,8 @@ pub struct TapMonitor {
     pub(super) failure: Rc<Cell<Option<io::ErrorKind>>>,
     /// Refusals are logged through this (a SYN flood must not fill the log).
     pub(super) refusal_log: Rc<Cell<crate::log_limit::LogLimit>>,
+    /// Frames dropped by the device are logged through this.
+    pub(super) drop_log: Rc<Cell<crate::log_limit::LogLimit>>,
 }
 
 impl TapMonitor {

@@ -288,11 +288,15 @@ impl TapServer {
             .unwrap_or(TCP_BUFFERS[TCP_BUFFERS.len() - 1]);
         // With faults, the plain device: one frame per read and write, each one the injector
         // saw (it drops frames over 1536 bytes, so a device taking larger ones stays out).
-        let device = if config.drop_pct > 0 || config.corrupt_pct > 0 {
+        let mut device = if config.drop_pct > 0 || config.corrupt_pct > 0 {
             TapDevice::open_plain(&config.iface)?
         } else {
             TapDevice::open(&config.iface)?
         };
+        // A capture shows complete checksums, as on a wire (`checksum.rs`).
+        if config.pcap.is_some() {
+            device.set_tcp_checksum_offload(false);
+        }
         let clock = StdClock::new();
         let pcap = match &config.pcap {
             Some(path) => Some(
