@@ -18,11 +18,12 @@
 //! uses; the ratio is against this one) and on smolsock's `TapDevice` (same device as
 //! smolsock: the difference is then the stack and the loop alone; that device has its checksum
 //! offload, but batches nothing without a `HostLoop`). The raw sockets have 64 KiB buffers each
-//! way, as smolsock's with the TAP server's defaults (smoltcp then scales the window by 2, as for
-//! any buffer over 65 535 bytes). smolsock runs with those defaults, without the device's
-//! offloads (`TapDevice::open_plain`), with 1 MiB and 256 KiB buffers (`tap serve --tcp-buffer
-//! 1048576` or `262144`) and with 1 MiB and no ACK delay (`--ack-delay 0`); the echo with the
-//! defaults, 256 KiB, 1 MiB, and 1 MiB without ACK delay.
+//! way (smoltcp then scales the window by 2, as for any buffer over 65 535 bytes), and so has
+//! the first smolsock row: like against like. smolsock then runs without the device's offloads
+//! (`TapDevice::open_plain`, 64 KiB), with the TAP server's defaults (256 KiB buffers, ACK delay
+//! 10 ms), with 1 MiB buffers (`tap serve --tcp-buffer 1048576`), and with 1 MiB and no ACK
+//! delay (`--ack-delay 0`); the echo with 64 KiB, the defaults, 1 MiB, and 1 MiB without ACK
+//! delay. `TAP_BENCH_ONLY=echo` runs the echo rows alone (to profile them).
 //!
 //! **Every byte is checked, on the fly, in every run.** The one-way stream is a fixed
 //! pseudo-random block of 65 521 bytes (a prime, so no buffer or segment boundary lines up with
@@ -308,11 +309,16 @@ impl Tuning {
 
     fn label(self) -> String {
         format!(
-            "smolsock{}, {} KiB, ACK delay {}",
+            "smolsock{}, {} KiB, ACK delay {}{}",
             if self.offload { "" } else { " no offload" },
             self.buffer >> 10,
             self.ack_delay
-                .map_or("none".to_string(), |d| format!("{} ms", d.total_millis()))
+                .map_or("none".to_string(), |d| format!("{} ms", d.total_millis())),
+            if self == Tuning::server_default() {
+                " (defaults)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -414,23 +420,25 @@ impl Stacked {
     /// Every variant of a one-way row, the baseline second.
     fn all() -> Vec<Stacked> {
         let default = Tuning::server_default();
+        // The raw baseline's buffers: the first row compares like with like.
+        let same = Tuning {
+            buffer: BUF,
+            ..default
+        };
         let large = Tuning {
             buffer: TCP_BUFFERS[2],
             ..default
         };
         vec![
-            Stacked::Smolsock(default),
+            Stacked::Smolsock(same),
             Stacked::RawTunTap,
             Stacked::RawTapDevice,
             Stacked::Smolsock(Tuning {
                 offload: false,
-                ..default
+                ..same
             }),
+            Stacked::Smolsock(default),
             Stacked::Smolsock(large),
-            Stacked::Smolsock(Tuning {
-                buffer: TCP_BUFFERS[1],
-                ..default
-            }),
             Stacked::Smolsock(Tuning {
                 ack_delay: None,
                 ..large
@@ -695,7 +703,7 @@ fn print_row(label: &str, bytes: usize, s: Sample, baseline: Option<Sample>) {
         format!("  ratio {:.2}", b.time.as_secs_f64() / s.time.as_secs_f64())
     });
     println!(
-        "  {label:<48} {:>7.1} MB/s  CPU {:>5.2} ms/MB stack, {:>5.2} ms/MB process{ratio}",
+        "  {label:<62} {:>7.1} MB/s  CPU {:>5.2} ms/MB stack, {:>5.2} ms/MB process{ratio}",
         mb_per_s(bytes, s.time),
         ms_per_mb(s.stack_cpu, bytes),
         ms_per_mb(s.process_cpu, bytes),
@@ -709,7 +717,7 @@ fn bench() -> ExitCode {
     }
     let rounds = 5;
     let one_way_size = 128 * MIB;
-    let echo_size = 64 * MIB;
+    let echo_size = 256 * MIB;
     let pattern = Arc::new(Pattern::new());
     let data = echo_payload(echo_size);
     println!(
@@ -742,11 +750,11 @@ fn bench() -> ExitCode {
         ..default
     };
     let echo_tunings = [
-        default,
         Tuning {
-            buffer: TCP_BUFFERS[1],
+            buffer: TCP_BUFFERS[0],
             ..default
         },
+        default,
         large,
         Tuning {
             ack_delay: None,

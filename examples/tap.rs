@@ -165,10 +165,11 @@ fn parse_command_line() -> Command {
                 Arg::new("tcp_buffer")
                     .long("tcp-buffer")
                     .value_name("BYTES")
-                    .default_value("65536")
+                    .default_value("262144")
                     .value_parser(["65536", "262144", "1048576"])
                     .help(
-                        "Buffer of each echo socket, each way; over 65536 the window scales                          (memory: 4 × --pool × BYTES)",
+                        "Buffer of each echo socket, each way; over 65536 the window scales \
+                         (memory: 4 × --pool × BYTES)",
                     ),
             )
             .arg(

@@ -48,10 +48,17 @@ impl<const N: usize> Service for UpperEcho<N> {
                 false
             }
         };
-        // One scratch buffer for every connection of this round.
-        let mut chunk = [0u8; CHUNK];
+        // One scratch buffer for every connection of this round, made (and zeroed) only when a
+        // connection has something to move.
+        let mut scratch: Option<[u8; CHUNK]> = None;
         for (_, handle, conn) in self.pool.connections() {
-            progress |= pump(stack.tcp(handle), conn, &mut chunk, upper_case);
+            let socket = stack.tcp(handle);
+            let chunk: &mut [u8] = if socket.can_recv() {
+                scratch.get_or_insert([0; CHUNK])
+            } else {
+                &mut []
+            };
+            progress |= pump(socket, conn, chunk, upper_case);
         }
         progress
     }
