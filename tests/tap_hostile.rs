@@ -15,6 +15,7 @@
 //! | `syn_flood_does_not_close_port_8000` | 10,000 spoofed SYNs/s to 8000 for 2 s |
 //! | `slowloris_does_not_hold_the_pool` | every socket of the pool held by connections that never send, or never read |
 //! | `blind_rsts_across_the_window_do_not_reset` | RSTs with the right four-tuple at every in-window sequence number but the exact one |
+//! | `a_corrupt_rst_at_rcv_nxt_does_not_reset` | the exact RST, one bit of its checksum flipped (smoltcp checks no TCP checksum with the TAP offload: the device must) |
 //!
 //! Every flood is bounded in frames and in time. The measurements (legitimate clients served
 //! during the attack, time to recover after it) are printed with `eprintln!`. Needs root, like
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
         syn_flood_does_not_close_port_8000,
         slowloris_does_not_hold_the_pool,
         blind_rsts_across_the_window_do_not_reset,
+        a_corrupt_rst_at_rcv_nxt_does_not_reset,
     ];
     #[cfg(feature = "ipv6")]
     trials.extend(harness::tests![ipv6_syn_flood_does_not_close_port_8000]);
@@ -967,4 +969,55 @@ fn blind_rsts_across_the_window_do_not_reset() {
         "every blind RST stopped by the guard: {:?}",
         report.guard
     );
+}
+
+/// With the TAP device's checksum offload smoltcp checks no TCP checksum (`src/tap/checksum.rs`):
+/// a segment the kernel did not make, like this one written with a packet socket, is checked by
+/// the device. An RST exactly at `RCV.NXT` but with a wrong checksum (a bit flipped on the wire)
+/// must change nothing; the same RST with its checksum right resets, so the frame was exact.
+fn a_corrupt_rst_at_rcv_nxt_does_not_reset() {
+    let (ns, server) = setup("hcsum", |_| {});
+    let sniffer = Sniffer::start(&ns);
+    let stream = ns.run(|| {
+        let s = TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        (&s).write_all(b"checksums").unwrap();
+        let mut buf = [0u8; 9];
+        (&s).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"CHECKSUMS");
+        s
+    });
+    thread::sleep(Duration::from_millis(100)); // smolsock's last ACK is out and sniffed
+    let storm = aim(&ns, &sniffer, &stream, true);
+    let exact = frames::tcp(
+        &storm.hosts,
+        &Segment::new(storm.local, 8000, storm.ack, 0, flag::RST),
+    );
+    let mut corrupt = exact.clone();
+    corrupt[frames::L4 + 16] ^= 0x01;
+    assert!(
+        storm.link.send(&corrupt).expect("send"),
+        "the kernel took the frame"
+    );
+    thread::sleep(Duration::from_millis(100));
+    // Still there, every byte echoed.
+    (&stream).write_all(b"still here").unwrap();
+    let mut buf = [0u8; 10];
+    (&stream)
+        .read_exact(&mut buf)
+        .expect("the connection survives a corrupt RST");
+    assert_eq!(&buf, b"STILL HERE");
+    let dropped = server.latest().map_or(0, |r| r.tap.rx_dropped);
+    assert!(
+        dropped >= 1,
+        "the device counted the corrupt segment ({dropped})"
+    );
+    // Control: the same RST with a right checksum, at the new RCV.NXT, resets.
+    thread::sleep(Duration::from_millis(100));
+    let storm = aim(&ns, &sniffer, &stream, true);
+    assert_eq!(storm.fire(), 1);
+    thread::sleep(Duration::from_millis(100));
+    let _ = (&stream).write_all(b"anyone there?");
+    assert!(ended(&stream), "the RST with its checksum right resets");
+    server.stop_when_within(Duration::from_secs(5), |r| r.echo.reset == 1);
 }

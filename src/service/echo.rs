@@ -7,13 +7,8 @@ use crate::storage::TcpStorage;
 use crate::tcp::{Connection, ListenerPool, PoolConfig, PoolError};
 use crate::Stack;
 
-/// Bytes moved per copy step: the lesson's `recv(1024)` on a microcontroller, whose stack is
-/// small; 16 KiB on a host, where each step's two calls into the socket would otherwise cost
-/// about a sixth of the echo's CPU time at a gigabyte per second (`benches/tap.rs`).
-#[cfg(not(feature = "std"))]
+/// Bytes moved per copy step (the lesson's `recv(1024)`).
 const CHUNK: usize = 1024;
-#[cfg(feature = "std")]
-const CHUNK: usize = 16 * 1024;
 
 /// Echo server replying with the bytes upper-cased, over a pool of `N` sockets.
 #[derive(Debug)]
@@ -48,17 +43,10 @@ impl<const N: usize> Service for UpperEcho<N> {
                 false
             }
         };
-        // One scratch buffer for every connection of this round, made (and zeroed) only when a
-        // connection has something to move.
-        let mut scratch: Option<[u8; CHUNK]> = None;
+        // One scratch buffer for every connection of this round.
+        let mut chunk = [0u8; CHUNK];
         for (_, handle, conn) in self.pool.connections() {
-            let socket = stack.tcp(handle);
-            let chunk: &mut [u8] = if socket.can_recv() {
-                scratch.get_or_insert([0; CHUNK])
-            } else {
-                &mut []
-            };
-            progress |= pump(socket, conn, chunk, upper_case);
+            progress |= pump(stack.tcp(handle), conn, &mut chunk, upper_case);
         }
         progress
     }
