@@ -16,8 +16,9 @@
 //! header but the sequence number (which must be the next one), the ACK number, window and
 //! options unchanged, no SYN, FIN, RST or URG, and a payload no larger than the first one's
 //! (a shorter one ends the batch). Anything else first sends the batch as it is, so frames
-//! leave in the order smoltcp made them. A batch of one segment goes out unchanged, behind an
-//! empty header. smoltcp writes each frame straight into the batch's buffer, and a batch
+//! leave in the order smoltcp made them. A batch of one segment goes out as smoltcp made it,
+//! behind a header that only says where its checksum is (`checksum.rs`: TCP checksums are left
+//! to the kernel), or an empty one. smoltcp writes each frame straight into the batch's buffer, and a batch
 //! leaves with one `writev` (the first frame's headers, then each segment's payload where it
 //! lies): batching copies nothing.
 //!
@@ -449,6 +450,26 @@ mod tests {
         for i in 0..3 {
             assert_eq!(&written[i * one..i * one + VNET_HDR], &[0; VNET_HDR]);
         }
+    }
+
+    #[test]
+    fn with_the_tcp_offload_a_lone_segment_leaves_with_its_checksum_to_the_kernel() {
+        let mut out = Out::new("offload");
+        out.batch.tcp_offload = true;
+        let frame = segment(7, b"a short one", ACK | PSH, 9);
+        send(&mut out, &frame);
+        out.batch.flush();
+        let mut written = out.written();
+        assert_eq!(written.len(), VNET_HDR + frame.len());
+        assert_eq!(written[0], VNET_NEEDS_CSUM);
+        assert_ne!(
+            written[VNET_HDR..],
+            frame[..],
+            "the field holds the pseudo-header's sum"
+        );
+        // The kernel's completion (the receive path's) gives back what smoltcp would have sent.
+        let range = checksum::receive(&mut written, false).expect("consistent header");
+        assert_eq!(written[range], frame[..]);
     }
 
     #[test]
