@@ -1144,6 +1144,34 @@ fn ipv6_parameter_problems_are_rate_limited() {
     assert_eq!(suppressed, 990);
 }
 
+/// IPv4 packets of a protocol smoltcp does not handle (here 253, for experiments) draw an ICMP
+/// protocol unreachable each from smoltcp alone; the guard holds them to the same budget.
+#[test]
+fn protocol_unreachable_errors_are_rate_limited() {
+    let mut lan = Lan::new(4);
+    introduce_client_over(&mut lan, Family::V4);
+    lan.icmp_from_server.clear();
+    let frame = attacker_frame(
+        Family::V4.client(),
+        IpProtocol::Unknown(253),
+        16,
+        |buf, _, _| buf.fill(0x5a),
+    );
+    lan.flood_of_1000(&frame);
+    // Type 3, code 2: protocol unreachable.
+    let unreachable = lan
+        .icmp_from_server
+        .iter()
+        .filter(|(k, c, _)| (*k, *c) == (3, 2))
+        .count();
+    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    eprintln!(
+        "1000 IPv4 packets of protocol 253: {unreachable} protocol unreachables, {suppressed} suppressed"
+    );
+    assert_eq!(unreachable, 10, "one second's burst");
+    assert_eq!(suppressed, 990);
+}
+
 #[test]
 fn port_unreachable_errors_are_rate_limited() {
     port_unreachables(Family::V4);

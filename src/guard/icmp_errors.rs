@@ -6,6 +6,9 @@
 //! (`icmp_ratelimit`, `icmp_msgs_per_sec`); a microcontroller can afford less. The guard lets
 //! [`IcmpErrors::BURST`] such datagrams reach smoltcp per second and drops the rest before
 //! smoltcp sees them, so no error is built; nothing else changes (the datagram had no reader).
+//! The same budget holds the other errors smoltcp sends for a packet it reads no further: an
+//! IPv4 protocol it does not handle ("protocol unreachable") and an IPv6 header it does not read
+//! (a parameter problem).
 
 use smoltcp::iface::SocketSet;
 use smoltcp::socket::Socket;

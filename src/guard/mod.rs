@@ -9,7 +9,7 @@
 //! | file | what it stops |
 //! |---|---|
 //! | `late_syn.rs` | a late or duplicated SYN landing on an earlier listener and resetting a live connection |
-//! | `icmp_errors.rs` | a flood of datagrams to closed ports drawing one ICMP "port unreachable" each |
+//! | `icmp_errors.rs` | a flood of datagrams to closed ports (or of an unhandled protocol) drawing one ICMP error each |
 //! | `admission.rs` | a SYN flood refusing every legitimate client: the oldest half-open connection gives way |
 //! | `blind_rst.rs` | a blind in-window RST resetting a connection (RFC 5961 §3.2) |
 //! | `shrunk_window.rs` | a peer's window update ignored by smoltcp after it shrank its window by rounding (a stalled connection) |
@@ -35,8 +35,9 @@
 //! (UDP to closed ports over IPv6, which smoltcp answers with ICMPv6 port unreachables, shares
 //! it, and so does a packet whose next header smoltcp does not read, an extension header other
 //! than hop-by-hop or an unknown protocol, which it answers with an ICMPv6 parameter problem).
-//! Not covered: smoltcp's parameter problem for an unknown hop-by-hop option, and IPv4's
-//! protocol unreachable, are not rate-limited.
+//! IPv4's "protocol unreachable" (a protocol other than ICMP, IGMP, TCP and UDP) shares the
+//! budget too. Not covered: smoltcp's parameter problem for an unknown hop-by-hop option is not
+//! rate-limited.
 
 mod acks;
 mod admission;
@@ -84,7 +85,8 @@ pub struct GuardStats {
     pub rsts_challenged: u64,
     /// RSTs not at the expected sequence number, dropped (nothing known to challenge with).
     pub rsts_dropped: u64,
-    /// Datagrams to closed ports dropped without the ICMP "port unreachable" smoltcp would send,
+    /// Packets dropped without the ICMP error smoltcp would answer them with (a datagram to a
+    /// closed port, a protocol smoltcp does not handle, an IPv6 header it does not read),
     /// because such errors were over their rate (`icmp_errors.rs`).
     pub icmp_errors_suppressed: u64,
     /// Pure ACKs past the right edge of a window smoltcp shrank by rounding, handed to smoltcp
@@ -236,8 +238,7 @@ impl Guard {
                 }
             }
             // It reaches no socket; only smoltcp's error reply is at stake.
-            #[cfg(feature = "ipv6")]
-            Parsed::UnreadNextHeader => {
+            Parsed::Unread => {
                 if self.icmp_errors.allow(now) {
                     Verdict::Pass
                 } else {

@@ -46,11 +46,11 @@ pub(crate) enum Parsed {
         /// Its destination port.
         dst_port: u16,
     },
-    /// An IPv6 packet whose next header smoltcp does not read (an extension header other than
-    /// one hop-by-hop header, or an unknown protocol): smoltcp answers it with an ICMPv6
-    /// parameter problem, and nothing else.
-    #[cfg(feature = "ipv6")]
-    UnreadNextHeader,
+    /// A packet smoltcp reads no further than its IP header and answers with an ICMP error,
+    /// and nothing else: IPv4 with a protocol smoltcp does not handle (a "protocol
+    /// unreachable"), IPv6 with a next header it does not read, an extension header other than
+    /// one hop-by-hop header or an unknown protocol (a parameter problem).
+    Unread,
     /// Anything else: smoltcp's business.
     Other,
 }
@@ -167,8 +167,14 @@ fn parse_inner(medium: Medium, frame: &[u8]) -> Option<Parsed> {
     if ip.next_header() == IpProtocol::Udp {
         return udp(body);
     }
-    if ip.next_header() != IpProtocol::Tcp || ip.more_frags() {
+    if ip.more_frags() {
         return None;
+    }
+    match ip.next_header() {
+        IpProtocol::Tcp => {}
+        // Read by smoltcp (IGMP with its `multicast` feature; without it, a rare error).
+        IpProtocol::Icmp | IpProtocol::Igmp => return None,
+        _ => return Some(Parsed::Unread),
     }
     tcp(body, ip_offset + usize::from(ip.header_len()), || {
         (
@@ -341,7 +347,7 @@ mod ipv6 {
                 (ip.src_addr().into(), ip.dst_addr().into())
             }),
             IpProtocol::Icmpv6 => ndisc(&ip, body, eth_dst?).map(Parsed::Ndisc),
-            _ => Some(Parsed::UnreadNextHeader),
+            _ => Some(Parsed::Unread),
         }
     }
 
