@@ -877,18 +877,23 @@ fn aim(ns: &Netns, sniffer: &Sniffer, stream: &TcpStream, exact: bool) -> Storm 
     }
 }
 
+/// A kernel connection to the echo (port 8000) that has echoed `greeting`, with `read_timeout`.
+fn echoed_connection(ns: &Netns, greeting: &'static [u8], read_timeout: Duration) -> TcpStream {
+    ns.run(move || {
+        let s = TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap();
+        s.set_read_timeout(Some(read_timeout)).unwrap();
+        (&s).write_all(greeting).unwrap();
+        let mut buf = vec![0u8; greeting.len()];
+        (&s).read_exact(&mut buf).unwrap();
+        assert_eq!(buf, greeting.to_ascii_uppercase());
+        s
+    })
+}
+
 fn blind_rsts_across_the_window_do_not_reset() {
     let (ns, server) = setup("hrst", |_| {});
     let sniffer = Sniffer::start(&ns);
-    let stream = ns.run(|| {
-        let s = TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        (&s).write_all(b"before the storm").unwrap();
-        let mut buf = [0u8; 16];
-        (&s).read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"BEFORE THE STORM");
-        s
-    });
+    let stream = echoed_connection(&ns, b"before the storm", Duration::from_secs(5));
     thread::sleep(Duration::from_millis(100)); // smolsock's last ACK is out and sniffed
     let storm = aim(&ns, &sniffer, &stream, false);
     let window = storm.window;
@@ -952,14 +957,7 @@ fn blind_rsts_across_the_window_do_not_reset() {
 
     // Control: the same frames with the exact sequence number do reset (so the storm's frames
     // were right, and reached the connection).
-    let victim = ns.run(|| {
-        let s = TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        (&s).write_all(b"victim").unwrap();
-        let mut buf = [0u8; 6];
-        (&s).read_exact(&mut buf).unwrap();
-        s
-    });
+    let victim = echoed_connection(&ns, b"victim", Duration::from_secs(5));
     thread::sleep(Duration::from_millis(100));
     assert_eq!(aim(&ns, &sniffer, &victim, true).fire(), 1);
     thread::sleep(Duration::from_millis(100));
@@ -982,15 +980,7 @@ fn blind_rsts_across_the_window_do_not_reset() {
 fn a_corrupt_rst_at_rcv_nxt_does_not_reset() {
     let (ns, server) = setup("hcsum", |_| {});
     let sniffer = Sniffer::start(&ns);
-    let stream = ns.run(|| {
-        let s = TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        (&s).write_all(b"checksums").unwrap();
-        let mut buf = [0u8; 9];
-        (&s).read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"CHECKSUMS");
-        s
-    });
+    let stream = echoed_connection(&ns, b"checksums", Duration::from_secs(2));
     thread::sleep(Duration::from_millis(100)); // smolsock's last ACK is out and sniffed
     let storm = aim(&ns, &sniffer, &stream, true);
     let exact = frames::tcp(
