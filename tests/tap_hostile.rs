@@ -15,6 +15,7 @@
 //! | `syn_flood_does_not_close_port_8000` | 10,000 spoofed SYNs/s to 8000 for 2 s |
 //! | `slowloris_does_not_hold_the_pool` | every socket of the pool held by connections that never send, or never read |
 //! | `blind_rsts_across_the_window_do_not_reset` | RSTs with the right four-tuple at every in-window sequence number but the exact one |
+//! | `spoofed_ipv6_udp_does_not_stop_the_udp_echo` | the same from fd00:69::bad:N, which nobody answers neighbour solicitations for |
 //! | `corrupt_ipv6_syns_are_dropped_by_the_device` | 100 IPv6 SYNs with one bit of their checksum flipped (the same check over IPv6) |
 //! | `a_corrupt_rst_at_rcv_nxt_does_not_reset` | the exact RST, one bit of its checksum flipped (smoltcp checks no TCP checksum with the TAP offload: the device must) |
 //!
@@ -63,6 +64,7 @@ fn main() -> std::process::ExitCode {
     #[cfg(feature = "ipv6")]
     trials.extend(harness::tests![
         ipv6_syn_flood_does_not_close_port_8000,
+        spoofed_ipv6_udp_does_not_stop_the_udp_echo,
         corrupt_ipv6_syns_are_dropped_by_the_device,
     ]);
     harness::run(trials, unavailable)
@@ -396,10 +398,80 @@ fn ended(stream: &TcpStream) -> bool {
 // ---- the attacks ----
 
 fn spoofed_udp_does_not_stop_the_udp_echo() {
-    let (ns, server) = setup("hudp", |_| {});
+    spoofed_udp(false);
+}
+
+#[cfg(feature = "ipv6")]
+/// The same over IPv6: spoofed sources fd00:69::bad:N that nobody answers neighbour
+/// solicitations for, the kernel's client on fd00:69::100.
+fn spoofed_ipv6_udp_does_not_stop_the_udp_echo() {
+    spoofed_udp(true);
+}
+
+/// A spoofed UDP datagram to the echo (8848) from source number `host`: IPv4 `.host` of the
+/// subnet, or IPv6 fd00:69::bad:`host` (0 and 1: fd00:69:: and fd00:69::1), each with a MAC of
+/// its own that nobody answers for.
+fn spoofed_datagram(ipv6: bool, host: u8) -> Vec<u8> {
+    let payload = b"spoofed datagram";
+    let port = 5000 + u16::from(host);
+    if !ipv6 {
+        let (mac, ip) = spoofed(host);
+        let hosts = Hosts {
+            src_mac: mac,
+            dst_mac: SMOLSOCK_MAC,
+            src_ip: ip,
+            dst_ip: SERVER,
+        };
+        return frames::udp(&hosts, port, 8848, payload);
+    }
+    #[cfg(not(feature = "ipv6"))]
+    unreachable!("IPv6 without the ipv6 feature");
+    #[cfg(feature = "ipv6")]
+    {
+        use smolsock::smoltcp::wire::{UdpPacket, UdpRepr};
+        // As over IPv4, 0 and 1 are the subnet's own (its router anycast address, fd00:69::,
+        // and smolsock's fd00:69::1).
+        let src = match host {
+            0 | 1 => Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, u16::from(host)),
+            _ => Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0xbad, u16::from(host)),
+        };
+        let dst: Ipv6Address = SMOLSOCK_IP6.parse().expect("address");
+        let udp = UdpRepr {
+            src_port: port,
+            dst_port: 8848,
+        };
+        let len = udp.header_len() + payload.len();
+        let mut frame = vec![0u8; 14 + 40 + len];
+        frame[..6].copy_from_slice(SMOLSOCK_MAC.as_bytes());
+        frame[6..12].copy_from_slice(&[0x02, 0x66, 0, 0, 0, host]);
+        frame[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+        let ip = &mut frame[14..];
+        ip[0] = 0x60;
+        ip[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+        ip[6] = 17; // UDP
+        ip[7] = 64;
+        ip[8..24].copy_from_slice(&src.octets());
+        ip[24..40].copy_from_slice(&dst.octets());
+        udp.emit(
+            &mut UdpPacket::new_unchecked(&mut ip[40..]),
+            &src.into(),
+            &dst.into(),
+            payload.len(),
+            |buf| buf.copy_from_slice(payload),
+            &ChecksumCapabilities::default(),
+        );
+        frame
+    }
+}
+
+/// Spoofed datagrams from unresolvable senders at 5,000/s while the kernel's client asks the
+/// echo every 50 ms: every legitimate datagram is answered within 1 s, during and after.
+fn spoofed_udp(ipv6: bool) {
+    let (ns, server) = setup(if ipv6 { "hudp6" } else { "hudp" }, |_| {});
     let sniffer = Sniffer::start(&ns);
     let attacker = ns.run(|| RawLink::open(TAP, false)).expect("raw socket");
-    // Unresolvable senders of the subnet: .200-.250, the network address and smolsock's own.
+    // Unresolvable senders of the subnet: .200-.250, the network address and smolsock's own
+    // (IPv6: fd00:69::bad:200 to :250, the subnet-router anycast address and smolsock's own).
     let sources: Vec<u8> = (200..=250).chain([0, 1]).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let attack_stop = stop.clone();
@@ -409,28 +481,26 @@ fn spoofed_udp_does_not_stop_the_udp_echo() {
         // 5000 datagrams/s until told to stop (at most 10 s).
         while !attack_stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(10) {
             n += flood(&attacker, 250, 5000, Duration::from_secs(1), |i| {
-                let host = sources[(n + i) % sources.len()];
-                let (mac, ip) = spoofed(host);
-                let hosts = Hosts {
-                    src_mac: mac,
-                    dst_mac: SMOLSOCK_MAC,
-                    src_ip: ip,
-                    dst_ip: SERVER,
-                };
-                frames::udp(&hosts, 5000 + host as u16, 8848, b"spoofed datagram")
+                spoofed_datagram(ipv6, sources[(n + i) % sources.len()])
             });
         }
         n
     });
+    let (client, echo): (String, SocketAddr) = if ipv6 {
+        let echo = format!("[{SMOLSOCK_IP6}]:8848").parse().expect("address");
+        (format!("[{}]:0", netns::KERNEL_IP6), echo)
+    } else {
+        (format!("{KERNEL_IP}:0"), addr(8848))
+    };
 
     // The legitimate client: one datagram every 50 ms during the attack (2 s), then 10 after it.
     let (during, after, answered) = ns.run(move || {
-        let socket = UdpSocket::bind(format!("{KERNEL_IP}:0")).unwrap();
+        let socket = UdpSocket::bind(client).unwrap();
         let mut latencies: Vec<Duration> = Vec::new();
         let ask = |i: usize| -> Option<Duration> {
             let m = message("legit udp", i);
             let sent = Instant::now();
-            socket.send_to(&m, addr(8848)).unwrap();
+            socket.send_to(&m, echo).unwrap();
             let mut buf = [0u8; 1500];
             loop {
                 let left = Duration::from_secs(1).checked_sub(sent.elapsed())?;
@@ -439,9 +509,9 @@ fn spoofed_udp_does_not_stop_the_udp_echo() {
                     .unwrap();
                 match socket.recv_from(&mut buf) {
                     // A late answer to an earlier datagram: not this one.
-                    Ok((n, from)) if from == addr(8848) && buf[..n] != m.to_ascii_uppercase() => {}
+                    Ok((n, from)) if from == echo && buf[..n] != m.to_ascii_uppercase() => {}
                     Ok((n, from)) => {
-                        assert_eq!(from, addr(8848));
+                        assert_eq!(from, echo);
                         assert_eq!(&buf[..n], m.to_ascii_uppercase().as_slice());
                         return Some(sent.elapsed());
                     }
@@ -467,19 +537,24 @@ fn spoofed_udp_does_not_stop_the_udp_echo() {
     let answered_during = during.iter().flatten().count();
     let worst = during.iter().flatten().max().copied().unwrap_or_default();
     eprintln!(
-        "spoofed UDP: {spoofed_sent} spoofed datagrams; legit answered during {answered_during}/{} \
+        "spoofed UDP{}: {spoofed_sent} spoofed datagrams; legit answered during {answered_during}/{} \
          (slowest {worst:?}), after {}/{} (first in {:?})",
+        if ipv6 { " over IPv6" } else { "" },
         during.len(),
         after.iter().flatten().count(),
         after.len(),
         after[0]
     );
-    // The attack reached smolsock: it asked who the spoofed senders are.
-    assert!(
-        sniffer.count(|p| arp_request_for(p, |ip| ip.octets()[3] >= 200 || ip.octets()[3] == 0))
-            > 0,
-        "smolsock never asked for a spoofed sender: the attack did not arrive"
-    );
+    // The attack reached smolsock: it asked who the spoofed senders are (IPv4: ARP requests
+    // seen; both: replies to them dropped unsent, below).
+    if !ipv6 {
+        assert!(
+            sniffer
+                .count(|p| arp_request_for(p, |ip| ip.octets()[3] >= 200 || ip.octets()[3] == 0))
+                > 0,
+            "smolsock never asked for a spoofed sender: the attack did not arrive"
+        );
+    }
     assert_eq!(
         answered_during,
         during.len(),
