@@ -16,6 +16,7 @@
 //! | `slowloris_does_not_hold_the_pool` | every socket of the pool held by connections that never send, or never read |
 //! | `blind_rsts_across_the_window_do_not_reset` | RSTs with the right four-tuple at every in-window sequence number but the exact one |
 //! | `spoofed_ipv6_udp_does_not_stop_the_udp_echo` | the same from fd00:69::bad:N, which nobody answers neighbour solicitations for |
+//! | `slowloris_over_ipv6_does_not_hold_the_pool` | the same holders, every connection over IPv6 |
 //! | `corrupt_ipv6_syns_are_dropped_by_the_device` | 100 IPv6 SYNs with one bit of their checksum flipped (the same check over IPv6) |
 //! | `a_corrupt_rst_at_rcv_nxt_does_not_reset` | the exact RST, one bit of its checksum flipped (smoltcp checks no TCP checksum with the TAP offload: the device must) |
 //!
@@ -65,6 +66,7 @@ fn main() -> std::process::ExitCode {
     trials.extend(harness::tests![
         ipv6_syn_flood_does_not_close_port_8000,
         spoofed_ipv6_udp_does_not_stop_the_udp_echo,
+        slowloris_over_ipv6_does_not_hold_the_pool,
         corrupt_ipv6_syns_are_dropped_by_the_device,
     ]);
     harness::run(trials, unavailable)
@@ -776,9 +778,24 @@ fn ipv6_syn_flood_does_not_close_port_8000() {
 }
 
 fn slowloris_does_not_hold_the_pool() {
+    slowloris("hslow", addr(8000));
+}
+
+#[cfg(feature = "ipv6")]
+/// The same with every connection over IPv6 (holders and newcomers from fd00:69::100).
+fn slowloris_over_ipv6_does_not_hold_the_pool() {
+    slowloris(
+        "hslow6",
+        format!("[{SMOLSOCK_IP6}]:8000").parse().expect("address"),
+    );
+}
+
+/// Holders that never send or never read fill a pool of 4 (connecting to `to`); a newcomer must
+/// be served within 30 s, every holder closed by the pool's rules, the next client at once.
+fn slowloris(name: &str, to: SocketAddr) {
     // The default eviction (a newcomer evicts a connection idle for 10 s); idle and stalled
     // connections timed out after 15 s instead of 300 s, so every holder goes within the test.
-    let (ns, server) = setup("hslow", |c| {
+    let (ns, server) = setup(name, |c| {
         c.pool = 4;
         c.backlog = 2;
         c.limits.idle_timeout = Some(SmolDuration::from_secs(15));
@@ -789,12 +806,12 @@ fn slowloris_does_not_hold_the_pool() {
         // Two holders that connect and never send; two that send and never read, until their
         // window and the server's buffers are full.
         let silent: Vec<TcpStream> = (0..2)
-            .map(|_| TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap())
+            .map(|_| TcpStream::connect_timeout(&to, Duration::from_secs(5)).unwrap())
             .collect();
         let junk = vec![b'x'; 1 << 20];
         let greedy: Vec<TcpStream> = (0..2)
             .map(|_| {
-                let s = TcpStream::connect_timeout(&addr(8000), Duration::from_secs(5)).unwrap();
+                let s = TcpStream::connect_timeout(&to, Duration::from_secs(5)).unwrap();
                 s.set_nonblocking(true).unwrap();
                 let mut sent = 0;
                 let deadline = Instant::now() + Duration::from_secs(3);
@@ -818,7 +835,7 @@ fn slowloris_does_not_hold_the_pool() {
         let served = loop {
             attempts += 1;
             let m = message("legit slowloris", attempts);
-            match echo(8000, &m, Duration::from_secs(3)) {
+            match echo_at(to, &m, Duration::from_secs(3)) {
                 Ok(r) if r == m.to_ascii_uppercase() => break Some(tried.elapsed()),
                 _ if tried.elapsed() > Duration::from_secs(30) => break None,
                 _ => thread::sleep(Duration::from_millis(100)),
@@ -837,7 +854,7 @@ fn slowloris_does_not_hold_the_pool() {
     });
     let (holding, attempts, served, closed) = outcome;
     eprintln!(
-        "slowloris: pool held after {holding:?}; legit served after {served:?} ({attempts} \
+        "slowloris ({to}): pool held after {holding:?}; legit served after {served:?} ({attempts} \
          attempts); holders closed at {closed:?}"
     );
     let served = served.expect("a legitimate client is served while holders fill the pool");
@@ -850,7 +867,7 @@ fn slowloris_does_not_hold_the_pool() {
     let m = message("after slowloris", 0);
     let after = Instant::now();
     let reply = ns
-        .run(move || echo(8000, &m, Duration::from_secs(2)))
+        .run(move || echo_at(to, &m, Duration::from_secs(2)))
         .expect("served after");
     eprintln!(
         "slowloris: after the holders, served in {:?}",
