@@ -19,6 +19,10 @@
 //! header, UDP, ICMP) smoltcp computes and checks as always; a partial UDP checksum from the
 //! kernel is completed here first ([`complete`]), so smoltcp can check it.
 //!
+//! The checks happen at the device, so anything between it and smoltcp that changes frames
+//! (smoltcp's `FaultInjector` corrupting bits) would go unnoticed: such a wrapper needs the
+//! offload off (the TAP server opens the device without offloads when it injects faults).
+//!
 //! A capture shows frames as smoltcp hands them over and receives them, so a device that feeds a
 //! `PcapWriter` turns the TCP offload off
 //! ([`TapDevice::set_tcp_checksum_offload`](super::TapDevice::set_tcp_checksum_offload)):

@@ -179,8 +179,11 @@ impl TapDevice {
 
     /// Leave TCP checksums to the kernel (`true`, the default when the offloads are on) or have
     /// smoltcp compute and check every one (`false`). Turn it off before wrapping the device in
-    /// a `PcapWriter`: a capture then shows complete checksums, as on a wire. Without the
-    /// offloads it stays off.
+    /// a `PcapWriter` (a capture then shows complete checksums, as on a wire), and before
+    /// wrapping it in anything that corrupts frames, like smoltcp's `FaultInjector`: with the
+    /// offload on, nothing would check the checksums of what it corrupted (or use
+    /// [`TapDevice::open_plain`], as the TAP server does with faults). Without the offloads it
+    /// stays off.
     pub fn set_tcp_checksum_offload(&mut self, on: bool) {
         self.tcp_offload = on && self.offloads;
         self.tx.borrow_mut().tcp_offload = self.tcp_offload;
