@@ -437,25 +437,14 @@ fn spoofed_datagram(ipv6: bool, host: u8) -> Vec<u8> {
             0 | 1 => Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0, u16::from(host)),
             _ => Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0xbad, u16::from(host)),
         };
-        let dst: Ipv6Address = SMOLSOCK_IP6.parse().expect("address");
         let udp = UdpRepr {
             src_port: port,
             dst_port: 8848,
         };
-        let len = udp.header_len() + payload.len();
-        let mut frame = vec![0u8; 14 + 40 + len];
-        frame[..6].copy_from_slice(SMOLSOCK_MAC.as_bytes());
-        frame[6..12].copy_from_slice(&[0x02, 0x66, 0, 0, 0, host]);
-        frame[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-        let ip = &mut frame[14..];
-        ip[0] = 0x60;
-        ip[4..6].copy_from_slice(&(len as u16).to_be_bytes());
-        ip[6] = 17; // UDP
-        ip[7] = 64;
-        ip[8..24].copy_from_slice(&src.octets());
-        ip[24..40].copy_from_slice(&dst.octets());
+        let mac = EthernetAddress([0x02, 0x66, 0, 0, 0, host]);
+        let (mut frame, dst) = ipv6_to_us(mac, src, 17, udp.header_len() + payload.len());
         udp.emit(
-            &mut UdpPacket::new_unchecked(&mut ip[40..]),
+            &mut UdpPacket::new_unchecked(&mut frame[14 + 40..]),
             &src.into(),
             &dst.into(),
             payload.len(),
@@ -666,10 +655,46 @@ fn syn_flood_does_not_close_port_8000() {
 }
 
 #[cfg(feature = "ipv6")]
+/// The echo's IPv6 address, once a kernel client has had `greeting` echoed over IPv6 (which
+/// also gives the kernel smolsock's link-layer address, as for a client that talked before).
+fn echoed_over_ipv6(ns: &Netns, greeting: &'static [u8]) -> SocketAddr {
+    let to: SocketAddr = format!("[{SMOLSOCK_IP6}]:8000").parse().expect("address");
+    let reply = ns
+        .run(move || echo_at(to, greeting, Duration::from_secs(5)))
+        .expect("echo over IPv6");
+    assert_eq!(reply, greeting.to_ascii_uppercase());
+    to
+}
+
+#[cfg(feature = "ipv6")]
+/// An Ethernet frame from `src_mac` to smolsock's MAC carrying an IPv6 header from `src` to
+/// smolsock's fd00:69::1 (`next_header`, `payload_len` bytes of payload, left zero after the 54
+/// bytes of headers); the destination address, for the payload's checksum.
+fn ipv6_to_us(
+    src_mac: EthernetAddress,
+    src: Ipv6Address,
+    next_header: u8,
+    payload_len: usize,
+) -> (Vec<u8>, Ipv6Address) {
+    let dst: Ipv6Address = SMOLSOCK_IP6.parse().expect("address");
+    let mut frame = vec![0u8; 14 + 40 + payload_len];
+    frame[..6].copy_from_slice(SMOLSOCK_MAC.as_bytes());
+    frame[6..12].copy_from_slice(src_mac.as_bytes());
+    frame[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+    let ip = &mut frame[14..];
+    ip[0] = 0x60;
+    ip[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
+    ip[6] = next_header;
+    ip[7] = 64;
+    ip[8..24].copy_from_slice(&src.octets());
+    ip[24..40].copy_from_slice(&dst.octets());
+    (frame, dst)
+}
+
+#[cfg(feature = "ipv6")]
 /// A spoofed IPv6 TCP SYN from `src` (fd00:69::/64, a MAC of its own) to smolsock's
 /// fd00:69::1 port 8000.
 fn syn6(src_mac: EthernetAddress, src: Ipv6Address, port: u16, seq: u32) -> Vec<u8> {
-    let dst: Ipv6Address = SMOLSOCK_IP6.parse().expect("address");
     let tcp = TcpRepr {
         src_port: port,
         dst_port: 8000,
@@ -684,19 +709,9 @@ fn syn6(src_mac: EthernetAddress, src: Ipv6Address, port: u16, seq: u32) -> Vec<
         timestamp: None,
         payload: &[],
     };
-    let mut frame = vec![0u8; 14 + 40 + tcp.buffer_len()];
-    frame[..6].copy_from_slice(SMOLSOCK_MAC.as_bytes());
-    frame[6..12].copy_from_slice(src_mac.as_bytes());
-    frame[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-    let ip = &mut frame[14..];
-    ip[0] = 0x60;
-    ip[4..6].copy_from_slice(&(tcp.buffer_len() as u16).to_be_bytes());
-    ip[6] = 6; // TCP
-    ip[7] = 64;
-    ip[8..24].copy_from_slice(&src.octets());
-    ip[24..40].copy_from_slice(&dst.octets());
+    let (mut frame, dst) = ipv6_to_us(src_mac, src, 6, tcp.buffer_len());
     tcp.emit(
-        &mut TcpPacket::new_unchecked(&mut ip[40..]),
+        &mut TcpPacket::new_unchecked(&mut frame[14 + 40..]),
         &src.into(),
         &dst.into(),
         &ChecksumCapabilities::default(),
@@ -710,12 +725,7 @@ fn syn6(src_mac: EthernetAddress, src: Ipv6Address, port: u16, seq: u32) -> Vec<
 /// the guard's SYN admission reads IPv6 and recycles the spoofed half-open slots.
 fn ipv6_syn_flood_does_not_close_port_8000() {
     let (ns, server) = setup("hsyn6", |_| {});
-    let to: SocketAddr = format!("[{SMOLSOCK_IP6}]:8000").parse().expect("address");
-    assert_eq!(
-        ns.run(move || echo_at(to, b"warm up", Duration::from_secs(5)))
-            .expect("echo over IPv6"),
-        b"WARM UP"
-    );
+    let to = echoed_over_ipv6(&ns, b"warm up");
     let attacker = ns.run(|| RawLink::open(TAP, false)).expect("raw socket");
     const RATE: usize = 10_000;
     const FLOOD: Duration = Duration::from_secs(2);
@@ -1115,12 +1125,7 @@ fn a_corrupt_rst_at_rcv_nxt_does_not_reset() {
 /// clients are served all along.
 fn corrupt_ipv6_syns_are_dropped_by_the_device() {
     let (ns, server) = setup("hcsum6", |_| {});
-    let to: SocketAddr = format!("[{SMOLSOCK_IP6}]:8000").parse().expect("address");
-    assert_eq!(
-        ns.run(move || echo_at(to, b"before", Duration::from_secs(5)))
-            .expect("echo over IPv6"),
-        b"BEFORE"
-    );
+    let to = echoed_over_ipv6(&ns, b"before");
     let attacker = ns.run(|| RawLink::open(TAP, false)).expect("raw socket");
     let src = Ipv6Address::new(0xfd00, 0x69, 0, 0, 0, 0, 0xbad, 1);
     let mac = EthernetAddress([0x02, 0x66, 0, 0, 0, 1]);
@@ -1133,11 +1138,7 @@ fn corrupt_ipv6_syns_are_dropped_by_the_device() {
         );
     }
     thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        ns.run(move || echo_at(to, b"after", Duration::from_secs(5)))
-            .expect("echo over IPv6"),
-        b"AFTER"
-    );
+    assert_eq!(echoed_over_ipv6(&ns, b"after"), to);
     let report = server.stop_when_within(Duration::from_secs(5), |r| r.tap.rx_dropped >= 100);
     eprintln!(
         "100 corrupt IPv6 SYNs: dropped by the device {}, guard {:?}, echo {:?}",
