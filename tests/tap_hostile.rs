@@ -478,7 +478,9 @@ fn spoofed_udp(ipv6: bool) {
         n
     });
     let (client, echo): (String, SocketAddr) = if ipv6 {
-        let echo = format!("[{SMOLSOCK_IP6}]:8848").parse().expect("address");
+        let echo = format!("[{}]:8848", netns::SMOLSOCK_IP6)
+            .parse()
+            .expect("address");
         (format!("[{}]:0", netns::KERNEL_IP6), echo)
     } else {
         (format!("{KERNEL_IP}:0"), addr(8848))
