@@ -32,7 +32,7 @@ use std::io::{self, IoSlice, Write};
 use std::string::String;
 use std::vec::Vec;
 
-use super::checksum::{self, fold, sum, VNET_HDR, VNET_NEEDS_CSUM};
+use super::checksum::{self, fold, sum, VNET_HDR};
 use super::refusals::note_refusal;
 use super::TapMonitor;
 
@@ -297,15 +297,11 @@ fn gso(first: &mut [u8], open: Open) {
     frame[IP + 10..IP + 12].copy_from_slice(&[0, 0]);
     let ip_sum = !fold(sum(&frame[IP..TCP]));
     frame[IP + 10..IP + 12].copy_from_slice(&ip_sum.to_be_bytes());
-    let tcp_len = open.ip_len - 20;
-    let pseudo = sum(&frame[IP + 12..IP + 20]) + 6 + tcp_len as u64;
-    frame[TCP + 16..TCP + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
-    hdr[0] = VNET_NEEDS_CSUM;
+    let pseudo = checksum::ipv4_pseudo(&frame[IP..TCP], open.ip_len - 20);
+    checksum::leave_partial(hdr, frame, TCP, pseudo);
     hdr[1] = VNET_GSO_TCPV4;
     hdr[2..4].copy_from_slice(&(open.hdr_len as u16).to_ne_bytes());
     hdr[4..6].copy_from_slice(&(open.mss as u16).to_ne_bytes());
-    hdr[6..8].copy_from_slice(&(TCP as u16).to_ne_bytes());
-    hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
 }
 
 #[cfg(test)]
@@ -316,6 +312,7 @@ mod tests {
 
     use smoltcp::wire::{IpAddress, Ipv4Address, Ipv4Packet, TcpPacket};
 
+    use super::checksum::VNET_NEEDS_CSUM;
     use super::*;
 
     const SRC: [u8; 4] = [192, 168, 69, 1];

@@ -116,12 +116,23 @@ pub(super) fn complete(frame: &mut [u8], start: usize, offset: usize) -> Option<
 /// it is.
 pub(super) fn offload_tcp(hdr: &mut [u8], frame: &mut [u8]) {
     if let Located::Tcp(tcp) = locate_tcp(frame) {
-        let at = tcp.start + TCP_CHECKSUM_AT;
-        frame[at..at + 2].copy_from_slice(&fold(tcp.pseudo).to_be_bytes());
-        hdr[0] = VNET_NEEDS_CSUM;
-        hdr[6..8].copy_from_slice(&(tcp.start as u16).to_ne_bytes());
-        hdr[8..10].copy_from_slice(&(TCP_CHECKSUM_AT as u16).to_ne_bytes());
+        leave_partial(hdr, frame, tcp.start, tcp.pseudo);
     }
+}
+
+/// Leave the checksum of the TCP header at `tcp_start` of `frame` to the kernel: its field holds
+/// `pseudo` (the pseudo-header's sum) folded, and `hdr` says where the field is.
+pub(super) fn leave_partial(hdr: &mut [u8], frame: &mut [u8], tcp_start: usize, pseudo: u64) {
+    let at = tcp_start + TCP_CHECKSUM_AT;
+    frame[at..at + 2].copy_from_slice(&fold(pseudo).to_be_bytes());
+    hdr[0] = VNET_NEEDS_CSUM;
+    hdr[6..8].copy_from_slice(&(tcp_start as u16).to_ne_bytes());
+    hdr[8..10].copy_from_slice(&(TCP_CHECKSUM_AT as u16).to_ne_bytes());
+}
+
+/// The sum of the pseudo-header of a TCP segment of `tcp_len` bytes behind the IPv4 header `ip`.
+pub(super) fn ipv4_pseudo(ip: &[u8], tcp_len: usize) -> u64 {
+    sum(&ip[12..20]) + u64::from(TCP_PROTOCOL) + tcp_len as u64
 }
 
 /// What an Ethernet frame carries, as far as TCP checksums go.
@@ -181,7 +192,7 @@ fn locate_in_ipv4(frame: &[u8]) -> Located {
     if tcp_len < 20 || end > frame.len() {
         return Located::Other;
     }
-    let pseudo = sum(&ip[12..20]) + u64::from(TCP_PROTOCOL) + tcp_len as u64;
+    let pseudo = ipv4_pseudo(ip, tcp_len);
     Located::Tcp(TcpAt { start, end, pseudo })
 }
 
