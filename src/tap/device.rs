@@ -68,14 +68,15 @@ pub struct TapDevice {
     vnet: bool,
     /// The kernel took the offloads (`TUNSETOFFLOAD`).
     offloads: bool,
-    /// TCP checksums are left to the kernel (`checksum.rs`).
-    tcp_offload: bool,
 }
 
 /// Largest frame read from the kernel: the interface MTU plus the Ethernet and VLAN headers and
 /// the `virtio_net_hdr` (a larger buffer costs nothing, and holds a 64 KiB segment should the
 /// kernel send one).
 const RX_BUF: usize = 65536 + 256;
+
+/// Most frames one `receive` drops (bad checksum, bad header) before it returns.
+const DROPS_PER_RECEIVE: usize = 64;
 
 impl TapDevice {
     /// Attach to the existing TAP interface `name` in the current network namespace.
@@ -168,7 +169,6 @@ impl TapDevice {
             monitor,
             vnet,
             offloads,
-            tcp_offload: offloads,
         })
     }
 
@@ -185,13 +185,12 @@ impl TapDevice {
     /// [`TapDevice::open_plain`], as the TAP server does with faults). Without the offloads it
     /// stays off.
     pub fn set_tcp_checksum_offload(&mut self, on: bool) {
-        self.tcp_offload = on && self.offloads;
-        self.tx.borrow_mut().tcp_offload = self.tcp_offload;
+        self.tx.borrow_mut().tcp_offload = on && self.offloads;
     }
 
     /// Whether TCP checksums are left to the kernel ([`set_tcp_checksum_offload`](Self::set_tcp_checksum_offload)).
     pub fn tcp_checksum_offload(&self) -> bool {
-        self.tcp_offload
+        self.tx.borrow().tcp_offload
     }
 
     /// The way out, for a loop that flushes it before sleeping: with the offloads on, TCP
@@ -335,13 +334,22 @@ impl Device for TapDevice {
     type TxToken<'a> = TapTxToken<'a>;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let tcp_offload = self.tcp_checksum_offload();
+        let mut dropped = 0;
         let frame = loop {
             match (&self.file).read(&mut self.rx_buf) {
                 Ok(n) if !self.vnet => break 0..n,
-                Ok(n) => match checksum::receive(&mut self.rx_buf[..n], self.tcp_offload) {
+                Ok(n) => match checksum::receive(&mut self.rx_buf[..n], tcp_offload) {
                     Ok(frame) => break frame,
                     Err(why) => {
                         self.dropped(why, now);
+                        dropped += 1;
+                        // A flood of bad frames must not keep the stack in here: after a few,
+                        // say "nothing now" so the stack sends and runs its timers; the rest wait
+                        // in the kernel's queue for the next poll.
+                        if dropped == DROPS_PER_RECEIVE {
+                            return None;
+                        }
                         continue;
                     }
                 },
@@ -372,7 +380,7 @@ impl Device for TapDevice {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu;
-        if self.tcp_offload {
+        if self.tcp_checksum_offload() {
             caps.checksum.tcp = Checksum::None;
         }
         caps
