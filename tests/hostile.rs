@@ -188,6 +188,19 @@ impl Lan {
         );
     }
 
+    /// [`Lan::flood_of_1000`] of `frame`, then the ICMP errors of type `kind` (and `code`, if
+    /// given) the server sent during it, and how many the guard suppressed.
+    fn errors_drawn_by_1000(&mut self, frame: &[u8], kind: u8, code: Option<u8>) -> (usize, u64) {
+        self.icmp_from_server.clear();
+        self.flood_of_1000(frame);
+        let sent = self
+            .icmp_from_server
+            .iter()
+            .filter(|(k, c, _)| *k == kind && code.is_none_or(|code| *c == code))
+            .count();
+        (sent, self.server.guard_stats().icmp_errors_suppressed)
+    }
+
     /// One round: both stacks, then `work`; then, if nothing moved, let virtual time pass up to
     /// the next timer (at most `max_step`, so that scheduled attacks happen on time).
     fn round(&mut self, max_step: Duration, work: &mut dyn FnMut(&mut Lan) -> Work) -> bool {
@@ -1124,21 +1137,14 @@ fn ping6_is_answered() {
 fn ipv6_parameter_problems_are_rate_limited() {
     let mut lan = Lan::new(4);
     introduce_client_over(&mut lan, Family::V6);
-    lan.icmp_from_server.clear();
     let frame = attacker_frame(
         Family::V6.client(),
         IpProtocol::Ipv6Route,
         16,
         |buf, _, _| buf.copy_from_slice(&[59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     );
-    lan.flood_of_1000(&frame);
     // Type 4: parameter problem.
-    let problems = lan
-        .icmp_from_server
-        .iter()
-        .filter(|(k, _, _)| *k == 4)
-        .count();
-    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    let (problems, suppressed) = lan.errors_drawn_by_1000(&frame, 4, None);
     eprintln!("1000 IPv6 packets with a routing header: {problems} parameter problems, {suppressed} suppressed");
     assert_eq!(problems, 10, "one second's burst");
     assert_eq!(suppressed, 990);
@@ -1150,21 +1156,14 @@ fn ipv6_parameter_problems_are_rate_limited() {
 fn protocol_unreachable_errors_are_rate_limited() {
     let mut lan = Lan::new(4);
     introduce_client_over(&mut lan, Family::V4);
-    lan.icmp_from_server.clear();
     let frame = attacker_frame(
         Family::V4.client(),
         IpProtocol::Unknown(253),
         16,
         |buf, _, _| buf.fill(0x5a),
     );
-    lan.flood_of_1000(&frame);
     // Type 3, code 2: protocol unreachable.
-    let unreachable = lan
-        .icmp_from_server
-        .iter()
-        .filter(|(k, c, _)| (*k, *c) == (3, 2))
-        .count();
-    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    let (unreachable, suppressed) = lan.errors_drawn_by_1000(&frame, 3, Some(2));
     eprintln!(
         "1000 IPv4 packets of protocol 253: {unreachable} protocol unreachables, {suppressed} suppressed"
     );
@@ -1192,16 +1191,11 @@ fn port_unreachables(family: Family) {
     };
     let mut lan = Lan::new(4);
     introduce_client_over(&mut lan, family);
-    lan.icmp_from_server.clear();
     // 1,000 datagrams to a closed port within half a second: smoltcp alone answers each.
     let client = IpEndpoint::new(family.client(), 40000);
-    lan.flood_of_1000(&udp_frame(client, 7777, b"anyone?"));
-    let unreachable = lan
-        .icmp_from_server
-        .iter()
-        .filter(|(kind, code, _)| (*kind, *code) == unreachable_kind)
-        .count();
-    let suppressed = lan.server.guard_stats().icmp_errors_suppressed;
+    let (kind, code) = unreachable_kind;
+    let (unreachable, suppressed) =
+        lan.errors_drawn_by_1000(&udp_frame(client, 7777, b"anyone?"), kind, Some(code));
     eprintln!(
         "{family:?}: 1000 datagrams to a closed port: {unreachable} port unreachables, {suppressed} suppressed"
     );
