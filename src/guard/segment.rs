@@ -550,13 +550,7 @@ pub(crate) fn rewrite_seq(
     seq: TcpSeqNumber,
     out: &mut [u8],
 ) -> Option<usize> {
-    let copy = out.get_mut(..frame.len())?;
-    copy.copy_from_slice(frame);
-    let tcp_bytes = copy.get_mut(segment.tcp_start..segment.tcp_end)?;
-    let mut tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
-    tcp.set_seq_number(seq);
-    tcp.fill_checksum(&segment.src.addr, &segment.dst.addr);
-    Some(frame.len())
+    rewrite(frame, segment, out, |tcp| tcp.set_seq_number(seq))
 }
 
 /// Turn the RST segment in `frame` into a pure ACK whose acknowledgement number is beyond
@@ -569,16 +563,30 @@ pub(crate) fn rewrite_rst_as_probe(
     ack: TcpSeqNumber,
     out: &mut [u8],
 ) -> Option<usize> {
+    rewrite(frame, segment, out, |tcp| {
+        tcp.set_rst(false);
+        tcp.set_syn(false);
+        tcp.set_fin(false);
+        tcp.set_psh(false);
+        tcp.set_ack(true);
+        tcp.set_ack_number(ack);
+    })
+}
+
+/// A copy of `frame` (holding `segment`) in `out`, its TCP header changed by `edit` and its
+/// checksum recomputed; the length written, or `None` if it does not fit.
+#[inline(always)]
+fn rewrite(
+    frame: &[u8],
+    segment: &Segment,
+    out: &mut [u8],
+    edit: impl FnOnce(&mut TcpPacket<&mut [u8]>),
+) -> Option<usize> {
     let copy = out.get_mut(..frame.len())?;
     copy.copy_from_slice(frame);
     let tcp_bytes = copy.get_mut(segment.tcp_start..segment.tcp_end)?;
     let mut tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
-    tcp.set_rst(false);
-    tcp.set_syn(false);
-    tcp.set_fin(false);
-    tcp.set_psh(false);
-    tcp.set_ack(true);
-    tcp.set_ack_number(ack);
+    edit(&mut tcp);
     tcp.fill_checksum(&segment.src.addr, &segment.dst.addr);
     Some(frame.len())
 }
