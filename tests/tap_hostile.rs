@@ -80,12 +80,15 @@ fn addr(port: u16) -> SocketAddr {
     format!("{SMOLSOCK_IP}:{port}").parse().expect("address")
 }
 
-/// An attacker's host on the link: a MAC of its own and an address nobody answers ARP for.
-fn spoofed(host: u8) -> (EthernetAddress, Ipv4Address) {
-    (
-        EthernetAddress([0x02, 0x66, 0, 0, 0, host]),
-        Ipv4Address::new(192, 168, 69, host),
-    )
+/// Frames from an attacker's host on the link to smolsock: a MAC of its own and an address
+/// (`.host`) nobody answers ARP for.
+fn spoofed(host: u8) -> Hosts {
+    Hosts {
+        src_mac: EthernetAddress([0x02, 0x66, 0, 0, 0, host]),
+        dst_mac: SMOLSOCK_MAC,
+        src_ip: Ipv4Address::new(192, 168, 69, host),
+        dst_ip: SERVER,
+    }
 }
 
 // ---- the server ----
@@ -417,14 +420,7 @@ fn spoofed_datagram(ipv6: bool, host: u8) -> Vec<u8> {
     let payload = b"spoofed datagram";
     let port = 5000 + u16::from(host);
     if !ipv6 {
-        let (mac, ip) = spoofed(host);
-        let hosts = Hosts {
-            src_mac: mac,
-            dst_mac: SMOLSOCK_MAC,
-            src_ip: ip,
-            dst_ip: SERVER,
-        };
-        return frames::udp(&hosts, port, 8848, payload);
+        return frames::udp(&spoofed(host), port, 8848, payload);
     }
     #[cfg(not(feature = "ipv6"))]
     unreachable!("IPv6 without the ipv6 feature");
@@ -589,15 +585,8 @@ fn syn_flood_does_not_close_port_8000() {
             FLOOD + Duration::from_millis(500),
             |i| {
                 let host = 150 + (i % 101) as u8; // .150-.250: nobody answers ARP for them
-                let (mac, ip) = spoofed(host);
-                let hosts = Hosts {
-                    src_mac: mac,
-                    dst_mac: SMOLSOCK_MAC,
-                    src_ip: ip,
-                    dst_ip: SERVER,
-                };
                 let port = 1024 + (prng.next_u32() % 60_000) as u16;
-                frames::tcp(&hosts, &Segment::syn(port, 8000, prng.next_u32()))
+                frames::tcp(&spoofed(host), &Segment::syn(port, 8000, prng.next_u32()))
             },
         );
         (taken, started.elapsed())
@@ -959,12 +948,10 @@ fn aim(ns: &Netns, sniffer: &Sniffer, stream: &TcpStream, exact: bool) -> Storm 
     let window = u32::from(window) << shift;
     assert!(window > 0, "a connection with its window open");
     let link = ns.run(|| RawLink::open(TAP, false)).expect("raw socket");
-    let (mac, _) = spoofed(66);
+    // The kernel's address, from a MAC of the attacker's.
     let hosts = Hosts {
-        src_mac: mac,
-        dst_mac: SMOLSOCK_MAC,
         src_ip: KERNEL,
-        dst_ip: SERVER,
+        ..spoofed(66)
     };
     let offsets: Vec<u32> = if exact {
         vec![0]
